@@ -1,0 +1,138 @@
+"""biograd: deep learning from first principles, for biologists.
+
+A glass-box engine: tensors that compute their own gradients by the chain rule (``biograd.tensor``,
+``backward()``), a step-by-step record of backpropagation (``biograd.trace()``), and a finite-difference
+checker (``biograd.gradcheck``). Networks, training, pictures and biology build on these.
+"""
+
+from biograd.errors import GradcheckError, ShapeError
+from biograd.gradcheck import GradcheckReport, gradcheck
+from biograd.random import manual_seed
+from biograd.tensor import (
+    Tensor,
+    abs,
+    add,
+    arange,
+    as_tensor,
+    cat,
+    clamp,
+    clip,
+    concatenate,
+    cos,
+    div,
+    enable_grad,
+    erf,
+    exp,
+    is_grad_enabled,
+    leaky_relu,
+    linear,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    no_grad,
+    ones,
+    ones_like,
+    permute,
+    pow,
+    relu,
+    reshape,
+    sigmoid,
+    sin,
+    softmax,
+    softplus,
+    sqrt,
+    stack,
+    sub,
+    sum,
+    tanh,
+    tensor,
+    transpose,
+    var,
+    where,
+    zeros,
+    zeros_like,
+)
+from biograd.tracing import Step, Trace
+
+__version__ = "0.1.0"
+
+
+def trace() -> Trace:
+    """Record the next backward pass step by step (the chain rule with its numbers).
+
+    >>> x = biograd.tensor(1.5, requires_grad=True, name="x")
+    >>> y = (x**2).sin()
+    >>> with biograd.trace() as t:
+    ...     y.backward()
+    >>> print(t)  # doctest: +SKIP
+    """
+    return Trace()
+
+
+__all__ = [
+    "GradcheckError",
+    "GradcheckReport",
+    "ShapeError",
+    "Step",
+    "Tensor",
+    "Trace",
+    "__version__",
+    "abs",
+    "add",
+    "arange",
+    "as_tensor",
+    "cat",
+    "clamp",
+    "clip",
+    "concatenate",
+    "cos",
+    "div",
+    "enable_grad",
+    "erf",
+    "exp",
+    "gradcheck",
+    "is_grad_enabled",
+    "leaky_relu",
+    "linear",
+    "log",
+    "log_softmax",
+    "logsumexp",
+    "manual_seed",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mul",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "permute",
+    "pow",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "sin",
+    "softmax",
+    "softplus",
+    "sqrt",
+    "stack",
+    "sub",
+    "sum",
+    "tanh",
+    "tensor",
+    "trace",
+    "transpose",
+    "var",
+    "where",
+    "zeros",
+    "zeros_like",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from biograd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,918 @@
+"""Tensor: a numpy array that remembers how it was computed, so it can compute its own gradients.
+
+Every operation on tensors runs a primitive from :mod:`biograd.ops` and, when an input needs a
+gradient, records a node: the op (which saved what its backward needs) and the input tensors.
+``backward()`` walks these nodes from the output back to the leaves (reverse topological order) and
+applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(input).
+
+>>> import biograd
+>>> x = biograd.tensor(1.5, requires_grad=True)
+>>> y = (x**2).sin()          # y = sin(x^2)
+>>> y.backward()              # dy/dx = cos(x^2) * 2x
+>>> round(float(x.grad), 4)
+-1.8846
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from biograd import ops
+from biograd.errors import ShapeError
+from biograd.tracing import _recording
+
+# --------------------------------------------------------------------------------------------------
+# Gradient mode
+# --------------------------------------------------------------------------------------------------
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()``."""
+    return _grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = self.enabled
+
+    def __exit__(self, *exc) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+
+def no_grad() -> _GradMode:
+    """Context manager (or decorator) in which no graph is recorded: for prediction and evaluation.
+
+    >>> with biograd.no_grad():          # doctest: +SKIP
+    ...     prediction = model(x)
+    """
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Context manager (or decorator) that turns graph recording back on inside ``no_grad()``."""
+    return _GradMode(True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Converting user data
+# --------------------------------------------------------------------------------------------------
+
+
+def _describe(data: Any) -> str:
+    text = repr(data)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Turn numbers, nested lists or arrays into a numpy array; float32 unless told or given float64."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (str, bytes)):
+        raise TypeError(
+            f"biograd.tensor() needs numbers; got the text {_describe(data)}. "
+            "Convert text columns to numbers first (for categories, one-hot encode them)."
+        )
+    try:
+        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+    except ValueError as err:
+        if "inhomogeneous" in str(err) or "sequence" in str(err):
+            raise TypeError(
+                "biograd.tensor() got a ragged nested list (rows of different lengths): every row must "
+                f"have the same number of values. Got {_describe(data)}."
+            ) from None
+        raise TypeError(f"biograd.tensor() could not read {_describe(data)} as numbers: {err}") from None
+    except TypeError:
+        raise TypeError(
+            f"biograd.tensor() needs numbers; got an object of type {type(data).__name__}."
+        ) from None
+    if dtype is not None:
+        return arr
+    kind = arr.dtype.kind
+    if kind == "f":
+        given_float64 = arr.dtype == np.float64 and isinstance(data, (np.ndarray, np.floating))
+        return arr if given_float64 or arr.dtype == np.float32 else arr.astype(np.float32)
+    if kind in "iu":
+        return arr.astype(np.float32)
+    if kind == "b":
+        return arr
+    if kind in "USO":
+        what = "text" if kind in "US" else "Python objects"
+        raise TypeError(
+            f"biograd.tensor() needs numbers; got {what} ({_describe(data)}). "
+            "Convert text columns to numbers first (for categories, one-hot encode them)."
+        )
+    raise TypeError(f"biograd.tensor() cannot use data of dtype {arr.dtype}.")
+
+
+def _constant(value: Any, like: Tensor) -> Any:
+    """An operand that is not a Tensor: Python numbers stay as they are (numpy treats them as weak,
+    so float32 stays float32); arrays and lists take the tensor's floating dtype."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, numbers.Number) and not isinstance(value, np.generic):
+        return value
+    dtype = like.data.dtype if like.data.dtype.kind == "f" else None
+    return _to_array(value, dtype=dtype) if dtype is not None else _to_array(value)
+
+
+def as_tensor(x: Any) -> Tensor:
+    """x itself if it is a Tensor, else a new constant Tensor (no gradient) holding it."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+# --------------------------------------------------------------------------------------------------
+# Recording a node
+# --------------------------------------------------------------------------------------------------
+
+
+def _forward(op: ops.Op, *arrays: Any) -> np.ndarray:
+    """op.forward, with numpy's cryptic shape errors replaced by the op's own explanation."""
+    try:
+        return op.forward(*arrays)
+    except ShapeError:
+        raise
+    except ValueError:
+        raise ShapeError(op.explain_shapes(*arrays)) from None
+
+
+def _result(data: np.ndarray, op: ops.Op, inputs: tuple, needs: tuple) -> Tensor:
+    """The output tensor; it records its node (op + inputs) only if some input needs a gradient."""
+    out = _new_tensor(Tensor)
+    out.data = data
+    out.grad = None
+    out.name = None
+    out._retain = False
+    if True in needs and _grad_enabled:
+        op.needs_grad = needs
+        out.requires_grad = True
+        out._op = op
+        out._parents = inputs
+    else:
+        out.requires_grad = False
+        out._op = None
+        out._parents = ()
+    return out
+
+
+def _apply(op: ops.Op, *inputs: Any) -> Tensor:
+    """Run ``op`` forward on the inputs' arrays; record a graph node if any input needs a gradient."""
+    arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+    needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+    return _result(_forward(op, *arrays), op, inputs, needs)
+
+
+# The two fast paths below do what _apply does for one and two inputs, without its loops: every
+# arithmetic operator goes through them, so their cost is multiplied by millions in training.
+
+
+def _unary(op: ops.Op, x: Tensor) -> Tensor:
+    return _result(_forward(op, x.data), op, (x,), (x.requires_grad,))
+
+
+def _binary(op: ops.Op, a: Any, b: Any) -> Tensor:
+    if isinstance(a, Tensor):
+        a_data, a_needs = a.data, a.requires_grad
+    else:
+        a_data, a_needs = a, False
+    if isinstance(b, Tensor):
+        b_data, b_needs = b.data, b.requires_grad
+    else:
+        b_data, b_needs = b, False
+    return _result(_forward(op, a_data, b_data), op, (a, b), (a_needs, b_needs))
+
+
+class _FreedGraph:
+    """Stands where a node's op was once ``backward()`` has freed it (``retain_graph=False``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum a gradient back down to ``shape``: the one place that undoes numpy's broadcasting.
+
+    If x of shape (3,) was broadcast against (4, 3), each x_i was used 4 times, so dL/dx_i is the sum of
+    the 4 gradients: sum over the added leading axes, and over axes where x had size 1.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Nodes that need a gradient, each after all of its inputs (iterative: no recursion limit)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node._op, _FreedGraph):
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time: the graph below this "
+                f"{node._op.name} result was freed after the first backward() to save memory. "
+                "Call backward(retain_graph=True) the first time if you need to backward twice, "
+                "or recompute the forward pass."
+            )
+        stack.append((node, True))
+        for parent in node._parents:
+            if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    return order
+
+
+# --------------------------------------------------------------------------------------------------
+# Tensor
+# --------------------------------------------------------------------------------------------------
+
+
+class Tensor:
+    """An n-dimensional array of numbers that can compute its own gradients.
+
+    Args:
+        data: numbers, (nested) lists, or a numpy array. Stored as float32 unless ``dtype`` says
+            otherwise or a float64 numpy array is given (then float64 is kept).
+        requires_grad: if True, operations on this tensor are recorded and ``backward()`` fills in
+            ``.grad`` (dL/d this tensor, a numpy array of the same shape).
+        dtype: a numpy dtype to store the data in.
+        name: a label shown in traces and graph pictures.
+    """
+
+    __slots__ = ("__weakref__", "_op", "_parents", "_retain", "data", "grad", "name", "requires_grad")
+    __array_ufunc__ = None  # numpy hands `array + tensor` to Tensor.__radd__ instead of looping
+    __array_priority__ = 1000
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
+        self.data = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"Only floating-point tensors can require gradients; this one holds {self.data.dtype} "
+                "data. Create it with dtype=np.float32 (or float64)."
+            )
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._op: Any = None
+        self._parents: tuple = ()
+        self._retain = False
+
+    # -- basic properties --------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        """Number of elements (numpy's ``size``; PyTorch calls it ``numel()``)."""
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not by an op): their ``.grad`` is kept by backward."""
+        return self._op is None
+
+    @property
+    def grad_fn(self) -> str | None:
+        """Name of the op that made this tensor, or None for a leaf."""
+        return None if self._op is None else self._op.name
+
+    @property
+    def T(self) -> Tensor:
+        return transpose(self)
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element; this one has shape {self.shape}.")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying numpy array (shared, not copied)."""
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph: no gradient flows through the result."""
+        return Tensor(self.data, dtype=self.data.dtype)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy in another dtype (cut from the graph, like ``detach``)."""
+        return Tensor(self.data, dtype=dtype)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (leaves only) and return self."""
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("requires_grad can only be switched off on leaf tensors; use detach().")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this intermediate (non-leaf) tensor after backward, for inspection."""
+        self._retain = True
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            self.data, precision=4, separator=", ", prefix="tensor(", threshold=200, edgeitems=3
+        )
+        extras = []
+        if self.data.dtype not in (np.float32, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._op is not None:
+            extras.append(f"grad_fn=<{self.grad_fn}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+    # -- backpropagation ---------------------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Compute dL/d(leaf) for every leaf this tensor depends on, adding it into ``leaf.grad``.
+
+        Args:
+            grad: dL/d(this tensor). Leave it out when this tensor is a single number (a loss): then it
+                is 1. For a non-scalar output pass an array of the output's shape.
+            retain_graph: keep the recorded graph so backward can run through it again. By default the
+                graph is freed (its saved arrays released) as soon as it has been used.
+
+        Gradients accumulate across calls, as in PyTorch: call ``zero_grad()`` (or an optimizer's) between
+        training steps.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() was called on a tensor that does not require gradients, so there is nothing "
+                "to differentiate. Create the inputs you want gradients for with requires_grad=True "
+                "(e.g. biograd.tensor(data, requires_grad=True)), and make sure the computation did not "
+                "run inside biograd.no_grad()."
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient argument only works for a single number (a loss); "
+                    f"this tensor has shape {self.shape}. Reduce it first (e.g. .sum() or .mean()), or "
+                    f"pass grad=, an array of shape {self.shape} holding dL/d(this tensor)."
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            if grad.shape != self.shape:
+                raise ShapeError(
+                    f"backward(grad=...) needs a gradient of the output's shape {self.shape}; "
+                    f"got shape {grad.shape}."
+                )
+
+        recorder = _recording()
+        grads: dict[int, np.ndarray] = {id(self): grad}
+        for node in reversed(_topological_order(self)):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            op = node._op
+            if op is None or node._retain:
+                if g.dtype != node.data.dtype:
+                    g = g.astype(node.data.dtype)
+                if node.grad is None:
+                    node.grad = np.array(g, copy=True)
+                else:
+                    node.grad += g
+                if recorder is not None and op is None:
+                    recorder.record_leaf(node, g)
+                if op is None:
+                    continue
+            parents = node._parents
+            input_grads = op.backward(g)
+            for parent, pg in zip(parents, input_grads, strict=False):
+                if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
+                    continue
+                if pg.shape != parent.data.shape:
+                    pg = unbroadcast(np.asarray(pg), parent.data.shape)
+                assert pg.shape == parent.data.shape, (
+                    f"{op.name}: gradient shape {pg.shape} != {parent.shape}"
+                )
+                key = id(parent)
+                if key in grads:
+                    grads[key] = grads[key] + pg
+                else:
+                    grads[key] = pg
+            if recorder is not None:
+                passed = tuple(
+                    None
+                    if pg is None or not isinstance(p, Tensor) or not p.requires_grad
+                    else unbroadcast(np.asarray(pg), p.data.shape)
+                    for p, pg in zip(parents, input_grads, strict=False)
+                )
+                recorder.record(node, op, parents, g, passed)
+            if not retain_graph:
+                node._op, node._parents = _FreedGraph(op.name), ()
+
+    # -- arithmetic --------------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _binary(ops.Add(), self, _constant(other, self))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _binary(ops.Add(), _constant(other, self), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _binary(ops.Sub(), self, _constant(other, self))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _binary(ops.Sub(), _constant(other, self), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _binary(ops.Mul(), self, _constant(other, self))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _binary(ops.Mul(), _constant(other, self), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _binary(ops.Div(), self, _constant(other, self))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _binary(ops.Div(), _constant(other, self), self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _binary(ops.Pow(), self, _constant(other, self))
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _binary(ops.Pow(), _constant(other, self), self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(_constant(other, self), self)
+
+    def __neg__(self) -> Tensor:
+        return _unary(ops.Neg(), self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _unary(ops.GetItem(_plain_index(index)), self)
+
+    # -- comparisons: plain boolean tensors, no gradient -------------------------------------------
+    def _compare(self, other: Any, fn) -> Tensor:
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor(fn(self.data, other))
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    # -- methods mirroring the module functions below ----------------------------------------------
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return mean(self, axis, keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        return var(self, axis, keepdims, ddof)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return min(self, axis, keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def view(self, *shape: Any) -> Tensor:
+        return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def flatten(self, start_axis: int = 0) -> Tensor:
+        return reshape(self, (*self.shape[:start_axis], -1))
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return transpose(self, *axes)
+
+    def permute(self, *axes: Any) -> Tensor:
+        return permute(self, *axes)
+
+    def exp(self) -> Tensor:
+        return exp(self)
+
+    def log(self) -> Tensor:
+        return log(self)
+
+    def sqrt(self) -> Tensor:
+        return sqrt(self)
+
+    def abs(self) -> Tensor:
+        return abs(self)
+
+    def sin(self) -> Tensor:
+        return sin(self)
+
+    def cos(self) -> Tensor:
+        return cos(self)
+
+    def tanh(self) -> Tensor:
+        return tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return relu(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return leaky_relu(self, negative_slope)
+
+    def softplus(self) -> Tensor:
+        return softplus(self)
+
+    def erf(self) -> Tensor:
+        return erf(self)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        return clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other: Any) -> Tensor:
+        return maximum(self, other)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return logsumexp(self, axis, keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return log_softmax(self, axis)
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        return reshape(self, np.squeeze(self.data, axis).shape)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return reshape(self, np.expand_dims(self.data, axis).shape)
+
+
+def _plain_index(index: Any) -> Any:
+    """Tensors inside an index become plain arrays (indices carry no gradient)."""
+    if isinstance(index, Tensor):
+        return index.data if index.data.dtype.kind in "bi" else index.data.astype(np.intp)
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    return index
+
+
+# --------------------------------------------------------------------------------------------------
+# Creating tensors
+# --------------------------------------------------------------------------------------------------
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
+    """Create a tensor from numbers, lists or a numpy array (float32 unless told otherwise).
+
+    >>> w = biograd.tensor([0.5, -1.0], requires_grad=True, name="w")
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(x: Any, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(np.asarray(x)), requires_grad=requires_grad)
+
+
+def ones_like(x: Any, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(np.asarray(x)), requires_grad=requires_grad)
+
+
+def arange(*args: Any, dtype: Any = np.float32) -> Tensor:
+    return Tensor(np.arange(*args, dtype=dtype))
+
+
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], Sequence):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# Math on tensors: each is also a Tensor method (x.exp() == biograd.exp(x))
+# --------------------------------------------------------------------------------------------------
+
+
+def add(a: Any, b: Any) -> Tensor:
+    return as_tensor(a) + b
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    return as_tensor(a) - b
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    return as_tensor(a) * b
+
+
+def div(a: Any, b: Any) -> Tensor:
+    return as_tensor(a) / b
+
+
+def pow(a: Any, b: Any) -> Tensor:
+    return as_tensor(a) ** b
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product a @ b (numpy's rules: vectors, matrices, and batches of matrices)."""
+    a = as_tensor(a)
+    return _binary(ops.MatMul(), a, _constant(b, a))
+
+
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias, one layer of neurons, as a single fused node (see ``ops.Linear``)."""
+    x = as_tensor(x)
+    if bias is None:
+        return _apply(ops.Linear(), x, weight)
+    return _apply(ops.Linear(), x, weight, bias)
+
+
+def exp(x: Any) -> Tensor:
+    """e^x elementwise;  d/dx e^x = e^x."""
+    return _unary(ops.Exp(), as_tensor(x))
+
+
+def log(x: Any) -> Tensor:
+    """Natural logarithm elementwise;  d/dx ln(x) = 1/x. ln of a negative number is nan, with numpy's
+    warning (never silently clamped)."""
+    return _unary(ops.Log(), as_tensor(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root elementwise;  d/dx sqrt(x) = 1/(2 sqrt(x))."""
+    return _unary(ops.Sqrt(), as_tensor(x))
+
+
+def abs(x: Any) -> Tensor:
+    """|x| elementwise;  d/dx |x| = sign(x)."""
+    return _unary(ops.Abs(), as_tensor(x))
+
+
+def sin(x: Any) -> Tensor:
+    """sin(x) elementwise;  d/dx sin(x) = cos(x)."""
+    return _unary(ops.Sin(), as_tensor(x))
+
+
+def cos(x: Any) -> Tensor:
+    """cos(x) elementwise;  d/dx cos(x) = -sin(x)."""
+    return _unary(ops.Cos(), as_tensor(x))
+
+
+def tanh(x: Any) -> Tensor:
+    """tanh(x) elementwise, squashing to (-1, 1);  d/dx tanh(x) = 1 - tanh(x)^2."""
+    return _unary(ops.Tanh(), as_tensor(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + e^-x) elementwise, squashing to (0, 1);  d/dx sigmoid(x) = sigmoid(x)(1 - sigmoid(x))."""
+    return _unary(ops.Sigmoid(), as_tensor(x))
+
+
+def relu(x: Any) -> Tensor:
+    """max(0, x) elementwise;  derivative 1 where x > 0, else 0."""
+    return _unary(ops.ReLU(), as_tensor(x))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x;  derivative 1 or negative_slope."""
+    return _unary(ops.LeakyReLU(negative_slope), as_tensor(x))
+
+
+def softplus(x: Any) -> Tensor:
+    """ln(1 + e^x), a smooth ReLU;  d/dx softplus(x) = sigmoid(x)."""
+    return _unary(ops.Softplus(), as_tensor(x))
+
+
+def erf(x: Any) -> Tensor:
+    """The error function;  d/dx erf(x) = 2/sqrt(pi) e^(-x^2)."""
+    return _unary(ops.Erf(), as_tensor(x))
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
+    """Limit values to [min, max];  derivative 1 inside the range, 0 where clipped."""
+    if min is None and max is None:
+        raise ValueError("clip() needs at least one of min= and max=.")
+    return _unary(ops.Clip(min, max), as_tensor(x))
+
+
+clamp = clip
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum of two tensors (ties share the gradient equally)."""
+    a = as_tensor(a)
+    return _binary(ops.Maximum(), a, _constant(b, a))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum: -max(-a, -b)."""
+    return -maximum(-as_tensor(a), -as_tensor(b))
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """a where condition is true, else b; the gradient follows the branch that was taken."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else as_tensor(a)
+    return _apply(ops.Where(cond), _constant(a, like), _constant(b, like))
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (all elements when None);  each summed element gets the gradient unchanged."""
+    return _unary(ops.Sum(_axis(axis), keepdims), as_tensor(x))
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Average over ``axis``: sum(x) / n, so each element's gradient is 1/n."""
+    x = as_tensor(x)
+    axis = _axis(axis)
+    n = x.data.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
+    return sum(x, axis, keepdims) * (1.0 / n)
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance: mean squared deviation from the mean (``ddof=1`` divides by n - 1)."""
+    x = as_tensor(x)
+    axis = _axis(axis)
+    n = x.data.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
+    centered = x - mean(x, axis, keepdims=True)
+    return sum(centered * centered, axis, keepdims) * (1.0 / (n - ddof))
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Largest element over ``axis``; ties share the gradient equally."""
+    return _unary(ops.Max(_axis(axis), keepdims), as_tensor(x))
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Smallest element over ``axis``; ties share the gradient equally."""
+    return _unary(ops.Min(_axis(axis), keepdims), as_tensor(x))
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """ln(sum e^x) over ``axis``, computed stably;  gradient softmax(x)."""
+    return _unary(ops.LogSumExp(_axis(axis), keepdims), as_tensor(x))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """Log-probabilities x - logsumexp(x): stable for any logits."""
+    return _unary(ops.LogSoftmax(axis), as_tensor(x))
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """Probabilities e^x / sum(e^x) along ``axis``, composed as exp(log_softmax(x)) so it never overflows."""
+    return exp(log_softmax(x, axis))
+
+
+def reshape(x: Any, shape: Any) -> Tensor:
+    """The same elements in a new shape (one size may be -1: inferred)."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return _unary(ops.Reshape(shape), as_tensor(x))
+
+
+def transpose(x: Any, *axes: Any) -> Tensor:
+    """Permute axes. ``transpose(x)`` reverses them (a matrix's transpose); ``transpose(x, 0, 2, 1)`` is
+    numpy's permutation; ``transpose(x, i, j)`` on a tensor with more than two axes swaps axes i and j,
+    as in PyTorch (for a matrix the two readings agree)."""
+    x = as_tensor(x)
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    if not axes:
+        return _apply(ops.Transpose(None), x)
+    if len(axes) == 2 and x.ndim != 2:
+        perm = list(range(x.ndim))
+        i, j = axes[0] % x.ndim, axes[1] % x.ndim
+        perm[i], perm[j] = perm[j], perm[i]
+        axes = tuple(perm)
+    return _apply(ops.Transpose(tuple(axes)), x)
+
+
+def permute(x: Any, *axes: Any) -> Tensor:
+    """Reorder the axes: ``x.permute(0, 2, 1)``."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return _unary(ops.Transpose(tuple(axes)), as_tensor(x))
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis; each gets back its own slice of the gradient."""
+    if len(tensors) == 0:
+        raise ValueError("concatenate() needs at least one tensor.")
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if first is None:
+        first = as_tensor(tensors[0])
+    return _apply(ops.Concatenate(axis), *[_constant(t, first) for t in tensors])
+
+
+cat = concatenate
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors of equal shape along a new axis: each gets an axis of size 1, then concatenate."""
+    if len(tensors) == 0:
+        raise ValueError("stack() needs at least one tensor.")
+    ts = [as_tensor(t) for t in tensors]
+    shapes = {t.shape for t in ts}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack() needs tensors of one shape; got {sorted(shapes)}.")
+    ndim = ts[0].ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"stack(): axis {axis} is out of range for {ndim}-d output.")
+    axis = axis % ndim
+    return concatenate([t.unsqueeze(axis) for t in ts], axis=axis)
+
+
+def _axis(axis: Any) -> Any:
+    if isinstance(axis, list):
+        return tuple(axis)
+    return axis
+
+
+_new_tensor = Tensor.__new__
