@@ -805,3 +805,128 @@ class Concatenate(Op):
 
     def explain_shapes(self, *xs):
         return f"concatenate along axis {self.axis}: shapes {_fmt_shapes(xs)} must agree on every other axis."
+
+
+# --------------------------------------------------------------------------------------------------
+# Sequence layers: 1-D convolution and max pooling (inputs laid out (N, channels, length), as PyTorch)
+# --------------------------------------------------------------------------------------------------
+
+
+def _windows(x: np.ndarray, size: int, stride: int) -> np.ndarray:
+    """Every window of ``size`` positions along the last axis, stepping by ``stride``: a read-only view
+    of shape (..., n_windows, size), no copy (numpy's sliding_window_view)."""
+    return np.lib.stride_tricks.sliding_window_view(x, size, axis=-1)[..., ::stride, :]
+
+
+class Conv1d(Op):
+    """y[n, o, t] = b[o] + sum over c, k of W[o, c, k] * x_pad[n, c, t*stride + k]  (cross-correlation,
+    as in PyTorch: a filter W[o] of width K slides along the sequence and scores each window).
+
+    Computed as one matrix product (im2col): the windows of x become rows of a matrix
+    cols[(n, t), (c, k)], so y = cols @ W.reshape(O, C*K)^T + b. Backward is the chain rule on that:
+
+    - dL/dW = dL/dy^T @ cols  (each weight's gradient sums upstream gradient times the input it saw)
+    - dL/db[o] = sum over n, t of dL/dy[n, o, t]
+    - dL/dcols = dL/dy @ W, then every window's gradient is added back to the positions it came from
+      (dL/dx[n, c, t*stride + k] += dL/dcols[n, t, c, k]); padding positions are dropped.
+    """
+
+    derivatives = (
+        "W  (dL/dx: each window gets dL/dy @ W, added back where it came from)",
+        "x  (dL/dW = dL/dy.T @ windows of x)",
+        "1  (dL/db = sum of dL/dy over samples and positions)",
+    )
+    arg_names = ("x", "W", "b")
+
+    def __init__(self, stride: int = 1, padding: tuple[int, int] = (0, 0)):
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x, w, b=None):
+        n, c, _ = x.shape
+        o, c_w, k = w.shape
+        if c != c_w:
+            raise ValueError("channels")
+        left, right = self.padding
+        xp = np.pad(x, ((0, 0), (0, 0), (left, right))) if left or right else x
+        if xp.shape[-1] < k:
+            raise ValueError("too short")
+        win = _windows(xp, k, self.stride)  # (N, C, T, K)
+        t = win.shape[2]
+        self.cols = win.transpose(0, 2, 1, 3).reshape(n * t, c * k)  # the one copy: (N*T, C*K)
+        self.w, self.padded_length, self.out_length = w, xp.shape[-1], t
+        y = self.cols @ w.reshape(o, c * k).T  # (N*T, O)
+        if b is not None:
+            y += b
+        return np.ascontiguousarray(y.reshape(n, t, o).transpose(0, 2, 1))
+
+    def backward(self, grad):
+        w = self.w
+        o, c, k = w.shape
+        n, t = grad.shape[0], self.out_length
+        g2 = grad.transpose(0, 2, 1).reshape(n * t, o)  # (N*T, O)
+        grad_x = grad_w = grad_b = None
+        if self.needs_grad[0]:
+            dcols = (g2 @ w.reshape(o, c * k)).reshape(n, t, c, k).transpose(0, 2, 1, 3)  # (N, C, T, K)
+            dxp = np.zeros((n, c, self.padded_length), dtype=dcols.dtype)
+            s = self.stride
+            for j in range(k):  # K strided slice-adds instead of np.add.at: windows overlap only across j
+                dxp[:, :, j : j + s * (t - 1) + 1 : s] += dcols[:, :, :, j]
+            left, right = self.padding
+            grad_x = dxp[:, :, left : self.padded_length - right]
+        if self.needs_grad[1]:
+            grad_w = (g2.T @ self.cols).reshape(o, c, k)
+        if len(self.needs_grad) > 2 and self.needs_grad[2]:
+            grad_b = g2.sum(axis=0)
+        return (grad_x, grad_w, grad_b)
+
+    def explain_shapes(self, x, w, b=None):
+        sx, sw = np.shape(x), np.shape(w)
+        if len(sx) != 3:
+            return (
+                f"Conv1d needs input of shape (samples, channels, length); got shape {sx}. One-hot "
+                "sequences from biograd.bio.one_hot already have this layout."
+            )
+        if sx[1] != sw[1]:
+            return (
+                f"Conv1d: the input has {sx[1]} channels (shape {sx}) but the layer expects {sw[1]} "
+                f"(weight shape {sw}). Check in_channels (4 for DNA, 20 for protein one-hot)."
+            )
+        left, right = self.padding
+        return (
+            f"Conv1d: the input is {sx[2]} positions long (+{left + right} padding) but the kernel is "
+            f"{sw[2]} wide; use shorter kernels, padding, or longer sequences."
+        )
+
+
+class MaxPool1d(Op):
+    """y[n, c, t] = max over k < K of x[n, c, t*stride + k]: the strongest signal in each window.
+
+    dL/dx is dL/dy routed to the position that won each window (the first one on ties, as PyTorch);
+    every other position gets 0. Windows that would run past the end are dropped (PyTorch's default).
+    """
+
+    derivatives = ("1 at the position that won each window, 0 elsewhere",)
+
+    def __init__(self, kernel_size: int, stride: int):
+        self.kernel_size, self.stride = kernel_size, stride
+
+    def forward(self, x):
+        if x.ndim != 3 or x.shape[-1] < self.kernel_size:
+            raise ValueError("shape")
+        win = _windows(x, self.kernel_size, self.stride)  # (N, C, T, K)
+        self.winner = win.argmax(axis=-1)  # (N, C, T)
+        self.shape, self.dtype = x.shape, x.dtype
+        return np.take_along_axis(win, self.winner[..., None], axis=-1)[..., 0]
+
+    def backward(self, grad):
+        dx = np.zeros(self.shape, dtype=grad.dtype)
+        s, t = self.stride, grad.shape[-1]
+        for j in range(self.kernel_size):  # overlapping windows (stride < K) accumulate, no np.add.at
+            dx[:, :, j : j + s * (t - 1) + 1 : s] += np.where(self.winner == j, grad, 0)
+        return (dx,)
+
+    def explain_shapes(self, x):
+        return (
+            f"MaxPool1d(kernel_size={self.kernel_size}) needs input of shape (samples, channels, length) "
+            f"with length >= {self.kernel_size}; got shape {np.shape(x)}."
+        )
