@@ -1,0 +1,476 @@
+"""Saving and loading models without pickle: weights in safetensors, everything else in JSON.
+
+``biograd.save(model, "runs/cancer")`` writes a directory with two files:
+
+- ``runs/cancer/model.safetensors``: every parameter by its dotted name (``"0.weight"``), in the
+  `safetensors <https://github.com/huggingface/safetensors>`_ format that PyTorch, JAX and the Hugging Face
+  tools read. The format is simple enough to write by hand, which is what :func:`write_safetensors` does::
+
+      8 bytes      N, the length of the header, as a little-endian unsigned 64-bit integer
+      N bytes      a JSON header: {"0.weight": {"dtype": "F32", "shape": [8, 4],
+                                                "data_offsets": [0, 128]}, ...,
+                                   "__metadata__": {"producer": "biograd 0.1.0"}}
+      the rest     the raw little-endian bytes of every tensor; data_offsets count from here
+
+- ``runs/cancer/model.json``: how to rebuild the network (``biograd.nn.to_config``), the biograd and file
+  format versions, a checksum of the weights file, and what a later user needs to apply the model
+  correctly: feature and class names, the task, the preprocessing (e.g. the means and standard
+  deviations used for scaling), how it was trained, and any metadata of your own.
+
+A path ending in ``.safetensors`` or ``.json`` names the pair ``stem.safetensors`` + ``stem.json`` instead
+of a directory. Nothing is ever unpickled: a model file cannot run code when it is loaded.
+
+Every write goes to a temporary file in the same directory that is then renamed over the old file
+(``os.replace`` is atomic), so a save interrupted half-way never leaves a corrupt model behind. Any problem
+when loading (missing file, truncated or corrupted bytes, unknown format version, weights that do not fit
+the architecture) raises :class:`ModelFileError`, whose message names the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biograd.tensor import Tensor
+
+FORMAT_NAME = "biograd-model"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "model.json"
+_MAX_HEADER_BYTES = 100 * 1024 * 1024  # the limit the safetensors library itself enforces
+
+# safetensors dtype name <-> numpy dtype (always little-endian on disk)
+_DTYPES: dict[str, np.dtype] = {
+    "F64": np.dtype("<f8"),
+    "F32": np.dtype("<f4"),
+    "F16": np.dtype("<f2"),
+    "I64": np.dtype("<i8"),
+    "I32": np.dtype("<i4"),
+    "I16": np.dtype("<i2"),
+    "I8": np.dtype("i1"),
+    "U64": np.dtype("<u8"),
+    "U32": np.dtype("<u4"),
+    "U16": np.dtype("<u2"),
+    "U8": np.dtype("u1"),
+    "BOOL": np.dtype("?"),
+}
+_NAMES = {dt.newbyteorder("=").str: name for name, dt in _DTYPES.items()}
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read: missing, truncated, corrupted, from an unknown format version,
+    or with weights that do not fit the architecture. The message names the file and what is wrong."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Atomic writes
+# --------------------------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of the new one.
+
+    The bytes go to a temporary file in the same directory (same file system, so the rename cannot turn
+    into a copy), are flushed to disk, and the file is then renamed over ``path`` with ``os.replace``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------------------------------
+# safetensors, written and read by hand
+# --------------------------------------------------------------------------------------------------
+
+
+def safetensors_bytes(tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None) -> bytes:
+    """The bytes of a safetensors file holding ``tensors`` (name -> array) and a str->str ``metadata``.
+
+    Tensors are stored in name order, back to back, each as little-endian bytes in C order. The header
+    is padded with spaces to a multiple of 8 bytes (as the safetensors library does), so every tensor
+    starts on an aligned address when the file is memory-mapped.
+    """
+    header: dict[str, Any] = {}
+    if metadata:
+        bad = {k: v for k, v in metadata.items() if not (isinstance(k, str) and isinstance(v, str))}
+        if bad:
+            raise TypeError(f"safetensors metadata must map text to text; got {bad!r}.")
+        header["__metadata__"] = dict(metadata)
+    chunks: list[bytes] = []
+    offset = 0
+    for name in sorted(tensors):
+        if name == "__metadata__":
+            raise ValueError("'__metadata__' is reserved by the safetensors format; rename that tensor.")
+        value = tensors[name]
+        arr = np.asarray(value.data if isinstance(value, Tensor) else value)
+        dtype_name = _NAMES.get(arr.dtype.newbyteorder("=").str)
+        if dtype_name is None:
+            raise TypeError(
+                f"Tensor {name!r} has dtype {arr.dtype}, which safetensors cannot store. "
+                f"Supported: {', '.join(str(d) for d in _DTYPES.values())}."
+            )
+        raw = np.ascontiguousarray(arr, dtype=_DTYPES[dtype_name]).tobytes()
+        header[name] = {
+            "dtype": dtype_name,
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
+        chunks.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + b"".join(chunks)
+
+
+def write_safetensors(
+    path: str | os.PathLike, tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None
+) -> None:
+    """Write ``tensors`` (name -> numpy array or Tensor) to a safetensors file, atomically.
+
+    >>> write_safetensors("w.safetensors", {"weight": np.ones((2, 3), np.float32)})  # doctest: +SKIP
+    """
+    _atomic_write(Path(path), safetensors_bytes(tensors, metadata))
+
+
+def _fail(path: Path, what: str) -> ModelFileError:
+    return ModelFileError(f"{path}: {what}")
+
+
+def parse_safetensors(data: bytes, path: str | os.PathLike = "<bytes>") -> tuple[dict[str, np.ndarray], dict]:
+    """Read safetensors bytes into (name -> numpy array, metadata), checking every field.
+
+    Raises ModelFileError naming ``path`` if the header length runs past the file, the header is not
+    JSON, a dtype is unknown, a shape and its byte range disagree, or a tensor's bytes lie outside the
+    data section (a truncated file).
+    """
+    path = Path(path)
+    if len(data) < 8:
+        raise _fail(path, f"only {len(data)} bytes; a safetensors file starts with an 8-byte header length.")
+    n = int.from_bytes(data[:8], "little")
+    if n > _MAX_HEADER_BYTES or 8 + n > len(data):
+        raise _fail(
+            path,
+            f"the header claims {n} bytes but the file has {len(data) - 8} after the length field: the "
+            "file is truncated or is not a safetensors file.",
+        )
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise _fail(path, f"the header is not valid JSON ({err}); the file is corrupted.") from None
+    if not isinstance(header, dict):
+        raise _fail(path, f"the header must be a JSON object; got {type(header).__name__}.")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise _fail(path, "'__metadata__' must map text to text.")
+    buffer = memoryview(data)[8 + n :]
+    tensors: dict[str, np.ndarray] = {}
+    spans = []
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
+            raise _fail(path, f"tensor {name!r} needs 'dtype', 'shape' and 'data_offsets'; got {entry!r}.")
+        dtype_name, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype_name not in _DTYPES:
+            raise _fail(
+                path, f"tensor {name!r} has unknown dtype {dtype_name!r}; known: {', '.join(_DTYPES)}."
+            )
+        if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
+            raise _fail(path, f"tensor {name!r} has an invalid shape {shape!r}.")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            raise _fail(path, f"tensor {name!r} has invalid data_offsets {offsets!r}.")
+        begin, end = offsets
+        dtype = _DTYPES[dtype_name]
+        expected = math.prod(shape) * dtype.itemsize
+        if not 0 <= begin <= end:
+            raise _fail(path, f"tensor {name!r} has data_offsets {offsets} (begin must be <= end).")
+        if end > len(buffer):
+            raise _fail(
+                path,
+                f"tensor {name!r} needs bytes {begin}..{end} but the data section has only {len(buffer)} "
+                "bytes: the file is truncated.",
+            )
+        if end - begin != expected:
+            raise _fail(
+                path,
+                f"tensor {name!r} of shape {shape} and dtype {dtype_name} needs {expected} bytes but "
+                f"data_offsets {offsets} give {end - begin}.",
+            )
+        spans.append((begin, end, name))
+        tensors[name] = (
+            np.frombuffer(buffer[begin:end], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+        )
+    spans.sort()
+    position = 0
+    for begin, end, name in spans:
+        if begin != position:
+            raise _fail(
+                path,
+                f"tensor {name!r} starts at byte {begin} but the previous one ends at {position}: "
+                "tensors must be stored back to back without gaps or overlaps.",
+            )
+        position = end
+    if position != len(buffer):
+        raise _fail(path, f"{len(buffer) - position} bytes after the last tensor belong to no tensor.")
+    return tensors, metadata
+
+
+def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read a safetensors file: (name -> numpy array, the ``__metadata__`` text map)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(path, "no such file.") from None
+    except IsADirectoryError:
+        raise _fail(path, "is a directory, not a safetensors file.") from None
+    return parse_safetensors(data, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Whole models: weights (safetensors) + architecture and metadata (JSON)
+# --------------------------------------------------------------------------------------------------
+
+
+def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """(weights file, JSON file) for a model path.
+
+    ``"runs/x"`` (no suffix, or an existing directory) -> ``runs/x/model.safetensors`` and
+    ``runs/x/model.json``; ``"net.safetensors"`` or ``"net.json"`` -> ``net.safetensors`` and ``net.json``.
+    """
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json") and not p.is_dir():
+        return p.with_suffix(".safetensors"), p.with_suffix(".json")
+    return p / WEIGHTS_FILE, p / CONFIG_FILE
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy arrays and numbers (e.g. scaling statistics) as plain lists and numbers, for json.dumps."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
+
+
+def save(
+    model: Any,
+    path: str | os.PathLike,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    history: Any = None,
+) -> Path:
+    """Save a model's weights (safetensors) and architecture + metadata (JSON); never pickle.
+
+    Args:
+        model: a biograd Module. Its architecture is stored with ``biograd.nn.to_config`` when the layers
+            are known to biograd (built-in or registered with ``register_layer``); otherwise only the
+            weights are stored and ``load`` needs ``model=`` to put them into.
+        path: a directory (``"runs/cancer"`` -> ``runs/cancer/model.safetensors`` + ``model.json``,
+            created if needed) or a file name ending in ``.safetensors`` / ``.json`` (the pair
+            ``stem.safetensors`` + ``stem.json``).
+        metadata: anything JSON-able that a later user needs, conventionally ``feature_names``,
+            ``class_names``, ``task``, ``preprocessing`` (e.g. the means and standard deviations used for
+            scaling) and ``training``; numpy arrays are stored as lists.
+        history: the History returned by ``biograd.fit``; its summary (epochs, best epoch, stop reason,
+            final losses and metrics) becomes ``metadata["training"]`` and its task and class names fill
+            in ``task`` and ``class_names`` when not given.
+
+    Returns:
+        The directory or JSON path written. Each file is written atomically (temporary file + rename).
+    """
+    from biograd import __version__
+    from biograd.nn.module import Module
+
+    if not isinstance(model, Module):
+        raise TypeError(f"biograd.save needs a biograd Module; got {type(model).__name__}.")
+    info: dict[str, Any] = {
+        "task": None,
+        "feature_names": None,
+        "class_names": None,
+        "preprocessing": None,
+        "training": None,
+    }
+    if history is not None:
+        info["training"] = history.summary()
+        info["task"] = history.task
+        info["class_names"] = history.class_names
+        info["feature_names"] = history.feature_names
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str):
+            raise TypeError(f"metadata keys must be text; got {key!r}.")
+        info[key] = value
+    architecture = None
+    with contextlib.suppress(ImportError):
+        from biograd.nn import to_config
+
+        try:
+            architecture = to_config(model)
+        except (TypeError, ValueError, NotImplementedError, KeyError):
+            architecture = None  # a custom layer biograd cannot describe: weights only
+
+    weights_path, config_path = model_paths(path)
+    state = model.state_dict()
+    weights = safetensors_bytes(state, {"producer": f"biograd {__version__}", "format": "np"})
+    document = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "biograd_version": __version__,
+        "architecture": architecture,
+        "weights": {
+            "file": weights_path.name,
+            "sha256": hashlib.sha256(weights).hexdigest(),
+            "parameters": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in state.items()},
+        },
+        "metadata": info,
+    }
+    try:
+        text = json.dumps(document, indent=2, default=_jsonable)
+    except TypeError as err:
+        raise TypeError(
+            f"biograd.save: the metadata must be JSON-able (text, numbers, lists, dicts): {err}."
+        ) from None
+    # Weights first, then the JSON that vouches for them (its checksum): a crash between the two leaves
+    # a pair that load() reports as mismatched instead of silently mixing old and new.
+    _atomic_write(weights_path, weights)
+    _atomic_write(config_path, text.encode("utf-8"))
+    return config_path.parent if config_path.name == CONFIG_FILE else config_path
+
+
+def _read_document(config_path: Path) -> dict[str, Any]:
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _fail(
+            config_path,
+            "no such file. A biograd model is a directory holding model.json and model.safetensors "
+            "(or a pair name.json + name.safetensors) written by biograd.save.",
+        ) from None
+    except IsADirectoryError:
+        raise _fail(config_path, "is a directory, not a model description.") from None
+    except UnicodeDecodeError:
+        raise _fail(config_path, "is not text (UTF-8); the file is corrupted.") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise _fail(config_path, f"is not valid JSON ({err}); the file is corrupted or truncated.") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise _fail(config_path, f'is not a biograd model description (no "format": "{FORMAT_NAME}").')
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        hint = (
+            " It was written by a newer biograd: upgrade biograd to read it."
+            if isinstance(version, int) and version > FORMAT_VERSION
+            else ""
+        )
+        raise _fail(
+            config_path,
+            f"has format version {version!r}; this biograd ({_version()}) reads version "
+            f"{FORMAT_VERSION}.{hint}",
+        )
+    if not isinstance(document.get("weights"), dict) or not isinstance(document.get("metadata", {}), dict):
+        raise _fail(config_path, "has no valid 'weights' section; the file is corrupted.")
+    return document
+
+
+def _version() -> str:
+    from biograd import __version__
+
+    return __version__
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a saved model (feature and class names, task, preprocessing, training, ...) plus
+    ``biograd_version`` and ``format_version``, without loading the weights."""
+    _, config_path = model_paths(path)
+    document = _read_document(config_path)
+    return {
+        **document.get("metadata", {}),
+        "biograd_version": document.get("biograd_version"),
+        "format_version": document.get("format_version"),
+    }
+
+
+def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None) -> Any:
+    """Load a model saved by :func:`save`: rebuild the architecture from the JSON, then fill in the
+    weights from the safetensors file. The model is returned in evaluation mode.
+
+    Args:
+        path: what was given to ``save`` (a directory, or a ``.safetensors`` / ``.json`` file name).
+        with_metadata: also return the metadata dict (see :func:`read_metadata`): ``model, info =
+            biograd.load(path, with_metadata=True)``; ``info["class_names"]``, ``info["preprocessing"]``...
+        model: a model to load the weights into instead of rebuilding one (needed for custom layers whose
+            architecture could not be stored).
+
+    Raises:
+        ModelFileError: a file is missing, truncated or corrupted (the weights' checksum disagrees with the
+            JSON), the format version is unknown, or the weights do not fit the architecture.
+    """
+    weights_path, config_path = model_paths(path)
+    if not config_path.exists() and not weights_path.exists():
+        raise _fail(
+            Path(path),
+            f"no saved model here: expected {config_path.name} and {weights_path.name}"
+            + (" in this directory." if config_path.name == CONFIG_FILE else " next to each other."),
+        )
+    document = _read_document(config_path)
+    try:
+        raw = weights_path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(
+            weights_path, f"no such file; {config_path.name} describes weights stored in it."
+        ) from None
+    expected = document["weights"].get("sha256")
+    if expected is not None and hashlib.sha256(raw).hexdigest() != expected:
+        raise _fail(
+            weights_path,
+            f"its checksum does not match the one recorded in {config_path.name}: the file was truncated, "
+            "corrupted, or comes from a different save. Save the model again.",
+        )
+    state, _ = parse_safetensors(raw, weights_path)
+
+    if model is None:
+        architecture = document.get("architecture")
+        if architecture is None:
+            raise _fail(
+                config_path,
+                "records no architecture (the model used layers biograd cannot describe). Build the model "
+                "yourself and pass it: biograd.load(path, model=MyNet()).",
+            )
+        from biograd.nn import from_config
+
+        try:
+            model = from_config(architecture)
+        except Exception as err:
+            raise _fail(config_path, f"its architecture cannot be rebuilt: {err}") from None
+    try:
+        model.load_state_dict(state)
+    except (KeyError, ValueError) as err:
+        message = err.args[0] if err.args else str(err)
+        raise _fail(weights_path, f"the weights do not fit the architecture: {message}") from None
+    model.eval()
+    if with_metadata:
+        return model, read_metadata(path)
+    return model
