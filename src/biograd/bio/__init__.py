@@ -1,0 +1,45 @@
+"""Biology-facing data: sequences (FASTA, one-hot), tables (CSV/TSV and their preprocessing) and
+single-cell files (.h5ad). pandas and anndata are imported only when a function needs them."""
+
+from biograd.bio.dataset import Dataset
+from biograd.bio.errors import DataError
+from biograd.bio.sequences import (
+    ALPHABETS,
+    FastaRecord,
+    guess_alphabet,
+    load_fasta,
+    one_hot,
+    read_fasta,
+    read_labels,
+)
+from biograd.bio.singlecell import looks_like_raw_counts, read_h5ad
+from biograd.bio.tabular import (
+    Preprocessor,
+    Table,
+    detect_id_column,
+    encode_target,
+    infer_task,
+    load_table,
+    read_frame,
+)
+
+__all__ = [
+    "ALPHABETS",
+    "DataError",
+    "Dataset",
+    "FastaRecord",
+    "Preprocessor",
+    "Table",
+    "detect_id_column",
+    "encode_target",
+    "guess_alphabet",
+    "infer_task",
+    "load_fasta",
+    "load_table",
+    "looks_like_raw_counts",
+    "one_hot",
+    "read_fasta",
+    "read_frame",
+    "read_h5ad",
+    "read_labels",
+]

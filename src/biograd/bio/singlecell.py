@@ -1,0 +1,124 @@
+"""Single-cell data: reading AnnData ``.h5ad`` files (scanpy's format) into a Dataset.
+
+Needs the optional extra: ``pip install 'biograd[sc]'`` (it installs anndata).
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+
+from biograd.bio.dataset import Dataset
+from biograd.bio.errors import DataError
+
+#: A matrix of non-negative whole numbers whose largest value exceeds this looks like raw UMI counts.
+RAW_COUNT_MAX = 20
+
+
+def _import_anndata():
+    try:
+        import anndata
+    except ImportError:
+        raise ImportError(
+            "Reading .h5ad files needs the anndata package, which is not installed. "
+            "Install it with: pip install 'biograd[sc]'  (or: pip install anndata)"
+        ) from None
+    return anndata
+
+
+def looks_like_raw_counts(x: np.ndarray) -> bool:
+    """True when every value is a non-negative whole number and the largest exceeds RAW_COUNT_MAX:
+    unnormalized counts (log-normalized data has fractions; scaled data has negatives)."""
+    values = x.data if hasattr(x, "data") and not isinstance(x, np.ndarray) else np.asarray(x)
+    values = np.asarray(values)
+    if values.size == 0:
+        return False
+    return bool(values.min() >= 0 and values.max() > RAW_COUNT_MAX and np.all(values == np.round(values)))
+
+
+def read_h5ad(
+    path: str | PathLike,
+    label: str | None = None,
+    layer: str | None = None,
+    task: str = "auto",
+) -> Dataset:
+    """Read cells x genes from an ``.h5ad`` file.
+
+    Args:
+        path: the .h5ad file.
+        label: the ``obs`` column to predict (cell type, condition, ...). None: no labels (prediction).
+        layer: take the values from ``adata.layers[layer]`` instead of ``adata.X``.
+        task: "classification", "regression" or "auto".
+
+    Returns a Dataset with x float32 (cells, genes) (sparse matrices are made dense), gene names
+    (``var_names``) as feature names and cell barcodes (``obs_names``) as ids. Warns when the values look
+    like raw counts, which should be normalized (e.g. total-count normalize + log1p) before training.
+    """
+    anndata = _import_anndata()
+    from biograd.bio.tabular import encode_target
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"h5ad file {str(path)!r} not found. Check the path.")
+    try:
+        adata = anndata.read_h5ad(path)
+    except Exception as err:  # h5py raises OSError, anndata several others
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{str(path)!r} could not be read as an .h5ad file: {first}") from None
+
+    if layer is None:
+        matrix, source = adata.X, "X"
+    else:
+        if layer not in adata.layers:
+            available = ", ".join(map(repr, adata.layers.keys())) or "none"
+            raise DataError(f"{str(path)!r} has no layer {layer!r}; its layers are: {available}.")
+        matrix, source = adata.layers[layer], f"layer {layer!r}"
+    if matrix is None:
+        raise DataError(f"{str(path)!r} has no expression matrix in X; pass a layer.")
+    if looks_like_raw_counts(matrix):
+        warnings.warn(
+            f"The values in {source} look like raw counts (whole numbers up to {float(matrix.max()):g}). "
+            "Networks train better on normalized data: normalize per cell and log1p, or choose a "
+            "normalized layer (--layer).",
+            stacklevel=2,
+        )
+    x = matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)
+    x = np.asarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise DataError(
+            f"{source} of {str(path)!r} contains {int((~np.isfinite(x)).sum())} NaN or inf values."
+        )
+
+    y, target_names, found_task = None, [], "classification" if task == "auto" else task
+    if label is not None:
+        if label not in adata.obs.columns:
+            columns = [str(c) for c in adata.obs.columns]
+            close = difflib.get_close_matches(label, columns, n=3, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise DataError(
+                f"{str(path)!r} has no obs column {label!r}.{hint} "
+                f"obs columns: {', '.join(map(repr, columns))}."
+            )
+        values = adata.obs[label]
+        if values.isna().any():
+            raise DataError(
+                f"obs column {label!r} has {int(values.isna().sum())} cells without a value; drop them first."
+            )
+        raw = values.astype(str).to_numpy() if str(values.dtype) == "category" else values.to_numpy()
+        y, target_names, found_task = encode_target(raw, task=task, name=label)
+    return Dataset(
+        x=x,
+        y=y,
+        feature_names=[str(g) for g in adata.var_names],
+        target_names=target_names,
+        description=f"{x.shape[0]} cells x {x.shape[1]} genes from {path.name} ({source}).",
+        task=found_task,
+        kind="table",
+        name=path.name,
+        target_name=label or "label",
+        ids=[str(c) for c in adata.obs_names],
+    )
