@@ -5,8 +5,10 @@ A glass-box engine: tensors that compute their own gradients by the chain rule (
 checker (``biograd.gradcheck``). Networks, training, pictures and biology build on these.
 """
 
+from biograd import functional, nn
 from biograd.errors import GradcheckError, ShapeError
 from biograd.gradcheck import GradcheckReport, gradcheck
+from biograd.nn.summary import Summary, summary
 from biograd.random import manual_seed
 from biograd.tensor import (
     Tensor,
@@ -81,6 +83,7 @@ __all__ = [
     "GradcheckReport",
     "ShapeError",
     "Step",
+    "Summary",
     "Tensor",
     "Trace",
     "__version__",
@@ -97,6 +100,7 @@ __all__ = [
     "enable_grad",
     "erf",
     "exp",
+    "functional",
     "gradcheck",
     "is_grad_enabled",
     "leaky_relu",
@@ -112,6 +116,7 @@ __all__ = [
     "min",
     "minimum",
     "mul",
+    "nn",
     "no_grad",
     "ones",
     "ones_like",
@@ -127,6 +132,7 @@ __all__ = [
     "stack",
     "sub",
     "sum",
+    "summary",
     "tanh",
     "tensor",
     "trace",

@@ -1,5 +1,66 @@
-"""Neural networks: neurons, layers, activations, losses (built on the engine in biograd.tensor)."""
+"""Neural networks: neurons, layers, activations, losses (built on the engine in biograd.tensor).
 
-from biograd.nn.module import Module, Parameter
+A neuron computes y = activation(x·w^T + b); :class:`Linear` is a layer of them, :class:`Sequential` and
+:class:`MLP` stack layers, losses measure the error, and ``init`` chooses the starting weights.
+Architectures are data: ``to_config(model)`` / ``from_config(config)`` (used by ``biograd.save``).
+"""
 
-__all__ = ["Module", "Parameter"]
+from biograd.nn import init
+from biograd.nn.activation import (
+    GELU,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    get_activation,
+)
+from biograd.nn.layers import MLP, Dropout, Flatten, Linear, Neuron, Sequential
+from biograd.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    get_loss,
+)
+from biograd.nn.module import Module, Parameter, from_config, register_layer, registered_layers, to_config
+from biograd.nn.summary import LayerSummary, Summary, summary
+
+__all__ = [
+    "GELU",
+    "MLP",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Flatten",
+    "Identity",
+    "L1Loss",
+    "LayerSummary",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MSELoss",
+    "Module",
+    "NLLLoss",
+    "Neuron",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Summary",
+    "Tanh",
+    "from_config",
+    "get_activation",
+    "get_loss",
+    "init",
+    "register_layer",
+    "registered_layers",
+    "summary",
+    "to_config",
+]

@@ -187,6 +187,47 @@ class Module:
             own[name].data = arr.astype(own[name].data.dtype, copy=True)
         return {"missing_keys": missing, "unexpected_keys": unexpected}
 
+    # -- dtype -------------------------------------------------------------------------------------
+    def to(self, dtype: Any) -> Module:
+        """Convert every parameter to ``dtype`` in place (e.g. ``np.float64`` for exact comparisons with
+        PyTorch in double precision). Returns self. Gradients are dropped."""
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to() needs a floating-point dtype (float32 or float64); got {dtype}.")
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        return self
+
+    def double(self) -> Module:
+        """Parameters in float64 (``to(np.float64)``). Returns self."""
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """Parameters in float32 (``to(np.float32)``), biograd's default. Returns self."""
+        return self.to(np.float32)
+
+    # -- architecture as data (for saving models without pickle) -----------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this module, as a JSON-safe dict.
+
+        Every built-in layer defines it; ``biograd.nn.to_config`` / ``from_config`` use it to save and
+        rebuild architectures. A custom module has none until you write one.
+        """
+        name = type(self).__name__
+        raise TypeError(
+            f"{name} is a custom module without get_config(), so biograd cannot save its architecture. "
+            f"To make it saveable, give {name} a get_config() method returning its constructor arguments "
+            f"as a dict of numbers, strings and lists (so that {name}(**config) rebuilds it), and decorate "
+            f"the class with @biograd.nn.register_layer. Alternatively save only the weights with "
+            f"model.state_dict() and rebuild the model in code."
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Module:
+        """Rebuild a module from ``get_config()``'s dict: ``cls(**config)`` unless a layer says otherwise."""
+        return cls(**config)
+
     # -- display -----------------------------------------------------------------------------------
     def extra_repr(self) -> str:
         """The text inside the parentheses of this module's repr, e.g. ``in_features=4, out_features=8``."""
@@ -208,3 +249,83 @@ class Module:
         options = sorted(set(self.__dict__.get("_parameters", {})) | set(self.__dict__.get("_modules", {})))
         hint = f" It has: {', '.join(options)}." if options else ""
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}.{hint}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Layer registry: architectures saved as {"type": class name, "config": constructor arguments}
+# --------------------------------------------------------------------------------------------------
+
+_LAYERS: dict[str, type[Module]] = {}
+
+
+def register_layer(cls: type[Module]) -> type[Module]:
+    """Class decorator: let ``from_config`` rebuild layers of this class from their saved config.
+
+    >>> @register_layer                                 # doctest: +SKIP
+    ... class Scale(Module):
+    ...     def __init__(self, factor: float = 2.0):
+    ...         super().__init__()
+    ...         self.factor = factor
+    ...     def forward(self, x):
+    ...         return x * self.factor
+    ...     def get_config(self):
+    ...         return {"factor": self.factor}
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Module)):
+        raise TypeError(f"register_layer() decorates Module subclasses; got {cls!r}.")
+    known = _LAYERS.get(cls.__name__)
+    builtin_taken = known is not None and known is not cls and known.__module__.startswith("biograd.")
+    if builtin_taken and not cls.__module__.startswith("biograd."):
+        raise ValueError(
+            f"A built-in biograd layer is already called {cls.__name__!r}; give your class another name."
+        )
+    _LAYERS[cls.__name__] = cls
+    return cls
+
+
+def registered_layers() -> list[str]:
+    """Names of the layer classes ``from_config`` can rebuild."""
+    return sorted(_LAYERS)
+
+
+def to_config(module: Module) -> dict[str, Any]:
+    """The architecture of ``module`` as JSON-safe data: ``{"type": class name, "config": {...}}``.
+
+    Containers (Sequential, MLP) nest the configs of their layers. Weights are not included: save them
+    with ``module.state_dict()``.
+
+    >>> to_config(Linear(3, 2))                          # doctest: +SKIP
+    {'type': 'Linear', 'config': {'in_features': 3, 'out_features': 2, 'bias': True, 'init': 'pytorch'}}
+    """
+    if not isinstance(module, Module):
+        raise TypeError(f"to_config() needs a biograd Module; got {type(module).__name__}.")
+    name = type(module).__name__
+    config = module.get_config()
+    if _LAYERS.get(name) is not type(module):
+        raise TypeError(
+            f"{name} has a get_config() but is not registered, so it could not be rebuilt when loading. "
+            f"Decorate the class with @biograd.nn.register_layer (and import the file that defines it "
+            f"before loading)."
+        )
+    return {"type": name, "config": config}
+
+
+def from_config(config: Mapping[str, Any]) -> Module:
+    """Rebuild a module (with fresh weights) from ``to_config``'s dict; load weights afterwards."""
+    if not isinstance(config, Mapping) or "type" not in config:
+        raise ValueError(
+            "from_config() needs a dict like {'type': 'Linear', 'config': {...}} as made by to_config(); "
+            f"got {str(config)[:80]!r}."
+        )
+    name = config["type"]
+    cls = _LAYERS.get(name)
+    if cls is None:
+        raise ValueError(
+            f"Unknown layer type {name!r}. Known layers: {', '.join(registered_layers())}. If it is your own "
+            "class, decorate it with @biograd.nn.register_layer and import it before loading."
+        )
+    kwargs = dict(config.get("config", {}))
+    try:
+        return cls.from_config(kwargs)
+    except TypeError as err:
+        raise TypeError(f"Could not rebuild {name} from config {kwargs}: {err}") from None
