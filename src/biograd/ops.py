@@ -163,9 +163,12 @@ class Pow(Op):
         return self.y
 
     def local(self):
-        b = self.b
-        d_a = b * self.a ** (b - 1) if not (np.isscalar(b) and b == 0) else np.zeros_like(self.a)
-        d_b = self.y * np.log(self.a) if self.needs_grad[1] else None
+        a, b = self.a, self.b
+        d_a = d_b = None
+        if self.needs_grad[0]:
+            d_a = np.zeros_like(a) if np.isscalar(b) and b == 0 else b * a ** (b - 1)
+        if self.needs_grad[1]:
+            d_b = self.y * np.log(a)
         return (d_a, d_b)
 
     def formulas(self, labels):
@@ -259,6 +262,11 @@ class Linear(Op):
         return (grad_x, grad_w, grad_b)
 
     def explain_shapes(self, x, w, b=None):
+        if np.ndim(x) and np.ndim(w) == 2 and np.shape(x)[-1] == np.shape(w)[-1]:
+            return (
+                f"linear layer: the bias has shape {np.shape(b)} but the layer has {np.shape(w)[0]} "
+                f"outputs (weight shape {np.shape(w)}); the bias needs shape ({np.shape(w)[0]},)."
+            )
         return (
             f"linear layer: the input has {np.shape(x)[-1] if np.ndim(x) else 0} features (shape "
             f"{np.shape(x)}) but the layer's weight has shape {np.shape(w)}, i.e. it expects "
@@ -280,6 +288,25 @@ class Maximum(Op):
         a, b = self.a, self.b
         tie = 0.5 * (a == b)
         return ((a > b) + tie, (b > a) + tie)
+
+
+class Minimum(Maximum):
+    """y = min(a, b) elementwise;  dy/da = 1 where a < b, dy/db = 1 where b < a, 1/2 each on ties.
+
+    A primitive (not -max(-a, -b)) so that one node is recorded and a Python-number operand keeps its
+    full precision.
+    """
+
+    derivatives = ("1 if a < b, 1/2 if a == b, else 0", "1 if b < a, 1/2 if a == b, else 0")
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.minimum(a, b)
+
+    def local(self):
+        a, b = self.a, self.b
+        tie = 0.5 * (a == b)
+        return ((a < b) + tie, (b < a) + tie)
 
 
 class Where(Op):

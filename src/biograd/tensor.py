@@ -42,6 +42,10 @@ class _GradMode(contextlib.ContextDecorator):
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
 
+    def _recreate_cm(self) -> _GradMode:
+        # As a decorator, each call gets its own context, so recursive calls restore the right mode.
+        return _GradMode(self.enabled)
+
     def __enter__(self) -> None:
         global _grad_enabled
         self._previous = _grad_enabled
@@ -142,7 +146,7 @@ def _forward(op: ops.Op, *arrays: Any) -> np.ndarray:
     """op.forward, with numpy's cryptic shape errors replaced by the op's own explanation."""
     try:
         return op.forward(*arrays)
-    except ShapeError:
+    except (ShapeError, np.exceptions.AxisError):  # AxisError: numpy's own message is clear already
         raise
     except ValueError:
         raise ShapeError(op.explain_shapes(*arrays)) from None
@@ -323,7 +327,7 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying numpy array (shared, not copied)."""
-        return self.data
+        return np.asarray(self.data)
 
     def tolist(self) -> Any:
         return self.data.tolist()
@@ -351,7 +355,7 @@ class Tensor:
         self.grad = None
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return np.asarray(self.data) if dtype is None else np.asarray(self.data, dtype=dtype)
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -612,6 +616,9 @@ class Tensor:
     def maximum(self, other: Any) -> Tensor:
         return maximum(self, other)
 
+    def minimum(self, other: Any) -> Tensor:
+        return minimum(self, other)
+
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return logsumexp(self, axis, keepdims)
 
@@ -780,6 +787,8 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
     """Limit values to [min, max];  derivative 1 inside the range, 0 where clipped."""
     if min is None and max is None:
         raise ValueError("clip() needs at least one of min= and max=.")
+    min = min.data if isinstance(min, Tensor) else min  # the bounds are constants: no gradient
+    max = max.data if isinstance(max, Tensor) else max
     return _unary(ops.Clip(min, max), as_tensor(x))
 
 
@@ -793,8 +802,9 @@ def maximum(a: Any, b: Any) -> Tensor:
 
 
 def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum: -max(-a, -b)."""
-    return -maximum(-as_tensor(a), -as_tensor(b))
+    """Elementwise minimum of two tensors (ties share the gradient equally)."""
+    a = as_tensor(a)
+    return _binary(ops.Minimum(), a, _constant(b, a))
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
