@@ -17,6 +17,7 @@ from biograd.nn.activation import (
     Tanh,
     get_activation,
 )
+from biograd.nn.conv import Conv1d, GlobalMaxPool1d, MaxPool1d
 from biograd.nn.layers import MLP, Dropout, Flatten, Linear, Neuron, Sequential
 from biograd.nn.loss import (
     BCELoss,
@@ -35,9 +36,11 @@ __all__ = [
     "MLP",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "Conv1d",
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
+    "GlobalMaxPool1d",
     "Identity",
     "L1Loss",
     "LayerSummary",
@@ -45,6 +48,7 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "Module",
     "NLLLoss",
     "Neuron",

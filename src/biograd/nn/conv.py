@@ -21,7 +21,7 @@ from biograd.random import get_generator
 from biograd.tensor import Tensor, _apply, as_tensor
 from biograd.tensor import max as _max
 
-from .module import Module, Parameter
+from .module import Module, Parameter, register_layer
 
 
 def _positive_int(value: Any, name: str, layer: str, minimum: int = 1) -> int:
@@ -77,6 +77,7 @@ def max_pool1d(x: Any, kernel_size: int, stride: int | None = None) -> Tensor:
     return _apply(ops.MaxPool1d(kernel_size, stride), as_tensor(x))
 
 
+@register_layer
 class Conv1d(Module):
     """A bank of ``out_channels`` filters, each ``kernel_size`` positions wide, slid along the sequence.
 
@@ -140,6 +141,7 @@ class Conv1d(Module):
         return text
 
 
+@register_layer
 class MaxPool1d(Module):
     """Keep the largest value in each window of ``kernel_size`` positions (stride defaults to the
     window size, so windows do not overlap). Shrinks the length, keeps the channels."""
@@ -159,6 +161,7 @@ class MaxPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
+@register_layer
 class GlobalMaxPool1d(Module):
     """(samples, channels, length) -> (samples, channels): each filter's best score anywhere in the
     sequence, so a motif counts the same wherever it sits. Ties share the gradient equally."""
