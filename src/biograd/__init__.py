@@ -8,6 +8,7 @@ checker (``biograd.gradcheck``). Networks, training, pictures and biology build 
 from biograd import functional, nn
 from biograd.errors import GradcheckError, ShapeError
 from biograd.gradcheck import GradcheckReport, gradcheck
+from biograd.io import ModelFileError, load, save
 from biograd.nn.summary import Summary, summary
 from biograd.random import manual_seed
 from biograd.tensor import (
@@ -62,6 +63,18 @@ from biograd.tensor import (
     zeros_like,
 )
 from biograd.tracing import Step, Trace
+from biograd.training import (
+    Callback,
+    Diagnosis,
+    EarlyStopping,
+    History,
+    ModelCheckpoint,
+    ProgressBar,
+    evaluate,
+    fit,
+    predict,
+    predict_proba,
+)
 
 __version__ = "0.1.0"
 
@@ -79,8 +92,15 @@ def trace() -> Trace:
 
 
 __all__ = [
+    "Callback",
+    "Diagnosis",
+    "EarlyStopping",
     "GradcheckError",
     "GradcheckReport",
+    "History",
+    "ModelCheckpoint",
+    "ModelFileError",
+    "ProgressBar",
     "ShapeError",
     "Step",
     "Summary",
@@ -99,12 +119,15 @@ __all__ = [
     "div",
     "enable_grad",
     "erf",
+    "evaluate",
     "exp",
+    "fit",
     "functional",
     "gradcheck",
     "is_grad_enabled",
     "leaky_relu",
     "linear",
+    "load",
     "log",
     "log_softmax",
     "logsumexp",
@@ -122,8 +145,11 @@ __all__ = [
     "ones_like",
     "permute",
     "pow",
+    "predict",
+    "predict_proba",
     "relu",
     "reshape",
+    "save",
     "sigmoid",
     "sin",
     "softmax",
