@@ -186,7 +186,7 @@ def _class_labels(labels: Any, logits_shape: tuple[int, ...], owner: str) -> np.
         if bad.any():
             where_bad = _position(np.argwhere(bad)[0])
             raise TypeError(
-                f"{owner} needs integer class labels; got the non-integer value {labels[bad][0]!r} at "
+                f"{owner} needs integer class labels; got the non-integer value {labels[bad][0].item()!r} at "
                 f"position {where_bad}. Class labels are indices 0 to {n_classes - 1}; for "
                 "regression targets use MSELoss, for 0/1 targets with one output use BCEWithLogitsLoss."
             )
