@@ -33,6 +33,7 @@ class InputReport:
     worst_element: tuple[int, ...]
     analytic: float
     numerical: float
+    ok: bool = True
 
 
 @dataclass
@@ -60,9 +61,9 @@ class GradcheckReport:
         ]
         for r in self.inputs:
             lines.append(
-                f"  input {r.index} {r.shape}: max abs error {r.max_abs_error:.3g}, max rel error "
-                f"{r.max_rel_error:.3g}; worst at {r.worst_element}: backward gave {r.analytic:.10g}, "
-                f"finite differences {r.numerical:.10g}"
+                f"  {'ok    ' if r.ok else 'FAILED'} input {r.index} {r.shape}: max abs error "
+                f"{r.max_abs_error:.3g}, max rel error {r.max_rel_error:.3g}; worst at {r.worst_element}: "
+                f"backward gave {r.analytic:.10g}, finite differences {r.numerical:.10g}"
             )
         return "\n".join(lines)
 
@@ -125,7 +126,8 @@ def gradcheck(
         rel_err = abs_err / np.maximum(np.abs(numerical), 1e-12)
         bad = abs_err > atol + rtol * np.abs(numerical)
         worst = np.unravel_index(int(np.argmax(abs_err)), x.shape) if x.data.size else ()
-        ok &= not bad.any()
+        input_ok = not bad.any()
+        ok &= input_ok
         reports.append(
             InputReport(
                 index=i,
@@ -135,6 +137,7 @@ def gradcheck(
                 worst_element=tuple(int(w) for w in worst),
                 analytic=float(analytic[worst]) if x.data.size else 0.0,
                 numerical=float(numerical[worst]) if x.data.size else 0.0,
+                ok=bool(input_ok),
             )
         )
     report = GradcheckReport(inputs=reports, ok=bool(ok), eps=eps, atol=atol, rtol=rtol)
