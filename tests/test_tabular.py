@@ -1,0 +1,173 @@
+"""Tables: load_table's checks and the Preprocessor, with scikit-learn's StandardScaler, OneHotEncoder and
+SimpleImputer as the oracle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from biograd.bio import DataError, Preprocessor, encode_target, infer_task, load_table
+
+
+def make_frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "sample": [f"S{i:03d}" for i in range(n)],
+            "geneA": rng.normal(5, 2, n),
+            "geneB": rng.normal(-1, 0.5, n),
+            "tissue": rng.choice(["liver", "lung", "brain"], n),
+            "disease": rng.choice(["healthy", "tumour"], n),
+        }
+    )
+
+
+def test_preprocessor_matches_sklearn_fit_on_train_only():
+    frame = make_frame()
+    train, test = frame.iloc[:30], frame.iloc[30:]
+    prep = Preprocessor().fit(train.drop(columns="disease"))
+    assert prep.id_column == "sample"
+    assert prep.feature_names == ["geneA", "geneB", "tissue=brain", "tissue=liver", "tissue=lung"]
+    x = prep.transform(test.drop(columns="disease"))
+    scaler = StandardScaler().fit(train[["geneA", "geneB"]])
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(train[["tissue"]])
+    expected = np.hstack(
+        [scaler.transform(test[["geneA", "geneB"]]), encoder.transform(test[["tissue"]]).toarray()]
+    )
+    assert x.dtype == np.float32
+    np.testing.assert_allclose(x, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_columns_matched_by_name_and_missing_ones_named():
+    frame = make_frame().drop(columns="disease")
+    prep = Preprocessor().fit(frame)
+    shuffled = frame[["tissue", "geneB", "sample", "geneA"]].assign(extra=1.0)
+    np.testing.assert_array_equal(prep.transform(shuffled), prep.transform(frame))
+    with pytest.raises(DataError, match=r"lacks 2 column.*'geneA', 'tissue'"):
+        prep.transform(frame.drop(columns=["geneA", "tissue"]))
+
+
+def test_unseen_category_is_all_zero_with_a_warning():
+    frame = make_frame().drop(columns="disease")
+    prep = Preprocessor().fit(frame)
+    new = frame.iloc[:3].copy()
+    new["tissue"] = ["kidney", "liver", None]
+    with pytest.warns(UserWarning, match=r"1 value.*not seen in training.*'kidney'"):
+        x = prep.transform(new)
+    np.testing.assert_array_equal(x[0, 2:], 0)
+    np.testing.assert_array_equal(x[1, 2:], [0, 1, 0])
+    np.testing.assert_array_equal(x[2, 2:], 0)
+
+
+def test_too_many_categories_is_a_clear_error():
+    frame = pd.DataFrame({"x": np.arange(80.0), "note": [f"free text {i % 60}" for i in range(80)]})
+    with pytest.raises(DataError, match=r"'note' has 60 different text values.*more than 50"):
+        Preprocessor().fit(frame)
+    assert Preprocessor(max_categories=60).fit(frame).n_features == 61
+
+
+@pytest.mark.parametrize("strategy", ["mean", "median"])
+def test_imputation_uses_training_statistics(strategy):
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame({"a": rng.normal(size=30), "b": rng.exponential(size=30)})
+    train.iloc[[2, 5], 0] = np.nan
+    train.iloc[7, 1] = np.inf
+    test = pd.DataFrame({"b": [np.nan, 1.0], "a": [0.5, np.nan]})
+    prep = Preprocessor(impute=strategy).fit(train)
+    imputer = SimpleImputer(strategy=strategy).fit(train.replace(np.inf, np.nan))
+    filled_train = imputer.transform(train.replace(np.inf, np.nan))
+    scaler = StandardScaler().fit(filled_train)
+    expected = scaler.transform(imputer.transform(test[["a", "b"]]))
+    np.testing.assert_allclose(prep.transform(test), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(DataError, match=r"'a' has 2 missing or infinite values.*impute"):
+        Preprocessor().fit(train)
+
+
+def test_config_round_trips_through_json():
+    frame = make_frame().drop(columns="disease")
+    prep = Preprocessor(impute="median").fit(frame)
+    config = json.loads(json.dumps(prep.to_config()))
+    again = Preprocessor.from_config(config)
+    np.testing.assert_array_equal(again.transform(frame), prep.transform(frame))
+    assert again.feature_names == prep.feature_names and again.id_column == "sample"
+    with pytest.raises(DataError, match=r"corrupt"):
+        Preprocessor.from_config({"impute": None})
+
+
+def test_infer_task_and_encode_target():
+    assert infer_task(["a", "b"]) == "classification"
+    assert infer_task([0, 1, 1, 0]) == "classification"
+    assert infer_task([1.0, 2.0, 3.0, 2.0]) == "classification"
+    assert infer_task(np.arange(50)) == "regression"
+    assert infer_task([0.5, 1.2, 3.3]) == "regression"
+    y, names, task = encode_target(["tumour", "healthy", "tumour"])
+    assert y.tolist() == [1, 0, 1] and names == ["healthy", "tumour"] and task == "classification"
+    y, names, _ = encode_target([10, 2, 2, 10])
+    assert names == ["2", "10"] and y.tolist() == [1, 0, 0, 1]
+    with pytest.raises(DataError, match=r"single class"):
+        encode_target(["a", "a", "a"])
+    with pytest.raises(DataError, match=r"non-numeric"):
+        encode_target(["a", "b"], task="regression")
+
+
+def write(tmp_path, frame, name="data.csv", sep=","):
+    path = tmp_path / name
+    frame.to_csv(path, sep=sep, index=False)
+    return path
+
+
+def test_load_table_csv_and_tsv(tmp_path):
+    frame = make_frame()
+    for name, sep in [("d.csv", ","), ("d.tsv", "\t"), ("d.txt", "\t"), ("d.txt2", ";")]:
+        table = load_table(write(tmp_path, frame, name, sep), target="disease")
+        assert table.task == "classification" and table.target_names == ["healthy", "tumour"]
+        assert table.id_column == "sample" and table.ids[:2] == ["S000", "S001"]
+        assert list(table.features.columns) == ["geneA", "geneB", "tissue"]
+        np.testing.assert_array_equal(table.y, (frame["disease"] == "tumour").astype(int))
+    reg = load_table(write(tmp_path, frame), target="geneA", id_column="sample")
+    assert reg.task == "regression" and "disease" in reg.features.columns
+
+
+def test_load_table_errors(tmp_path):
+    frame = make_frame()
+    path = write(tmp_path, frame)
+    with pytest.raises(DataError, match=r"no column 'diseas'. Did you mean 'disease'"):
+        load_table(path, target="diseas")
+    with pytest.raises(FileNotFoundError, match=r"missing.csv"):
+        load_table(tmp_path / "missing.csv", target="disease")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match=r"empty"):
+        load_table(tmp_path / "empty.csv", target="disease")
+    one = frame.assign(disease="tumour")
+    with pytest.raises(DataError, match=r"single class"):
+        load_table(write(tmp_path, one, "one.csv"), target="disease")
+    with pytest.raises(DataError, match=r"all 40 values missing"):
+        load_table(write(tmp_path, frame.assign(disease=np.nan), "nan.csv"), target="disease")
+    holes = frame.copy()
+    holes.loc[[1, 2, 3], "geneA"] = np.nan
+    holes.loc[4, "geneB"] = np.inf
+    with pytest.raises(DataError, match=r"geneA \(3\), geneB \(1\).*\n.*--impute mean or --impute median"):
+        load_table(write(tmp_path, holes, "holes.csv"), target="disease")
+    assert load_table(write(tmp_path, holes, "holes.csv"), target="disease", impute="mean").n_samples == 40
+    (tmp_path / "dup.csv").write_text("a,b,a,y\n" + "\n".join(f"{i},{i},{i},{i % 2}" for i in range(30)))
+    with pytest.raises(DataError, match=r"duplicated column names 'a'"):
+        load_table(tmp_path / "dup.csv", target="y")
+    with pytest.raises(DataError, match=r"has 10 samples.*at least 20"):
+        load_table(write(tmp_path, frame.iloc[:10], "small.csv"), target="disease")
+
+
+def test_load_table_warnings(tmp_path):
+    frame = make_frame(100)
+    frame["disease"] = ["tumour"] * 98 + ["healthy"] * 2
+    with pytest.warns(UserWarning, match=r"Extreme class imbalance.*'healthy' has only 2 of 100"):
+        load_table(write(tmp_path, frame), target="disease")
+    frame = make_frame(40)
+    frame.loc[[0, 1], "disease"] = np.nan
+    with pytest.warns(UserWarning, match=r"2 of 40 rows have no value in the target"):
+        table = load_table(write(tmp_path, frame, "x.csv"), target="disease")
+    assert table.n_samples == 38
