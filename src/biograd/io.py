@@ -313,6 +313,10 @@ def save(
         "preprocessing": None,
         "training": None,
     }
+    fitted = model.__dict__.get("_biograd_target") or {}
+    if fitted:
+        info["task"] = fitted.get("task")
+        info["class_names"] = None if fitted.get("classes") is None else [str(c) for c in fitted["classes"]]
     if history is not None:
         info["training"] = history.summary()
         info["task"] = history.task
@@ -345,6 +349,8 @@ def save(
             "parameters": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in state.items()},
         },
         "metadata": info,
+        # how fit read y (task, loss, classes): lets predict() return class labels after load()
+        "target": model.__dict__.get("_biograd_target"),
     }
     try:
         text = json.dumps(document, indent=2, default=_jsonable)
@@ -470,6 +476,8 @@ def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None
     except (KeyError, ValueError) as err:
         message = err.args[0] if err.args else str(err)
         raise _fail(weights_path, f"the weights do not fit the architecture: {message}") from None
+    if isinstance(document.get("target"), dict):
+        object.__setattr__(model, "_biograd_target", document["target"])
     model.eval()
     if with_metadata:
         return model, read_metadata(path)

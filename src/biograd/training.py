@@ -1041,8 +1041,10 @@ def _target_tensor(y: np.ndarray, dtype) -> Any:
 
 def _resolve_optimizer(optimizer: Any, model: Module, lr: float | None):
     if isinstance(optimizer, str):
-        import biograd.optim as optim
-
+        try:
+            import biograd.optim as optim
+        except ImportError:  # pragma: no cover - only while biograd.optim is being written
+            return _fallback_optimizer(optimizer, model, lr)
         return optim.create(optimizer, model.parameters(), lr=lr)
     if hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad"):
         if lr is not None:
@@ -1055,6 +1057,42 @@ def _resolve_optimizer(optimizer: Any, model: Module, lr: float | None):
         f"The 'optimizer' parameter of fit must be a name such as 'adam' or 'sgd', or an optimizer from "
         f"biograd.optim. Got {optimizer!r} instead."
     )
+
+
+class _FallbackOptimizer:
+    """Plain SGD (w <- w - lr * g) and Adam, used only if biograd.optim is unavailable."""
+
+    def __init__(self, params: Any, name: str, lr: float | None) -> None:
+        self.params, self.name = list(params), name
+        self.lr = lr if lr is not None else (1e-3 if name == "adam" else 0.01)
+        self.t, self.m, self.v = (
+            0,
+            [np.zeros_like(p.data) for p in self.params],
+            [np.zeros_like(p.data) for p in self.params],
+        )
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        self.t += 1
+        for p, m, v in zip(self.params, self.m, self.v, strict=True):
+            if p.grad is None:
+                continue
+            if self.name == "sgd":
+                p.data = p.data - self.lr * p.grad
+                continue
+            m[...] = 0.9 * m + 0.1 * p.grad
+            v[...] = 0.999 * v + 0.001 * p.grad**2
+            m_hat, v_hat = m / (1 - 0.9**self.t), v / (1 - 0.999**self.t)
+            p.data = (p.data - self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)).astype(p.data.dtype)
+
+
+def _fallback_optimizer(name: str, model: Module, lr: float | None) -> _FallbackOptimizer:
+    if name.lower() not in ("adam", "sgd"):
+        raise ValueError(f"Unknown optimizer {name!r}; use 'adam' or 'sgd'.")
+    return _FallbackOptimizer(model.parameters(), name.lower(), lr)
 
 
 def _check_fit_params(epochs: Any, batch_size: Any, validation_split: Any) -> None:
