@@ -407,3 +407,15 @@ def test_custom_modules_need_get_config_and_registration():
         nn.from_config({"type": "Nope", "config": {}})
     with pytest.raises(ValueError, match="built-in biograd layer"):
         nn.register_layer(type("Linear", (nn.Module,), {}))
+
+
+def test_custom_activation_works_in_mlp_but_is_not_saveable_without_config(rng):
+    class Square(nn.Module):
+        def forward(self, x):
+            return x * x
+
+    model = nn.MLP([3, 4, 1], activation=Square())
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert model(rng.normal(size=(2, 3))).shape == (2, 1)
+    with pytest.raises(TypeError, match="Square is a custom module without get_config"):
+        nn.to_config(model)

@@ -236,8 +236,8 @@ class MLP(Sequential):
         self.dropout = float(dropout)
         hidden_act = get_activation(activation)
         out_act = None if output_activation is None else get_activation(output_activation)
-        self._activation_spec = activation_spec(hidden_act)
-        self._output_spec = None if out_act is None else activation_spec(out_act)
+        # kept unregistered (object.__setattr__) so layer numbering and state_dict keys stay PyTorch's
+        object.__setattr__(self, "_activations", (hidden_act, out_act))
         n_layers = len(sizes) - 1
         for i in range(n_layers):
             layer = Linear(sizes[i], sizes[i + 1])
@@ -258,9 +258,11 @@ class MLP(Sequential):
     def get_config(self) -> dict[str, Any]:
         return {
             "sizes": list(self.sizes),
-            "activation": self._activation_spec,
+            "activation": activation_spec(self._activations[0]),
             "dropout": self.dropout,
-            "output_activation": self._output_spec,
+            "output_activation": None
+            if self._activations[1] is None
+            else activation_spec(self._activations[1]),
         }
 
     @classmethod
