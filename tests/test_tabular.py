@@ -157,6 +157,13 @@ def test_load_table_errors(tmp_path):
     (tmp_path / "dup.csv").write_text("a,b,a,y\n" + "\n".join(f"{i},{i},{i},{i % 2}" for i in range(30)))
     with pytest.raises(DataError, match=r"duplicated column names 'a'"):
         load_table(tmp_path / "dup.csv", target="y")
+    spoiled = frame.assign(geneA=frame["geneA"].astype(object))
+    spoiled.loc[3, "geneA"] = "n/a?"
+    with pytest.raises(DataError, match=r"'geneA' holds numbers but 1 value\(s\) are text \('n/a\?'\)"):
+        load_table(write(tmp_path, spoiled, "spoiled.csv"), target="disease")
+    many = frame.assign(note=[f"note {i % 35}" for i in range(40)])
+    with pytest.raises(DataError, match=r"'note' has 35 different text values.*--id"):
+        load_table(write(tmp_path, many, "many.csv"), target="disease", max_categories=30)
     with pytest.raises(DataError, match=r"has 10 samples.*at least 20"):
         load_table(write(tmp_path, frame.iloc[:10], "small.csv"), target="disease")
 

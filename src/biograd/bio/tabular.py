@@ -209,6 +209,32 @@ def _non_finite_counts(frame: Any) -> dict[str, int]:
     return counts
 
 
+def _check_text_columns(features: Any, where: str, max_categories: int) -> None:
+    """Text columns must be categories: not numbers spoiled by a few words, not free text or IDs."""
+    import pandas as pd
+
+    for name in features.columns:
+        column = features[name]
+        if _is_numeric(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        present = column.dropna()
+        as_numbers = pd.to_numeric(present, errors="coerce")
+        text = present[as_numbers.isna()]
+        if len(present) and len(text) <= 0.1 * len(present):
+            examples = ", ".join(map(repr, sorted({str(v) for v in text})[:3]))
+            raise DataError(
+                f"{where}: column {name!r} holds numbers but {len(text)} value(s) are text ({examples}). "
+                "Leave missing values empty (or NA) and use --impute mean|median, or fix those cells."
+            )
+        n_categories = present.astype(str).nunique()
+        if n_categories > max_categories:
+            raise DataError(
+                f"{where}: column {name!r} has {n_categories} different text values (more than "
+                f"{max_categories}), too many categories to one-hot encode. Drop it, or pass it as the ID "
+                "column (--id) if it names the samples."
+            )
+
+
 def load_table(
     path: str | PathLike,
     target: str,
@@ -216,6 +242,7 @@ def load_table(
     task: str = "auto",
     impute: str | None = None,
     min_samples: int = 20,
+    max_categories: int = 50,
 ) -> Table:
     """Read a CSV/TSV, pick the target column, check the data, and encode the target.
 
@@ -228,6 +255,7 @@ def load_table(
         impute: None, "mean" or "median": whether missing feature values will be filled in (by the
             Preprocessor). Without it, NaN or inf in a numeric feature is an error.
         min_samples: fewer rows than this (after dropping rows without a target) is an error.
+        max_categories: a text column with more distinct values is an error (see :class:`Preprocessor`).
 
     Raises:
         DataError: target missing (with the closest column names), an all-missing or single-class target,
@@ -274,6 +302,7 @@ def load_table(
     if features.shape[1] == 0:
         raise DataError(f"{where} has no feature columns besides the target {target!r}.")
 
+    _check_text_columns(features, where, max_categories)
     bad = _non_finite_counts(features)
     if bad and impute is None:
         listed = ", ".join(f"{name} ({n})" for name, n in list(bad.items())[:6])
