@@ -31,6 +31,7 @@ def test_read_fasta_multiline_softmasking_headers(tmp_path):
     assert [r.label for r in records] == ["bound", "unbound", "bound"]
     assert records[1].sequence == "GGCCTTAA" and records[2].line == 8
     assert [r.sequence for r in read_fasta(FASTA)] == [r.sequence for r in records]  # text works too
+    assert read_fasta(">p1\nMKV*\n")[0].sequence == "MKV"
     gz = tmp_path / "x.fa.gz"
     gz.write_bytes(gzip.compress(FASTA.encode()))
     assert [r.sequence for r in read_fasta(gz)] == [r.sequence for r in records]

@@ -50,6 +50,15 @@ def test_read_h5ad_counts_warn_and_match(tmp_path, counts, sparse_x):
     assert data.y[:3].tolist() == [2, 0, 1] and data.task == "classification"
 
 
+def test_many_numbered_clusters_are_still_classes(tmp_path):
+    counts = np.random.default_rng(1).random((24, 3)).astype(np.float32)
+    clusters = pd.Categorical([str(i % 12) for i in range(24)])
+    obs = pd.DataFrame({"leiden": clusters}, index=[f"c{i}" for i in range(24)])
+    anndata.AnnData(X=counts, obs=obs).write_h5ad(tmp_path / "clusters.h5ad")
+    data = read_h5ad(tmp_path / "clusters.h5ad", label="leiden")
+    assert data.task == "classification" and len(data.target_names) == 12
+
+
 def test_read_h5ad_layer_is_not_flagged(tmp_path, counts):
     path = tmp_path / "cells.h5ad"
     normalized = write_h5ad(path, counts)

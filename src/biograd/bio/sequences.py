@@ -242,9 +242,9 @@ def read_fasta(path_or_text: str | PathLike) -> list[FastaRecord]:
     """Read a FASTA file (or FASTA text) into records.
 
     Headers are ``>ID optional description``; a sequence may span several lines. Lowercase
-    (soft-masked) letters become uppercase; N, IUPAC codes, gaps (-) and stop (*) are kept as letters
-    (``one_hot`` decides what they mean). Blank lines and ``;`` comment lines are skipped. A gzipped file
-    (.gz) is read as well.
+    (soft-masked) letters become uppercase; N, IUPAC codes and gaps (-) are kept as letters
+    (``one_hot`` decides what they mean); a final stop (*) of a translated protein is removed. Blank
+    lines and ``;`` comment lines are skipped. A gzipped file (.gz) is read as well.
 
     Raises:
         FileNotFoundError: no such file.
@@ -261,6 +261,8 @@ def read_fasta(path_or_text: str | PathLike) -> list[FastaRecord]:
         if current is None:
             return
         current.sequence = "".join(chunks).upper()
+        if current.sequence.endswith("*"):  # the stop codon of a translated protein
+            current.sequence = current.sequence[:-1]
         if not current.sequence:
             raise DataError(f"{name}, line {current.line}: record {current.id!r} has no sequence.")
         records.append(current)

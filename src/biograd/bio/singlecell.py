@@ -108,7 +108,10 @@ def read_h5ad(
             raise DataError(
                 f"obs column {label!r} has {int(values.isna().sum())} cells without a value; drop them first."
             )
-        raw = values.astype(str).to_numpy() if str(values.dtype) == "category" else values.to_numpy()
+        categorical = str(values.dtype) == "category"
+        raw = values.astype(str).to_numpy() if categorical else values.to_numpy()
+        if categorical and task == "auto":
+            task = "classification"  # cluster labels "0".."15" are categories, however many
         y, target_names, found_task = encode_target(raw, task=task, name=label)
     return Dataset(
         x=x,
