@@ -124,7 +124,8 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
 def _constant(value: Any, like: Tensor) -> Any:
     """An operand that is not a Tensor: Python numbers stay as they are (numpy treats them as weak,
     so float32 stays float32); arrays and lists take the tensor's floating dtype."""
-    if isinstance(value, Tensor):
+    kind = type(value)
+    if kind is float or kind is int or kind is Tensor:  # common cases first: runs on every x * 2.0
         return value
     if isinstance(value, numbers.Number) and not isinstance(value, np.generic):
         return value
@@ -142,14 +143,12 @@ def as_tensor(x: Any) -> Tensor:
 # --------------------------------------------------------------------------------------------------
 
 
-def _forward(op: ops.Op, *arrays: Any) -> np.ndarray:
-    """op.forward, with numpy's cryptic shape errors replaced by the op's own explanation."""
-    try:
-        return op.forward(*arrays)
-    except (ShapeError, np.exceptions.AxisError):  # AxisError: numpy's own message is clear already
-        raise
-    except ValueError:
-        raise ShapeError(op.explain_shapes(*arrays)) from None
+def _explain(error: ValueError, op: ops.Op, *arrays: Any) -> Exception:
+    """The error to raise when ``op.forward`` failed: numpy's cryptic shape errors become the op's own
+    explanation (a ShapeError); our own ShapeErrors and numpy's AxisError (clear already) pass through."""
+    if isinstance(error, (ShapeError, np.exceptions.AxisError)):
+        return error
+    return ShapeError(op.explain_shapes(*arrays))
 
 
 def _result(data: np.ndarray, op: ops.Op, inputs: tuple, needs: tuple) -> Tensor:
@@ -175,27 +174,43 @@ def _apply(op: ops.Op, *inputs: Any) -> Tensor:
     """Run ``op`` forward on the inputs' arrays; record a graph node if any input needs a gradient."""
     arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
     needs = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-    return _result(_forward(op, *arrays), op, inputs, needs)
+    try:
+        data = op.forward(*arrays)
+    except ValueError as error:
+        raise _explain(error, op, *arrays) from None
+    return _result(data, op, inputs, needs)
 
 
-# The two fast paths below do what _apply does for one and two inputs, without its loops: every
-# arithmetic operator goes through them, so their cost is multiplied by millions in training.
+# The two fast paths below do what _apply does for one and two inputs, without its loops and without
+# packing arguments: every arithmetic operator goes through them, so their cost is multiplied by
+# millions in training (benchmarks/op_overhead.py measures it).
 
 
 def _unary(op: ops.Op, x: Tensor) -> Tensor:
-    return _result(_forward(op, x.data), op, (x,), (x.requires_grad,))
+    try:
+        data = op.forward(x.data)
+    except ValueError as error:
+        raise _explain(error, op, x.data) from None
+    return _result(data, op, (x,), (x.requires_grad,))
 
 
 def _binary(op: ops.Op, a: Any, b: Any) -> Tensor:
+    """Two inputs, at least one of them a Tensor; the other may be a number, list or array."""
     if isinstance(a, Tensor):
         a_data, a_needs = a.data, a.requires_grad
     else:
-        a_data, a_needs = a, False
+        a = a_data = _constant(a, b)
+        a_needs = False
     if isinstance(b, Tensor):
         b_data, b_needs = b.data, b.requires_grad
     else:
-        b_data, b_needs = b, False
-    return _result(_forward(op, a_data, b_data), op, (a, b), (a_needs, b_needs))
+        b = b_data = _constant(b, a)
+        b_needs = False
+    try:
+        data = op.forward(a_data, b_data)
+    except ValueError as error:
+        raise _explain(error, op, a_data, b_data) from None
+    return _result(data, op, (a, b), (a_needs, b_needs))
 
 
 class _FreedGraph:
@@ -474,40 +489,40 @@ class Tensor:
 
     # -- arithmetic --------------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
-        return _binary(ops.Add(), self, _constant(other, self))
+        return _binary(ops.Add(), self, other)
 
     def __radd__(self, other: Any) -> Tensor:
-        return _binary(ops.Add(), _constant(other, self), self)
+        return _binary(ops.Add(), other, self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return _binary(ops.Sub(), self, _constant(other, self))
+        return _binary(ops.Sub(), self, other)
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _binary(ops.Sub(), _constant(other, self), self)
+        return _binary(ops.Sub(), other, self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return _binary(ops.Mul(), self, _constant(other, self))
+        return _binary(ops.Mul(), self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _binary(ops.Mul(), _constant(other, self), self)
+        return _binary(ops.Mul(), other, self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _binary(ops.Div(), self, _constant(other, self))
+        return _binary(ops.Div(), self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _binary(ops.Div(), _constant(other, self), self)
+        return _binary(ops.Div(), other, self)
 
     def __pow__(self, other: Any) -> Tensor:
-        return _binary(ops.Pow(), self, _constant(other, self))
+        return _binary(ops.Pow(), self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
-        return _binary(ops.Pow(), _constant(other, self), self)
+        return _binary(ops.Pow(), other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
         return matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return matmul(_constant(other, self), self)
+        return _binary(ops.MatMul(), other, self)
 
     def __neg__(self) -> Tensor:
         return _unary(ops.Neg(), self)
@@ -711,7 +726,7 @@ def pow(a: Any, b: Any) -> Tensor:
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product a @ b (numpy's rules: vectors, matrices, and batches of matrices)."""
     a = as_tensor(a)
-    return _binary(ops.MatMul(), a, _constant(b, a))
+    return _binary(ops.MatMul(), a, b)
 
 
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -798,13 +813,13 @@ clamp = clip
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum of two tensors (ties share the gradient equally)."""
     a = as_tensor(a)
-    return _binary(ops.Maximum(), a, _constant(b, a))
+    return _binary(ops.Maximum(), a, b)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum of two tensors (ties share the gradient equally)."""
     a = as_tensor(a)
-    return _binary(ops.Minimum(), a, _constant(b, a))
+    return _binary(ops.Minimum(), a, b)
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
