@@ -562,3 +562,10 @@ def test_matmul_and_linear_pass_gradcheck(shapes, linear_shape, seed):
     x, w, b = rng.normal(size=linear_shape), rng.normal(size=(3, n_in)), rng.normal(size=3)
     biograd.gradcheck(biograd.linear, x, w, b)
     biograd.gradcheck(biograd.linear, x, w)
+
+
+def test_maximum_and_minimum_split_the_gradient_on_ties_like_torch(rng):
+    a = rng.integers(0, 3, size=(4, 5)).astype(np.float64)  # many ties between a and b
+    b = rng.integers(0, 3, size=(5,)).astype(np.float64)
+    check_against_torch(biograd.maximum, torch.maximum, [a, b], rng)
+    check_against_torch(biograd.minimum, torch.minimum, [a, b], rng)
