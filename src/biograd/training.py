@@ -164,7 +164,9 @@ OVERFIT_RISE_OF_BASELINE = 0.02  # ... and by at least 2% of the baseline loss (
 OVERFIT_GAP_RATIO = 2.0  # or: best validation loss > 2x the training loss at that epoch ...
 OVERFIT_GAP_OF_BASELINE = 0.25  # ... and the gap is at least 25% of the baseline loss
 UNDERFIT_RATIO = 0.6  # best training loss still >= 60% of the baseline loss
-NOT_CONVERGED_DROP = 0.02  # training loss fell > 2% over the last tenth of the epochs
+NOT_CONVERGED_DROP = 0.02  # training loss fell > 2% over the last tenth of the epochs ...
+NOT_CONVERGED_OF_BASELINE = 0.01  # ... and by > 1% of the baseline loss
+UNDERFIT_ACCURACY_MARGIN = 0.05  # classification: best accuracy <= majority-class rate + 5 points
 
 
 class History:
@@ -184,6 +186,7 @@ class History:
         restored_epoch: the epoch whose weights the model holds after fit, if they were restored
             (early stopping, divergence, interruption); None if the model holds the last epoch's weights.
         task, class_names, feature_names: what fit inferred about the data.
+        val_indices: the row numbers of x that validation_split held out (None otherwise).
         baseline: the loss of a constant guess (the class proportions, or the mean of y) on the training
             and validation rows: the yardstick of ``diagnose()``.
         notes: sentences about events (divergence, restored weights, ...).
@@ -199,9 +202,10 @@ class History:
         self.restored_epoch: int | None = None
         self.class_names: list[str] | None = None
         self.feature_names: list[str] | None = None
-        self.baseline: dict[str, float | None] = {"loss": None, "val_loss": None}
+        self.baseline: dict[str, float | None] = {"loss": None, "val_loss": None, "accuracy": None}
         self.notes: list[str] = []
         self.diverged_at: tuple[int, int] | None = None  # (epoch, batch) of the first non-finite loss
+        self.val_indices: np.ndarray | None = None  # the rows of x held out by validation_split
         self._stop_requested = False
 
     # -- recording ---------------------------------------------------------------------------------
@@ -334,12 +338,14 @@ class History:
            the minimum is not at the last epoch, and L_train at the end is below L_train at that minimum
            (training kept improving while validation got worse).
         3. **not converged**: the run used every epoch (``stop_reason == "completed"``), L_train fell by
-           more than 2% over the last tenth of the epochs (at least 2 epochs), and L_val (if any) reached
-           its minimum in that last stretch: more epochs would still help. fit then also warns with a
+           more than 2% (and by more than 1% of the baseline loss) over the last tenth of the epochs (but
+           at least the last 5), and L_val (if any) reached its minimum in that last stretch: more epochs
+           would still help. fit then also warns with a
            ConvergenceWarning, as scikit-learn does.
         4. **underfitting**: the best L_train is still at least 60% of the baseline loss (the network
            removed less than 40% of what a constant guess gets wrong; for MSE on standardized targets
-           this is R^2 < 0.4) and it is no longer falling.
+           this is R^2 < 0.4), or, for classification, the training accuracy (at the lowest L_train) is
+           at most 5 points above always predicting the most frequent class; and it is no longer falling.
         5. **overfitting** (large gap): the best L_val is more than twice L_train at that epoch and the
            gap is at least 25% of the baseline loss.
         6. otherwise a **good fit**.
@@ -415,15 +421,16 @@ class History:
                 )
 
         # 3. not converged: still falling at the epoch limit
-        w = max(2, math.ceil(n / 10))
-        if n > w and self.stop_reason == "completed":
+        w = max(min(5, n - 1), math.ceil(n / 10))
+        if n >= 3 and self.stop_reason == "completed":
             start = train[n - 1 - w]
             drop = (start - train[-1]) / abs(start) if start != 0 else 0.0
             ev["train_drop_last_tenth"] = float(drop)
             val_still_best = (
                 not has_val or int(np.argmin(np.where(np.isfinite(val), val, np.inf))) >= n - 1 - w
             )
-            if drop > NOT_CONVERGED_DROP and val_still_best:
+            steep = base is None or (start - train[-1]) > NOT_CONVERGED_OF_BASELINE * base
+            if drop > NOT_CONVERGED_DROP and steep and val_still_best:
                 return Diagnosis(
                     "not converged",
                     ev,
@@ -434,17 +441,31 @@ class History:
                 )
 
         # 4. underfitting: no better than a constant guess, and flat
+        majority = self.baseline.get("accuracy")
+        acc = None  # training accuracy at the epoch of the lowest training loss
+        if majority is not None and len(self.history.get("accuracy", [])) == n:
+            acc = float(self.history["accuracy"][int(np.argmin(np.where(finite, train, np.inf)))])
+            ev["train_accuracy"], ev["majority_class_rate"] = acc, majority
         if base is not None and base > 0:
             ratio = float(ev["min_train_loss"] / base)
             ev["train_loss_vs_baseline"] = ratio
+            guess = "the class proportions" if self.task == "classification" else "the mean of y"
+            explanation = None
             if ratio >= UNDERFIT_RATIO:
-                guess = "the class proportions" if self.task == "classification" else "the mean of y"
+                explanation = (
+                    f"The best training loss ({ev['min_train_loss']:.4g}) is {ratio:.0%} of the loss of "
+                    f"always predicting {guess} ({base:.4g}), and it stopped improving: underfitting."
+                )
+            elif acc is not None and acc <= majority + UNDERFIT_ACCURACY_MARGIN:
+                explanation = (
+                    f"The training accuracy ({acc:.1%}) is no better than always predicting "
+                    f"the most frequent class ({majority:.1%}): underfitting."
+                )
+            if explanation:
                 return Diagnosis(
                     "underfitting",
                     ev,
-                    f"{prefix}The best training loss ({ev['min_train_loss']:.4g}) is {ratio:.0%} of the "
-                    f"loss of always predicting {guess} ({base:.4g}), and it stopped improving: "
-                    "underfitting.",
+                    prefix + explanation,
                     "Use a bigger network (more neurons or layers, a non-linear activation), train longer "
                     "or with a larger learning rate, check that the inputs are scaled; or the features may "
                     "not carry the information needed to predict y.",
@@ -1242,6 +1263,7 @@ def fit(
         manual_seed(seed)
     rng = get_generator()
 
+    val_idx = None
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise ValueError("validation_data must be a pair (x_val, y_val).")
@@ -1274,9 +1296,15 @@ def fit(
     }
     history = History(target.task, "val_loss" if has_val else "loss", params)
     history.class_names, history.feature_names = class_names, feature_names
+    history.val_indices = val_idx
     history.baseline = {
         "loss": _baseline_loss(loss_fn, target, y_train, y_train, dtype),
         "val_loss": _baseline_loss(loss_fn, target, y_train, y_val, dtype) if has_val else None,
+        "accuracy": (
+            float(np.bincount(y_train.reshape(n_train, -1)[:, 0].astype(np.int64)).max() / n_train)
+            if target.task == "classification"
+            else None
+        ),
     }
     object.__setattr__(model, "_biograd_target", target.as_dict())
 
@@ -1296,7 +1324,8 @@ def fit(
     was_training = model.training
     reason = "completed"
     try:
-        with _InterruptFlag() as interrupt:
+        # inf/NaN are handled below (divergence), so numpy's overflow warnings would only be noise
+        with _InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for cb in callbacks:
                 cb.on_train_begin({})
             for epoch in range(1, int(epochs) + 1):
@@ -1436,10 +1465,16 @@ def predict(model: Module, x: Any, batch_size: int | None = None, task: str | No
     For a classifier trained by ``fit`` (or loaded with ``biograd.load``) the predicted class labels, in the
     values y had (e.g. 0/1, or "benign"/"malignant"); for regression the predicted values (shape (n,) for
     one output). A model fit has never seen returns its raw outputs, unless ``task`` says
-    ``"classification"`` (argmax / logit > 0) or ``"regression"``. The model's mode is restored afterwards.
+    ``"classification"`` (argmax / logit > 0) or ``"regression"``; ``task="raw"`` always gives the raw
+    outputs (logits for a classifier). The model's mode is restored afterwards.
     """
     out = _outputs(model, x, batch_size)
     info = _target_info(model) or {}
+    if task not in (None, "classification", "regression", "raw"):
+        raise ValueError(
+            "The 'task' parameter of predict must be 'classification', 'regression', 'raw' or None. "
+            f"Got {task!r} instead."
+        )
     task = task or info.get("task")
     if task == "classification":
         indices = _class_predictions(out, info.get("output_kind", "logits"))
