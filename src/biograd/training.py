@@ -761,13 +761,15 @@ class ProgressBar(Callback):
         elif epoch % self._every == 0 or epoch == self._epochs or epoch == 1:
             self._out.write(line + "\n")
             self._out.flush()
+            line = ""  # written already
         self._last_line = line
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        last = getattr(self, "_last_line", "")
         if self._live:
-            if getattr(self, "_last_line", None):
-                self._out.write("\r" + self._last_line.ljust(self._width))
-            self._out.write("\n")
+            self._out.write(("\r" + last.ljust(self._width) if last else "") + "\n")
+        elif last:  # the epoch training stopped at, if its line was skipped
+            self._out.write(last + "\n")
         for note in self.history.notes:
             self._out.write(note + "\n")
         self._out.flush()
