@@ -5,7 +5,7 @@ A glass-box engine: tensors that compute their own gradients by the chain rule (
 checker (``biograd.gradcheck``). Networks, training, pictures and biology build on these.
 """
 
-from biograd import functional, nn
+from biograd import data, functional, nn, optim
 from biograd.errors import GradcheckError, ShapeError
 from biograd.gradcheck import GradcheckReport, gradcheck
 from biograd.io import ModelFileError, load, save
@@ -116,6 +116,7 @@ __all__ = [
     "clip",
     "concatenate",
     "cos",
+    "data",
     "div",
     "enable_grad",
     "erf",
@@ -143,6 +144,7 @@ __all__ = [
     "no_grad",
     "ones",
     "ones_like",
+    "optim",
     "permute",
     "pow",
     "predict",
