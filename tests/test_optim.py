@@ -126,19 +126,40 @@ def test_twenty_steps_match_pytorch(name, kwargs, loss):
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-9)
 
 
-def test_parameters_updated_in_place_and_float32_kept():
-    w = biograd.tensor(np.ones((3, 2), dtype=np.float32), requires_grad=True)
-    before = w.data
-    for cls in (optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop):
-        opt = cls([w], lr=0.1)
-        (w * w).sum().backward()
-        opt.step()
-        opt.zero_grad()
+@pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=lambda v: str(v) if isinstance(v, str) else "")
+def test_blas_path_for_large_parameters_matches_pytorch(name, kwargs, monkeypatch):
+    # parameters with >= _AXPY_MIN_SIZE numbers take the BLAS axpy path; force it on the small MLP
+    monkeypatch.setattr(optim, "_AXPY_MIN_SIZE", 1)
+    model, tmodel, _, _, losses, tlosses = _run_pair(name, kwargs, "cross_entropy")
+    np.testing.assert_allclose(losses, tlosses, rtol=0, atol=1e-9)
+    for p, tp in zip(model.parameters(), tmodel.parameters(), strict=True):
+        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("blas", [False, True])
+def test_parameters_updated_in_place_and_float32_kept(blas, monkeypatch):
+    if blas:
+        monkeypatch.setattr(optim, "_AXPY_MIN_SIZE", 1)
+    start = np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2)
+    for name in ("SGD", "Adam", "AdamW", "RMSprop"):
+        w = biograd.tensor(start.copy(), requires_grad=True)
+        tw = torch.nn.Parameter(torch.tensor(start.copy()))
+        before = w.data
+        opt = getattr(optim, name)([w], lr=0.1)
+        topt = getattr(torch.optim, name)([tw], lr=0.1)
+        for _ in range(3):
+            (w * w * w).sum().backward()
+            opt.step()
+            opt.zero_grad()
+            topt.zero_grad()
+            (tw * tw * tw).sum().backward()
+            topt.step()
         assert w.data is before and w.data.dtype == np.float32
         assert all(
             v.dtype == np.float32 for st in opt.state for v in st.values() if isinstance(v, np.ndarray)
         )
         assert w.grad is None
+        np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_grad_none_is_skipped_and_grad_untouched():

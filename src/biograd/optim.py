@@ -163,6 +163,36 @@ def _as_parameter_list(params: Any, owner: str) -> list[Tensor]:
 # --------------------------------------------------------------------------------------------------
 
 
+# Large parameters use BLAS's axpy (y <- y + a * x in one pass over memory, where numpy needs two:
+# a * x into a scratch array, then y + scratch). Small ones stay in numpy: the call overhead dominates there.
+_AXPY_MIN_SIZE = 4096
+_AXPY: dict[np.dtype, Any] = {}
+
+
+def _blas_axpy(dtype: np.dtype) -> Any:
+    if dtype not in _AXPY:
+        try:
+            from scipy.linalg import blas  # scikit-learn's dependency; imported on the first large step
+
+            _AXPY[dtype] = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}.get(dtype)
+        except ImportError:  # pragma: no cover - scipy comes with scikit-learn
+            _AXPY[dtype] = None
+    return _AXPY[dtype]
+
+
+def _axpy_(y: np.ndarray, alpha: float, x: np.ndarray, tmp: np.ndarray) -> None:
+    """y <- y + alpha * x, in place (``tmp``, shaped like y, is scratch for the numpy path)."""
+    if y.size >= _AXPY_MIN_SIZE and y.dtype == x.dtype and y.flags.c_contiguous and x.flags.c_contiguous:
+        axpy = _blas_axpy(y.dtype)
+        if axpy is not None:
+            out = axpy(x.reshape(-1), y.reshape(-1), a=alpha)  # writes into y's memory
+            if out.ctypes.data != y.ctypes.data:  # pragma: no cover - only if BLAS had to copy
+                y[...] = out.reshape(y.shape)
+            return
+    np.multiply(x, alpha, out=tmp)
+    np.add(y, tmp, out=y)
+
+
 def _lerp_(avg: np.ndarray, g: np.ndarray, weight: float, tmp: np.ndarray) -> None:
     """avg <- avg + weight * (g - avg), i.e. (1 - weight) * avg + weight * g, in place.
 
@@ -170,8 +200,7 @@ def _lerp_(avg: np.ndarray, g: np.ndarray, weight: float, tmp: np.ndarray) -> No
     """
     np.subtract(g, avg, out=tmp)
     if weight < 0.5:
-        tmp *= weight
-        avg += tmp
+        _axpy_(avg, weight, tmp, tmp)
     else:
         tmp *= 1.0 - weight
         np.subtract(g, tmp, out=avg)
@@ -428,8 +457,7 @@ class SGD(Optimizer):
                 if dampening == 0:
                     b += d
                 else:
-                    np.multiply(d, 1.0 - dampening, out=tmp)
-                    b += tmp
+                    _axpy_(b, 1.0 - dampening, d, tmp)
             if nesterov:
                 look = bufs[1] if d is tmp else tmp
                 np.multiply(b, momentum, out=look)
@@ -437,8 +465,7 @@ class SGD(Optimizer):
                 d = look
             else:
                 d = b
-        np.multiply(d, lr, out=tmp)
-        np.subtract(w, tmp, out=w)
+        _axpy_(w, -lr, d, tmp)  # w <- w - lr * d
 
 
 class Adam(Optimizer):
@@ -505,8 +532,7 @@ class Adam(Optimizer):
         _lerp_(m, g, 1.0 - beta1, tmp)  # m <- beta1 m + (1 - beta1) g
         v *= beta2  # v <- beta2 v + (1 - beta2) g^2
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - beta2
-        v += tmp
+        _axpy_(v, 1.0 - beta2, tmp, tmp)
         step_size = lr / (1.0 - beta1**t)
         bias_correction2_sqrt = (1.0 - beta2**t) ** 0.5
         if group["amsgrad"]:
@@ -517,8 +543,8 @@ class Adam(Optimizer):
         tmp /= bias_correction2_sqrt
         tmp += eps
         np.divide(m, tmp, out=tmp)
-        tmp *= step_size  # lr * m_hat / (sqrt(v_hat) + eps), with m_hat's 1/(1 - beta1^t) in step_size
-        np.subtract(w, tmp, out=w)
+        # w <- w - lr * m_hat / (sqrt(v_hat) + eps), with m_hat's 1/(1 - beta1^t) in step_size
+        _axpy_(w, -step_size, tmp, tmp)
 
 
 class AdamW(Adam):
@@ -601,8 +627,7 @@ class RMSprop(Optimizer):
             g = _add_weight_decay(w, g, weight_decay, out=bufs[1])
         v *= alpha  # v <- alpha v + (1 - alpha) g^2
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - alpha
-        v += tmp
+        _axpy_(v, 1.0 - alpha, tmp, tmp)
         if group["centered"]:
             a = self._zeros_state(state, "grad_avg", w)
             _lerp_(a, g, 1.0 - alpha, tmp)  # a <- alpha a + (1 - alpha) g
@@ -617,10 +642,9 @@ class RMSprop(Optimizer):
             b = self._zeros_state(state, "momentum_buffer", w)
             b *= momentum
             b += tmp
-            np.multiply(b, lr, out=tmp)
+            _axpy_(w, -lr, b, tmp)  # w <- w - lr * b
         else:
-            tmp *= lr
-        np.subtract(w, tmp, out=w)
+            _axpy_(w, -lr, tmp, tmp)  # w <- w - lr * g / (sqrt(s) + eps)
 
 
 # --------------------------------------------------------------------------------------------------
