@@ -3,15 +3,67 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
+from pathlib import Path
+from typing import Any
 
 import biograd
 
 EPILOG = """\
 examples:
-  biograd demo            the chain rule and gradient descent, step by step, on a tiny example
+  biograd train --dataset breast-cancer --out runs/demo      train, evaluate, explain; open report.html
+  biograd train expression.csv --target disease --out runs/expr
+  biograd train promoters.fa --labels labels.csv --out runs/promoters
+  biograd predict runs/demo new_samples.csv --out predictions.csv
+  biograd evaluate runs/demo labelled_samples.csv
+  biograd explain runs/demo samples.csv --top 20
+  biograd datasets           the datasets that ship with biograd
+  biograd demo               the chain rule and gradient descent, step by step, on a tiny example
   biograd --version
+
+Run `biograd COMMAND --help` for the options and examples of each command.
 """
+
+TRAIN_EPILOG = """\
+examples:
+  biograd train --dataset breast-cancer --out runs/demo
+  biograd train --dataset motifs --out runs/motifs          (a convolutional network on DNA)
+  biograd train expression.csv --target disease --id sample --out runs/expr
+  biograd train expression.tsv --target age --task regression --impute median
+  biograd train promoters.fa --labels labels.csv --label-column active --out runs/promoters
+  biograd train seqs.fa --out runs/seqs                     (labels from "label=..." in the headers)
+  biograd train cells.h5ad --target cell_type --layer lognorm --out runs/cells
+  biograd train data.csv --target y --hidden 128,64 --dropout 0.2 --epochs 300 --patience 30
+
+Writes into --out: model.safetensors + model.json (the model and its preprocessing), report.html,
+metrics.json, history.csv and predictions.csv (the held-out test samples). Ctrl-C stops training,
+keeps the best model so far and writes a report marked "interrupted" (exit code 130).
+"""
+
+PREDICT_EPILOG = """\
+examples:
+  biograd predict runs/demo new_samples.csv --out predictions.csv
+  biograd predict runs/promoters new.fa --out promoter_predictions.csv
+
+Columns are matched by name, in any order; extra columns are ignored, missing ones are named.
+"""
+
+EVALUATE_EPILOG = """\
+examples:
+  biograd evaluate runs/demo labelled_samples.csv          (needs the target column)
+  biograd evaluate runs/promoters more.fa --labels more_labels.csv
+"""
+
+EXPLAIN_EPILOG = """\
+examples:
+  biograd explain runs/demo samples.csv --top 20          (tables: features ranked by importance)
+  biograd explain runs/motifs seqs.fa --top 10            (sequences: the most important site of each)
+"""
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -47,29 +99,462 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _out(text: str = "") -> None:
+    print(text)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    _err(f"warning: {message}")
+
+
+def _table(rows: list[list[Any]], header: list[str] | None = None) -> str:
+    """Plain-text table, columns padded; numbers right-aligned."""
+    cells = [[_cell(c) for c in row] for row in ([header] if header else []) + rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    originals = [header, *rows] if header else rows
+    lines = []
+    for n, row in enumerate(cells):
+        parts = []
+        for i, c in enumerate(row):
+            raw = (header is None or n > 0) and isinstance(originals[n][i], (int, float))
+            parts.append(c.rjust(widths[i]) if raw else c.ljust(widths[i]))
+        lines.append("  " + "  ".join(parts).rstrip())
+        if header and n == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# biograd train
+# --------------------------------------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from biograd.pipeline import TrainConfig, parse_hidden
+
+    return TrainConfig(
+        task=args.task,
+        hidden=parse_hidden(args.hidden),
+        activation=args.activation,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        dropout=args.dropout,
+        weight_decay=args.weight_decay,
+        patience=args.patience,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        impute=args.impute,
+        kernel_size=args.kernel_size,
+    ).check()
+
+
+def _train(args: argparse.Namespace) -> int:
+    from biograd import pipeline
+
+    config = _config(args)  # bad settings fail before any data is read
+    if args.data is None and args.dataset is None:
+        raise pipeline.ConfigError("Give a data file (biograd train DATA --target COLUMN) or --dataset NAME.")
+    if args.data is not None and args.dataset is not None:
+        raise pipeline.ConfigError("Give a data file or --dataset NAME, not both.")
+    data = pipeline.load_data(
+        args.data,
+        args.target,
+        dataset=args.dataset,
+        task=args.task,
+        id_column=args.id,
+        labels=args.labels,
+        label_column=args.label_column,
+        layer=args.layer,
+        impute=args.impute,
+    )
+    prepared = pipeline.prepare(data, config)
+    counts = data.class_counts()
+    classes = ", ".join(f"{name} {n}" for name, n in counts.items()) if counts else f"target {data.target!r}"
+    what = (
+        f"{data.x.shape[2]}-letter {data.kind.upper()} sequences"
+        if data.is_sequence
+        else f"{len(prepared.feature_names)} features"
+    )
+    _out(f"Data:    {data.name}: {data.n_samples} samples, {what}; {data.task} ({classes})")
+    _out(
+        f"Split:   {len(prepared.train_idx)} training / {len(prepared.val_idx)} validation / "
+        f"{len(prepared.test_idx)} test samples"
+        + (" (stratified by class)" if data.task == "classification" else "")
+        + "; the test samples are not used until the end"
+    )
+    _out(f"Network: {prepared.architecture}, {prepared.n_parameters:,} parameters")
+    _out(f"         chosen for {'sequences' if data.is_sequence else 'a table'}: {prepared.why}")
+    _out(
+        f"Training for up to {config.epochs} epochs "
+        f"(early stopping after {config.patience} without improvement)..."
+    )
+    sys.stdout.flush()
+    result = pipeline.train(
+        prepared,
+        progress=not args.quiet,
+        progress_stream=sys.stderr,
+        command=pipeline.command_line(args.argv),
+    )
+    for message in result.warnings:
+        _err(f"warning: {message}")
+    out = pipeline.write_run(result, args.out)
+    _summary(result, out)
+    if result.interrupted:
+        _err("Interrupted: the best model so far and a report marked 'interrupted' were saved in " + str(out))
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _summary(result: Any, out: Path) -> None:
+    from biograd.pipeline import key_metric
+
+    task = result.prepared.data.task
+    keys = (
+        [
+            ("accuracy", "accuracy"),
+            ("balanced_accuracy", "balanced acc."),
+            ("roc_auc", "ROC AUC"),
+            ("pr_auc", "PR AUC"),
+        ]
+        if task == "classification"
+        else [("r2", "R^2"), ("mae", "MAE"), ("rmse", "RMSE")]
+    )
+    rows = [["network (biograd)", *[result.test_metrics.get(k) for k, _ in keys]]]
+    for name, values in result.baselines.items():
+        rows.append([name, *[values.get(k) for k, _ in keys]])
+    h = result.history
+    _out("")
+    _out(f"Test set ({len(result.prepared.test_idx)} samples never used in training):")
+    _out(_table(rows, ["model", *[label for _, label in keys]]))
+    _out("")
+    _out(result.comparison["sentence"])
+    _out(
+        f"Training: {h.epochs_run} epochs, stop reason {h.stop_reason}, best epoch {h.best_epoch}. "
+        f"Diagnosis: {result.diagnosis.verdict}. {result.diagnosis.advice}"
+    )
+    if result.importance is not None and not result.prepared.data.is_sequence:
+        top = ", ".join(result.importance["feature"].head(5).astype(str))
+        _out(f"Most important features: {top}")
+    elif result.importance is not None:
+        sites = [s["site"] for s in result.importance["sites"][:3]]
+        _out(f"Most important sites in the top sequences: {', '.join(sites)}")
+    _out(
+        f"Written to {out}/: report.html (open it in a browser), model.safetensors + model.json, "
+        "metrics.json, history.csv, predictions.csv"
+    )
+    del key_metric
+
+
+# --------------------------------------------------------------------------------------------------
+# biograd predict / evaluate / explain / datasets
+# --------------------------------------------------------------------------------------------------
+
+
+def _load_for(args: argparse.Namespace, need_target: bool) -> tuple[Any, dict, Any]:
+    from biograd import pipeline
+
+    model, info = pipeline.load_run(args.model_dir)
+    new = pipeline.read_new_data(
+        info,
+        args.data,
+        labels=args.labels,
+        label_column=args.label_column,
+        need_target=need_target,
+        id_column=getattr(args, "id", None),
+    )
+    return model, info, new
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from biograd import pipeline
+
+    model, info, new = _load_for(args, need_target=False)
+    table = pipeline.predict_table(model, info, new)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    table.to_csv(tmp, index=False)
+    tmp.replace(out)
+    _out(f"Predicted {len(table)} samples -> {out}")
+    _out(table.head(10).to_string(index=False))
+    if len(table) > 10:
+        _out(f"... ({len(table) - 10} more rows in {out})")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from biograd import pipeline
+
+    model, info, new = _load_for(args, need_target=True)
+    metrics = pipeline.evaluate_new(model, info, new)
+    _out(f"{len(new.ids)} samples from {args.data}:")
+    rows = [[k, v] for k, v in metrics.items() if k != "confusion_matrix"]
+    _out(_table(rows, ["metric", "value"]))
+    if "confusion_matrix" in metrics:
+        names = [str(c) for c in info["preprocessing"]["class_names"]]
+        _out("")
+        _out("Confusion matrix (rows: true class, columns: predicted class):")
+        cm = metrics["confusion_matrix"]
+        _out(_table([[name, *row] for name, row in zip(names, cm, strict=True)], ["", *names]))
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from biograd import pipeline
+
+    if args.top < 1:
+        raise pipeline.ConfigError(f"The 'top' parameter must be an int >= 1. Got {args.top} instead.")
+    model, info, new = _load_for(args, need_target=False)
+    table, ism = pipeline.explain_new(model, info, new, top=args.top)
+    if ism is None:
+        _out(f"Features ranked by mean |integrated gradients| over {min(len(new.ids), 300)} samples:")
+        rows = [
+            [int(r["rank"]), str(r["feature"]), float(r["mean_abs_attribution"]), float(r["direction"])]
+            for _, r in table.iterrows()
+        ]
+        _out(_table(rows, ["rank", "feature", "mean |attr.|", "direction"]))
+        _out(
+            "(direction > 0: higher values of the feature raise the score, i.e. the logit of the last class "
+            "or the predicted value; < 0: they lower it)"
+        )
+    else:
+        _out(f"The most important site of the {len(table)} highest-scoring sequences (integrated gradients):")
+        rows = [
+            [
+                str(r["id"]),
+                float(r["score"]),
+                f"{r['start']}-{r['end']}",
+                str(r["site"]),
+                float(r["site_attribution"]),
+            ]
+            for _, r in table.iterrows()
+        ]
+        _out(_table(rows, ["sequence", "score", "positions", "site", "attribution"]))
+        _out(
+            f"In-silico mutagenesis of {ism['top_id']}: the most damaging single substitution (at position "
+            f"{ism['position']}) lowers the score by {ism['largest_drop']:.3f}."
+        )
+    if args.out:
+        table.to_csv(args.out, index=False)
+        _out(f"Written to {args.out}")
+    return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from biograd import datasets
+
+    rows = [[name, n, task, desc] for name, desc, n, task in datasets.available()]
+    _out(_table(rows, ["name", "samples", "task", "description"]))
+    _out("\nTrain on one: biograd train --dataset NAME --out runs/NAME")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# The parser
+# --------------------------------------------------------------------------------------------------
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", help="show the full traceback of errors")
+
+
+def _add_new_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="the directory written by biograd train --out")
+    p.add_argument("data", metavar="DATA", help="CSV/TSV, FASTA or .h5ad file, like the training data")
+    p.add_argument("--labels", help="FASTA only: CSV of labels keyed by record ID")
+    p.add_argument("--label-column", help="FASTA only: the label column of --labels")
+    p.add_argument("--id", help="tables: the column of sample names (default: the one used in training)")
+    _add_common(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="biograd",
-        description="Deep learning from first principles, for biologists.",
+        description="Deep learning from first principles, for biologists: train, evaluate and explain "
+        "networks on tables, sequences and single-cell data.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=fmt,
     )
     parser.add_argument("--version", action="version", version=f"biograd {biograd.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="the chain rule and gradient descent on a tiny example")
+
+    t = sub.add_parser(
+        "train",
+        help="train a network on your data, compare it with baselines, write a report",
+        description="Train a network (an MLP for tables, a small CNN for sequences), evaluate it on held-out "
+        "samples against classical baselines, explain it, and write a report.",
+        epilog=TRAIN_EPILOG,
+        formatter_class=fmt,
+    )
+    t.add_argument("data", nargs="?", metavar="DATA", help="a .csv/.tsv table, .fa/.fasta file or .h5ad file")
+    t.add_argument("--target", help="the column to predict (tables) or obs column (.h5ad)")
+    t.add_argument("--dataset", help="a bundled dataset instead of DATA (see: biograd datasets)")
+    t.add_argument(
+        "--task",
+        default="auto",
+        choices=["auto", "classification", "regression"],
+        help="default: auto (text or few whole numbers -> classification)",
+    )
+    t.add_argument(
+        "--hidden",
+        default=None,
+        help="hidden layer sizes, e.g. 64,32 (default: 64,32 for tables; 32 filters for sequences)",
+    )
+    t.add_argument("--activation", default="relu", help="relu (default), leaky_relu, tanh, sigmoid, gelu")
+    t.add_argument("--epochs", type=int, default=200, help="at most this many epochs (default 200)")
+    t.add_argument("--batch-size", type=int, default=32, help="samples per gradient step (default 32)")
+    t.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default 0.001 for tables, 0.003 for sequences)"
+    )
+    t.add_argument("--optimizer", default="adam", help="adam (default), adamw, sgd, rmsprop")
+    t.add_argument("--dropout", type=float, default=0.0, help="dropout probability (default 0)")
+    t.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (default 0)")
+    t.add_argument(
+        "--patience",
+        type=int,
+        default=20,
+        help="stop after this many epochs without a better validation loss (default 20)",
+    )
+    t.add_argument("--val-fraction", type=float, default=0.2, help="validation share (default 0.2)")
+    t.add_argument("--test-fraction", type=float, default=0.2, help="held-out test share (default 0.2)")
+    t.add_argument("--seed", type=int, default=0, help="random seed: split, weights, shuffling (default 0)")
+    t.add_argument("--impute", choices=["mean", "median"], help="fill missing feature values (tables)")
+    t.add_argument("--id", help="tables: the column of sample names (default: detected)")
+    t.add_argument("--labels", help="FASTA: a CSV of labels keyed by record ID (default: label= in headers)")
+    t.add_argument("--label-column", help="FASTA: the label column of --labels (default: label or 2nd)")
+    t.add_argument("--layer", help=".h5ad: read this layer instead of X")
+    t.add_argument(
+        "--kernel-size",
+        type=int,
+        default=None,
+        help="sequences: filter width in letters (default 12 for DNA/RNA, 9 for protein)",
+    )
+    t.add_argument("--out", default="runs/biograd", help="output directory (default runs/biograd)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_common(t)
+    t.set_defaults(run=_train)
+
+    p = sub.add_parser(
+        "predict", help="predict new samples with a trained model", epilog=PREDICT_EPILOG, formatter_class=fmt
+    )
+    _add_new_data(p)
+    p.add_argument("--out", default="predictions.csv", help="where to write (default predictions.csv)")
+    p.set_defaults(run=_predict)
+
+    e = sub.add_parser(
+        "evaluate", help="test a trained model on labelled data", epilog=EVALUATE_EPILOG, formatter_class=fmt
+    )
+    _add_new_data(e)
+    e.set_defaults(run=_evaluate)
+
+    x = sub.add_parser(
+        "explain",
+        help="which inputs drove a trained model's predictions",
+        epilog=EXPLAIN_EPILOG,
+        formatter_class=fmt,
+    )
+    _add_new_data(x)
+    x.add_argument("--top", type=int, default=20, help="how many features / sequences to show (default 20)")
+    x.add_argument("--out", default=None, help="also write the table to this CSV file")
+    x.set_defaults(run=_explain)
+
+    d = sub.add_parser(
+        "datasets",
+        help="list the datasets that ship with biograd",
+        epilog="example:\n  biograd datasets\n  biograd train --dataset motifs --out runs/motifs",
+        formatter_class=fmt,
+    )
+    d.set_defaults(run=_datasets)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the chain rule and gradient descent on a tiny example",
+        epilog="example:\n  biograd demo --steps 30",
+        formatter_class=fmt,
+    )
     demo.add_argument("--steps", type=int, default=60, help="gradient-descent steps (default 60)")
     demo.set_defaults(run=_demo)
     return parser
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "your input is wrong" (exit code 2, a message, no traceback)."""
+    from biograd.bio.errors import DataError
+    from biograd.io import ModelFileError
+
+    return (
+        DataError,
+        ModelFileError,
+        FileNotFoundError,
+        PermissionError,
+        IsADirectoryError,
+        ValueError,
+        ImportError,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or argparse's own usage errors (code 2)
+        return int(stop.code or 0) if not isinstance(stop.code, str) else EXIT_BAD_INPUT
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
-    return args.run(args)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    debug = getattr(args, "debug", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            _err("Interrupted; nothing was written.")
+            return EXIT_INTERRUPTED
+        except _user_errors() as err:
+            if debug:
+                raise
+            _err(f"error: {_one_message(err)}")
+            return EXIT_BAD_INPUT
+        except Exception as err:
+            if debug:
+                raise
+            _err(f"error: unexpected {type(err).__name__}: {err}")
+            _err("This looks like a bug in biograd; run again with --debug for the traceback and report it.")
+            return 1
+
+
+def _one_message(err: BaseException) -> str:
+    text = str(err).strip()
+    if isinstance(err, KeyError) or (text.startswith("'") and text.endswith("'")):
+        text = text.strip("'")
+    return text or type(err).__name__
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())
