@@ -249,7 +249,7 @@ def _summary(result: Any, out: Path) -> None:
     _out(result.comparison["sentence"])
     _out(
         f"Training: {h.epochs_run} epochs, stop reason {h.stop_reason}, best epoch {h.best_epoch}. "
-        f"Diagnosis: {result.diagnosis.verdict}. {result.diagnosis.advice}"
+        f"Diagnosis: {result.diagnosis.verdict}. {result.diagnosis.advice}".rstrip()
     )
     if result.importance is not None and not result.prepared.data.is_sequence:
         top = ", ".join(result.importance["feature"].head(5).astype(str))

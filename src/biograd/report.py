@@ -509,7 +509,8 @@ def _section_training(result: Any) -> str:
     return (
         f"<p>Training {reason}.{restored}</p>{curves}"
         f'<div class="verdict {cls}"><b>Diagnosis: {_esc(diag.verdict)}.</b> {_esc(diag.explanation)}'
-        f"<br><b>Advice:</b> {_esc(diag.advice)}</div>"
+        + (f"<br><b>Advice:</b> {_esc(diag.advice)}" if diag.advice else "")
+        + "</div>"
     )
 
 
