@@ -142,7 +142,7 @@ def test_explain_ranks_the_two_driving_features_first(table_run, tmp_path, capsy
 
 
 def test_unseen_category_at_predict_time_is_a_warning_not_a_crash(table_run, tmp_path, capsys):
-    csv, out, frame = table_run
+    _, out, frame = table_run
     rows = frame.head(5).copy()
     rows.loc[0, "tissue"] = "kidney"
     path = tmp_path / "unseen.csv"

@@ -462,7 +462,11 @@ def split(
             len(rest), val_fraction, None if labels is None else labels[rest], seed + 1, part="validation"
         )
     except ValueError as err:
-        raise DataError(f"{len(y)} samples are too few for the requested splits: {err}") from None
+        reason = str(err).replace(", or stratify=None", "").replace(" or stratify=None", "")
+        raise DataError(
+            f"{len(y)} samples are too few for the requested splits (test fraction {test_fraction:g}, "
+            f"validation fraction {val_fraction:g}): {reason}"
+        ) from None
     return np.sort(rest[kept]), np.sort(rest[held]), np.sort(test)
 
 
