@@ -126,3 +126,11 @@ def test_interrupted_report_is_marked():
     result = pipeline.train(prepared, callbacks=[_Stop()])
     page = render_report(result)
     assert "INTERRUPTED" in page and "INTERRUPTED (Ctrl-C) after epoch 2" in page
+
+
+def test_padded_protein_sequences_report():
+    # peptides are 8-56 residues, zero-padded: the mutagenesis axis labels must still fit
+    result = run(pipeline.load_data(dataset="peptides"), epochs=2)
+    page = render_report(result)
+    assert_self_contained(page)
+    assert "PROTEIN" in page and "in-silico mutagenesis" in page

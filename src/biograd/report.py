@@ -305,7 +305,7 @@ def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str) -> str:
     im = ax.imshow(ism, cmap="RdBu", vmin=-vmax, vmax=vmax, aspect="auto")
     ax.set_yticks(range(a), list(alphabet))
     if length <= 80:
-        ax.set_xticks(range(length), list(seq[:length]), fontsize=7, family="monospace")
+        ax.set_xticks(range(length), list(seq[:length].ljust(length, "-")), fontsize=7, family="monospace")
         ax.set_xlabel(f"sequence {seq_id} (the original base at each position)")
     else:
         ax.set_xlabel(f"position in sequence {seq_id}")
