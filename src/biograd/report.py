@@ -306,7 +306,7 @@ def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str) -> str:
     ax.set_yticks(range(a), list(alphabet))
     if length <= 80:
         ax.set_xticks(range(length), list(seq[:length].ljust(length, "-")), fontsize=7, family="monospace")
-        ax.set_xlabel(f"sequence {seq_id} (the original base at each position)")
+        ax.set_xlabel(f"sequence {seq_id} (the original letter at each position; - = padding)")
     else:
         ax.set_xlabel(f"position in sequence {seq_id}")
     ax.set_ylabel("substituted letter")
@@ -651,7 +651,7 @@ def _direction(corr: float, towards: str) -> str:
 def _common_sites(sites: list[dict[str, Any]], n: int = 5) -> list[tuple[str, int]]:
     from collections import Counter
 
-    counts = Counter(s["site"] for s in sites if s["site"])
+    counts = Counter(s["site"] for s in sites if s["site"] and s["end"] - s["start"] + 1 == len(s["site"]))
     return [(k, c) for k, c in counts.most_common(n) if c > 1]
 
 
