@@ -17,7 +17,7 @@ Differences from scikit-learn's MLP, on purpose:
   scikit-learn scales its penalty by 1/batch size and spares the biases.
 - ``loss_curve_`` holds the loss on all training rows at the end of each epoch (eval mode, without the
   penalty), not the average of the mini-batch losses during the epoch.
-- ``early_stopping`` watches the validation *loss* and puts back the weights of the best epoch.
+- With ``early_stopping`` the weights of the epoch with the best validation score are put back.
 - Networks train in float32 (biograd's default).
 
 This module imports scikit-learn when it is imported (``import biograd`` alone does not).
@@ -162,11 +162,11 @@ class _NeuralNetBase(BaseEstimator):
                 weight_decay=float(self.alpha),
                 **extra,
             )
-            # Converged = the monitored loss has not improved by tol for n_iter_no_change epochs in a row
-            # (scikit-learn's rule); with early_stopping it is the validation loss and the best weights
-            # are put back.
+            # Converged = the training loss has not improved by tol for n_iter_no_change epochs in a row
+            # (scikit-learn's rule); with early_stopping it is the validation score (accuracy or R^2)
+            # instead, and the weights of its best epoch are put back.
             stopper = EarlyStopping(
-                monitor="val_loss" if self.early_stopping else "loss",
+                monitor=("val_" + self._score_name) if self.early_stopping else "loss",
                 patience=int(self.n_iter_no_change),
                 min_delta=float(self.tol),
                 restore_best_weights=bool(self.early_stopping),
@@ -199,8 +199,7 @@ class _NeuralNetBase(BaseEstimator):
         self.n_iter_ = history.epochs_run
         self.t_ = self.n_iter_ * (n - len(history.val_indices) if history.val_indices is not None else n)
         self.best_loss_ = None if self.early_stopping else float(np.nanmin(self.loss_curve_))
-        metric = "val_accuracy" if "val_accuracy" in history.history else "val_r2"
-        self.validation_scores_ = list(history[metric]) if self.early_stopping else None
+        self.validation_scores_ = list(history["val_" + self._score_name]) if self.early_stopping else None
         self.best_validation_score_ = (
             float(np.nanmax(self.validation_scores_)) if self.early_stopping else None
         )
@@ -245,7 +244,8 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
     - max_iter: epochs at most; a ConvergenceWarning says when they ran out before convergence.
     - tol, n_iter_no_change: converged once the loss has not improved by ``tol`` for
       ``n_iter_no_change`` epochs in a row (training then stops).
-    - early_stopping, validation_fraction: hold out a stratified fraction of the rows and stop on its loss.
+    - early_stopping, validation_fraction: hold out a stratified fraction of the rows and stop when its
+      accuracy has not improved by ``tol`` for ``n_iter_no_change`` epochs (best weights put back).
     - random_state: seed for the starting weights, shuffling and split (int for reproducible fits).
     - verbose: print one line per epoch to stderr.
 
@@ -261,6 +261,8 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
     >>> clf = NeuralNetClassifier(hidden_layer_sizes=(32,), random_state=0).fit(X, y)
     >>> clf.predict_proba(X[:2])
     """
+
+    _score_name = "accuracy"  # what biograd.fit records and score() returns
 
     def fit(self, X: Any, y: Any) -> NeuralNetClassifier:
         """Train on X (n_samples, n_features) and class labels y; returns self."""
@@ -305,6 +307,8 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
     epoch (with early_stopping). Networks do not scale y: put a ``StandardScaler`` in front of X and
     consider ``sklearn.compose.TransformedTargetRegressor`` for y in large units.
     """
+
+    _score_name = "r2"
 
     def fit(self, X: Any, y: Any) -> NeuralNetRegressor:
         """Train on X (n_samples, n_features) and numbers y (n_samples,) or (n_samples, n_targets)."""
