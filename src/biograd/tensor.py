@@ -407,6 +407,17 @@ class Tensor:
             extras.append(f"name={self.name!r}")
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the values, then shape, dtype and gradient status on one line."""
+        import html
+
+        info = f"shape {self.shape}, {self.data.dtype}"
+        if self.requires_grad:
+            info += ", requires_grad" + (f", made by {self.grad_fn}" if self._op is not None else "")
+        if self.grad is not None:
+            info += ", has .grad"
+        return f"<pre>{html.escape(repr(self))}</pre><small>{html.escape(info)}</small>"
+
     # -- backpropagation ---------------------------------------------------------------------------
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Compute dL/d(leaf) for every leaf this tensor depends on, adding it into ``leaf.grad``.

@@ -244,6 +244,13 @@ class Module:
         lines.append(")")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the layers (as the repr) and how many numbers the network learns."""
+        import html
+
+        count = f"{self.num_parameters():,} parameters"
+        return f"<pre>{html.escape(repr(self))}</pre><small>{count}</small>"
+
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: never return None for a typo.
         options = sorted(set(self.__dict__.get("_parameters", {})) | set(self.__dict__.get("_modules", {})))
