@@ -1308,7 +1308,7 @@ def fit(
             else None
         ),
     }
-    object.__setattr__(model, "_biograd_target", target.as_dict())
+    object.__setattr__(model, "_biograd_target", {**target.as_dict(), "feature_names": feature_names})
 
     callbacks = list(callbacks or [])
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
@@ -1450,11 +1450,25 @@ def _eval_mode(model: Module):
 def _outputs(model: Module, x: Any, batch_size: int | None) -> np.ndarray:
     if not isinstance(model, Module):
         raise TypeError(f"Expected a biograd Module as model; got {type(model).__name__}.")
-    arr, _ = _features(x, _model_dtype(model))
+    arr, names = _features(x, _model_dtype(model))
+    _check_columns(names, (_target_info(model) or {}).get("feature_names"))
     batch = batch_size or max(len(arr), 1)
     with _eval_mode(model):
         outs = [model(Tensor(arr[i : i + batch])).data for i in range(0, len(arr), batch)]
     return np.concatenate(outs) if outs else np.empty((0,))
+
+
+def _check_columns(names: list[str] | None, trained: list[str] | None) -> None:
+    """A table with column names (pandas) must have the columns the model was trained on, in that order."""
+    if names is None or trained is None or names == trained:
+        return
+    missing = [c for c in trained if c not in names]
+    extra = [c for c in names if c not in trained]
+    problem = f"missing {missing}, unexpected {extra}" if missing or extra else "same ones, other order"
+    raise ValueError(
+        f"x has other columns than the table the model was trained on ({problem}). Select them in the "
+        f"training order: x[{trained[:5]}{'...' if len(trained) > 5 else ''}]."
+    )
 
 
 def _target_info(model: Module) -> dict[str, Any] | None:
