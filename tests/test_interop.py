@@ -349,3 +349,22 @@ def test_import_interop_does_not_import_torch():
     code = "import sys, biograd, biograd.interop; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- the example script -------------------------------------------------------------------------------
+
+
+def test_scale_with_pytorch_example_runs_quickly(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "scale_with_pytorch.py"
+    spec = importlib.util.spec_from_file_location("scale_with_pytorch", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    torch.manual_seed(0)
+    result = example.main(["--biograd-epochs", "2", "--torch-epochs", "1", "--samples", "400"])
+    assert result["exported"] == result["biograd"]  # the exported model predicts exactly as biograd's
+    assert result["back"] == result["torch"]  # and the model brought back as PyTorch's
+    assert result["torch"] > 0.6
+    assert "torch epoch 1" in capsys.readouterr().out
