@@ -368,3 +368,16 @@ def test_scale_with_pytorch_example_runs_quickly(capsys):
     assert result["back"] == result["torch"]  # and the model brought back as PyTorch's
     assert result["torch"] > 0.6
     assert "torch epoch 1" in capsys.readouterr().out
+
+
+def test_readme_handoff_example_runs():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## When you outgrow biograd", 1)[1].split("\n## ", 1)[0]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert isinstance(namespace["torch_model"], torch.nn.Sequential)
+    assert isinstance(namespace["model"], nn.Sequential)
