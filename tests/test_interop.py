@@ -381,3 +381,12 @@ def test_readme_handoff_example_runs():
     exec(compile(code, "README.md", "exec"), namespace)
     assert isinstance(namespace["torch_model"], torch.nn.Sequential)
     assert isinstance(namespace["model"], nn.Sequential)
+
+
+def test_global_max_pool_shares_tied_gradients_like_biograd():
+    """Ties (e.g. several positions scoring the same motif) split the gradient in both frameworks."""
+    x = np.array([[[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0]]], dtype=np.float32)
+    _assert_same(nn.GlobalMaxPool1d(), to_torch(nn.GlobalMaxPool1d()), x)
+    xb = biograd.tensor(x, requires_grad=True)
+    nn.GlobalMaxPool1d()(xb).sum().backward()
+    np.testing.assert_allclose(xb.grad, [[[0, 0.5, 0.5, 0], [0.25, 0.25, 0.25, 0.25]]])  # closed form
