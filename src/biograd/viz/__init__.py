@@ -5,7 +5,8 @@ matplotlib is imported only inside the functions that draw with it, so ``import 
 """
 
 from biograd.viz._draw import Picture
+from biograd.viz.backprop import BackpropSteps, backprop
 from biograd.viz.graph import graph
 from biograd.viz.network import network
 
-__all__ = ["Picture", "graph", "network"]
+__all__ = ["BackpropSteps", "Picture", "backprop", "graph", "network"]
