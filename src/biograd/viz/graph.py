@@ -18,6 +18,7 @@ Two ways to draw it, because the engine frees a graph once ``backward()`` has ru
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -283,7 +284,7 @@ def _layout(nodes: dict[Any, _Node]) -> None:
             rows = [nodes[k].row for k in n.inputs if nodes[k].rank < r and nodes[k].kind != "const"]
             n.row = float(np.mean(rows)) if rows else float(i)
         column.sort(key=lambda n: n.row)
-        for prev, n in zip(column, column[1:], strict=False):
+        for prev, n in itertools.pairwise(column):
             n.row = max(n.row, prev.row + 1.0)
     for n in nodes.values():
         if n.kind == "const":

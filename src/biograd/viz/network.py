@@ -9,6 +9,7 @@ are drawn as a heatmap of the weight matrix instead.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +115,7 @@ def dense_layers(model: Any) -> list[DenseLayer]:
             )
     if not layers:
         raise ValueError("The model has no Linear or Neuron layer to draw.")
-    for previous, layer in zip(layers, layers[1:], strict=False):
+    for previous, layer in itertools.pairwise(layers):
         if previous.weight.shape[0] != layer.weight.shape[1]:
             raise ValueError(
                 f"Layer {layer.number} expects {layer.weight.shape[1]} inputs but layer {previous.number} "
