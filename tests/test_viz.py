@@ -270,3 +270,92 @@ def test_backprop_errors_speak_in_user_terms():
         viz.backprop(model, [1.0, 2.0], [1.0, 2.0], nn.MSELoss())
     with pytest.raises(ValueError, match="at most 16 neurons"):
         viz.backprop(nn.MLP([2, 40, 1]), [1.0, 2.0], [1.0], nn.MSELoss())
+
+
+# -- plots ------------------------------------------------------------------------------------------
+
+
+def _check_figure(fig, tmp_path, name):
+    from matplotlib.figure import Figure
+
+    assert isinstance(fig, Figure)
+    for ax in fig.axes:
+        if ax.get_label() == "<colorbar>":
+            continue
+        assert ax.get_title() or fig._suptitle is not None, "every plot has a title"
+        assert ax.get_xlabel(), "every axis is labelled"
+        if len([ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]) > 1:
+            assert ax.get_legend() is not None or fig.axes[0].get_legend() is not None
+    path = tmp_path / f"{name}.png"
+    fig.savefig(path, dpi=60)
+    assert _pixels_vary(path) > 5
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "activation_functions",
+        "gradient_descent_variants",
+        "learning_rates",
+        "optimizer_paths",
+        "regression_fit",
+        "fitting_regimes",
+    ],
+)
+def test_teaching_plots_run_headless(tmp_path, name):
+    _check_figure(getattr(viz, name)(), tmp_path, name)
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_activation_derivatives_come_from_the_engine_and_match_torch():
+    import torch
+
+    fig = viz.activation_functions()
+    z = torch.linspace(-4, 4, 401, dtype=torch.float64, requires_grad=True)
+    fns = [
+        torch.relu,
+        torch.sigmoid,
+        torch.tanh,
+        lambda t: torch.nn.functional.leaky_relu(t, 0.1),
+        torch.nn.functional.gelu,
+    ]
+    for ax, fn in zip(fig.axes, fns, strict=True):
+        z.grad = None
+        fn(z).sum().backward()
+        derivative = ax.get_lines()[3].get_ydata()  # two axis lines, then f, then f'
+        np.testing.assert_allclose(derivative, z.grad.numpy(), atol=1e-9)
+
+
+def test_learning_rate_plot_marks_divergence():
+    fig = viz.learning_rates()
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("diverged" in t for t in labels) and sum("diverged" in t for t in labels) == 1
+
+
+def test_loss_curves_and_decision_boundary_from_a_real_fit(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 2))
+    y = (x[:, 0] ** 2 + x[:, 1] > 0.5).astype(int)
+    biograd.manual_seed(0)
+    model = nn.MLP([2, 16, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        history = biograd.fit(model, x, y, epochs=40, verbose=False, seed=0)
+    _check_figure(viz.loss_curves(history), tmp_path, "loss")
+    _check_figure(viz.decision_boundary(model, x, y), tmp_path, "boundary")
+    with pytest.raises(ValueError, match="2 features"):
+        viz.decision_boundary(model, np.ones((5, 3)), np.zeros(5))
+
+
+def test_loss_curves_shade_overfitting_and_mark_early_stop(tmp_path):
+    history = biograd.History(monitor="val_loss")
+    for epoch, (tr, va) in enumerate(
+        zip(np.linspace(1, 0.1, 20), [*np.linspace(1, 0.4, 8), *np.linspace(0.42, 0.8, 12)], strict=True), 1
+    ):
+        history.record(epoch, {"loss": tr, "val_loss": va})
+    history.stop_reason = "early_stopping"
+    fig = viz.loss_curves(history)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("best epoch 8" in t for t in labels)
+    assert any("overfitting" in t for t in labels) and any("early stop" in t for t in labels)
+    _check_figure(fig, tmp_path, "overfit")

@@ -8,5 +8,29 @@ from biograd.viz._draw import Picture
 from biograd.viz.backprop import BackpropSteps, backprop
 from biograd.viz.graph import graph
 from biograd.viz.network import network
+from biograd.viz.plots import (
+    activation_functions,
+    decision_boundary,
+    fitting_regimes,
+    gradient_descent_variants,
+    learning_rates,
+    loss_curves,
+    optimizer_paths,
+    regression_fit,
+)
 
-__all__ = ["BackpropSteps", "Picture", "backprop", "graph", "network"]
+__all__ = [
+    "BackpropSteps",
+    "Picture",
+    "activation_functions",
+    "backprop",
+    "decision_boundary",
+    "fitting_regimes",
+    "gradient_descent_variants",
+    "graph",
+    "learning_rates",
+    "loss_curves",
+    "network",
+    "optimizer_paths",
+    "regression_fit",
+]

@@ -2,8 +2,8 @@
 
 Every number shown comes from the engine: z and a from the layers' forward computation, every gradient
 (dL/da, delta = dL/dz) from the ``biograd.trace()`` record of ``loss.backward()``, the weight gradients from
-``.grad``, the derivative act'(z) from the trace's local derivative of the activation, and the new weights from
-``biograd.optim.SGD.step()``. Formulas are written around those numbers; nothing is recomputed by hand.
+``.grad``, the derivative act'(z) from the trace's local derivative of the activation, and the new weights
+from ``biograd.optim.SGD.step()``. Formulas are written around those numbers; nothing is recomputed by hand.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class BackpropSteps:
         return len(self.frames)
 
     def __repr__(self) -> str:
-        return f"<BackpropSteps: {len(self.frames)} frames of one training step, loss {fmt(self.numbers['loss'])}>"
+        loss = fmt(self.numbers["loss"])
+        return f"<BackpropSteps: {len(self.frames)} frames of one training step, loss {loss}>"
 
     # -- HTML ---------------------------------------------------------------------------------------
     def to_html(self) -> str:
@@ -64,9 +65,10 @@ class BackpropSteps:
         n = len(self.frames)
         body = f"""
 <h1>{html.escape(self.title)}</h1>
-<p class="intro">One real training step on your own sample. <b>Forward</b>: each neuron computes z = w·x + b and
-a = act(z). <b>Loss</b>: how wrong the output is. <b>Backward</b>: the chain rule sends the error back, layer by
-layer: δ = dL/dz, and each weight's gradient dL/dw = δ × (the input it multiplies). <b>Update</b>:
+<p class="intro">One real training step on your own sample. <b>Forward</b>: each neuron computes
+z = w·x + b and a = act(z). <b>Loss</b>: how wrong the output is. <b>Backward</b>:
+the chain rule sends the error back, layer by layer: δ = dL/dz, and each weight's
+gradient dL/dw = δ × (the input it multiplies). <b>Update</b>:
 w ← w − lr × dL/dw. Every number comes from biograd's engine. Use the buttons, the slider or the ← → keys.</p>
 <div class="controls">
   <button id="prev" type="button">◀ Previous</button>
@@ -94,6 +96,7 @@ w ← w − lr × dL/dw. Every number comes from biograd's engine. Use the butto
         """Frame i as a static scene (network state, highlight, and the formula below)."""
         frame = self.frames[i]
         scene = copy.deepcopy(self.scene)
+        scene.height += 260  # room for the formula panel
         state = frame["state"]
         highlight = set(frame["highlight"])
         for s in scene.shapes:
@@ -153,7 +156,8 @@ w ← w − lr × dL/dw. Every number comes from biograd's engine. Use the butto
             images[0].save(path, save_all=True, append_images=images[1:], duration=1500, loop=0)
             return path
         raise ValueError(
-            f"Cannot save the backprop steps as {path.name!r}: use a name ending in .html (interactive page), "
+            f"Cannot save the backprop steps as {path.name!r}: use a name ending in .html (interactive "
+            "page), "
             ".gif (animation) or .png (one image per frame)."
         )
 
@@ -182,7 +186,8 @@ def backprop(
     Returns:
         :class:`BackpropSteps` (``.save("step.html" | ".gif" | ".png")``; shows itself in Jupyter).
 
-    >>> steps = viz.backprop(biograd.nn.MLP([2, 3, 1]), [0.5, -1.0], [1.0], biograd.nn.MSELoss(), lr=0.1)  # doctest: +SKIP
+    >>> model = biograd.nn.MLP([2, 3, 1])                                       # doctest: +SKIP
+    >>> steps = viz.backprop(model, [0.5, -1.0], [1.0], biograd.nn.MSELoss(), lr=0.1)
     >>> steps.save("backprop.html")
     """
     import biograd
@@ -198,7 +203,8 @@ def backprop(
     sizes = [layers[0].weight.shape[1]] + [layer.weight.shape[0] for layer in layers]
     if max(sizes) > MAX_NEURONS:
         raise ValueError(
-            f"backprop shows every neuron, so each layer may have at most {MAX_NEURONS} neurons; this network has "
+            f"backprop shows every neuron, so each layer may have at most {MAX_NEURONS} neurons; this "
+            f"network has "
             f"layers of {sizes}. Use viz.network for large networks, or a smaller model to learn the steps."
         )
     was_training = work.training
@@ -288,9 +294,9 @@ def _act_prime(layer: Any, z: Tensor, a: Tensor, step_of: dict[int, Any]) -> np.
     if layer.activation_name == "Softmax":
         return None
     step = step_of.get(id(a))
-    if step is not None and len(step.input_tensors) == 1 and step.input_tensors[0] is z:
-        if step.local_values[0] is not None:
-            return np.asarray(step.local_values[0], np.float64).reshape(-1)
+    single_op = step is not None and len(step.input_tensors) == 1 and step.input_tensors[0] is z
+    if single_op and step.local_values[0] is not None:
+        return np.asarray(step.local_values[0], np.float64).reshape(-1)
     probe = Tensor(np.array(z.data, copy=True), requires_grad=True)
     layer.activation(probe).backward(np.ones_like(probe.data))
     return np.asarray(probe.grad, np.float64).reshape(-1)
@@ -311,9 +317,9 @@ def _scene(
         inputs=np.asarray(numbers["input"]),
         forward=[(np.asarray(n["z"]), np.asarray(n["a"])) for n in numbers["layers"]],
         title=title,
-        subtitle="Blue solid: positive weight, orange dashed: negative; thickness ∝ |w|.",
+        subtitle="Inside each circle: its activation a. Above it: its error δ = dL/dz (backward pass).",
         small_limit=MAX_NEURONS,
-        extra_height=260,
+        extra_height=0,
         extra_width=120,
         with_ids=True,
         grads=[np.asarray(n["dL_dW"]) for n in numbers["layers"]],
@@ -463,7 +469,8 @@ def _frames(layers: list[Any], numbers: dict[str, Any], ids: dict[str, Any], los
                 lines.append(f"δ = dL/dz = {fmt(n['delta'][k])}   (softmax: each output depends on every z)")
             else:
                 lines.append(
-                    f"δ = dL/da · act'(z) = {_f(n['dL_da'][k])} × {_f(n['act_prime'][k])} = {fmt(n['delta'][k])}"
+                    f"δ = dL/da · act'(z) = {_f(n['dL_da'][k])} × {_f(n['act_prime'][k])} "
+                    f"= {fmt(n['delta'][k])}"
                 )
                 if n["act_prime"][k] == 0:
                     lines.append(
@@ -472,7 +479,8 @@ def _frames(layers: list[Any], numbers: dict[str, Any], ids: dict[str, Any], los
             w_grad = n["dL_dW"][k]
             for j in range(min(len(w_grad), 6)):
                 lines.append(
-                    f"dL/dw{j + 1} = δ · {prev_name}{j + 1} = {_f(n['delta'][k])} × {_f(prev[j])} = {fmt(w_grad[j])}"
+                    f"dL/dw{j + 1} = δ · {prev_name}{j + 1} = {_f(n['delta'][k])} × {_f(prev[j])} "
+                    f"= {fmt(w_grad[j])}"
                 )
             if len(w_grad) > 6:
                 lines.append(f"… ({len(w_grad) - 6} more weights; hover over a line for its numbers)")
@@ -529,13 +537,16 @@ def _frames(layers: list[Any], numbers: dict[str, Any], ids: dict[str, Any], los
 _CSS = """
 h1{font-size:22px;margin:0 0 6px} .intro{max-width:1100px;color:#444;font-size:14px;line-height:1.45}
 .controls{margin:10px 0;display:flex;gap:10px;align-items:center}
-.controls button{font-size:15px;padding:6px 14px;border:1px solid #222;background:#fff;border-radius:6px;cursor:pointer}
+.controls button{font-size:15px;padding:6px 14px;border:1px solid #222;background:#fff;
+  border-radius:6px;cursor:pointer}
 .controls button:focus{outline:3px solid #0072B2} #slider{width:320px} #counter{font-weight:bold}
 .wrap{display:flex;gap:18px;align-items:flex-start;flex-wrap:wrap}
-#panel{min-width:420px;max-width:560px;background:#f4f4f4;border:1px solid #999;border-radius:8px;padding:12px 16px}
+#panel{flex:1;min-width:360px;max-width:600px;background:#f4f4f4;border:1px solid #999;
+  border-radius:8px;padding:12px 16px}
 #stage{font-size:12px;letter-spacing:.08em;text-transform:uppercase;color:#555;font-weight:bold}
 #frame-title{font-size:16px;margin:4px 0 10px}
-#formula{font-size:14px;line-height:1.5;white-space:pre-wrap;margin:0;font-family:DejaVu Sans Mono,Menlo,monospace}
+#formula{font-size:14px;line-height:1.5;white-space:pre-wrap;margin:0;
+  font-family:DejaVu Sans Mono,Menlo,monospace}
 svg line.dim{opacity:.22} svg circle.dim{opacity:.5} svg circle.hl,svg rect.hl{stroke:#000;stroke-width:4.5px}
 svg line.hl{opacity:1;stroke-width:5px}
 """
@@ -553,12 +564,16 @@ _JS = r"""
     svg.querySelectorAll('.hl').forEach(e => e.classList.remove('hl'));
     svg.querySelectorAll('.dim').forEach(e => e.classList.remove('dim'));
     const lit = new Set(f.highlight);
-    svg.querySelectorAll('.weight, .neuron, .input-node').forEach(e => { if (!lit.has(e.id)) e.classList.add('dim'); });
+    svg.querySelectorAll('.weight, .neuron, .input-node').forEach(e => {
+      if (!lit.has(e.id)) e.classList.add('dim');
+    });
     f.highlight.forEach(id => { const e = document.getElementById(id); if (e) e.classList.add('hl'); });
     svg.querySelectorAll('[id^="nv-"], [id^="nd-"], #loss-text').forEach(e => {
       e.textContent = (e.id in f.state.text) ? f.state.text[e.id] : (e.id === 'loss-text' ? '?' : '');
     });
-    svg.querySelectorAll('.neuron').forEach(e => { e.setAttribute('fill', f.state.fill[e.id] || '#ffffff'); });
+    svg.querySelectorAll('.neuron').forEach(e => {
+      e.setAttribute('fill', f.state.fill[e.id] || '#ffffff');
+    });
     Object.entries(f.state.fill).forEach(([id, color]) => {
       const label = document.getElementById('nv-' + id.slice(2));
       if (label) label.setAttribute('fill', lum(color) < 0.5 ? '#ffffff' : '#222222');

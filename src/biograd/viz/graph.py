@@ -86,7 +86,8 @@ def graph(tensor: Tensor, trace: Trace | None = None, model: Any = None, title: 
     if trace is not None:
         if not isinstance(trace, Trace):
             raise TypeError(
-                f"The 'trace' parameter of graph must be a biograd.Trace (from `with biograd.trace() as t:`). "
+                f"The 'trace' parameter of graph must be a biograd.Trace (from "
+                "`with biograd.trace() as t:`). "
                 f"Got {type(trace).__name__} instead."
             )
         if len(trace) == 0:

@@ -265,7 +265,7 @@ def draw_network(
         else:
             _heatmap(scene, values, xs[li] + 24, xs[li + 1] - 24, top, inner_h, li + 1, scale, line_label)
     # neurons
-    for ci, (n, s) in enumerate(zip(sizes, small, strict=True)):
+    for ci, s in enumerate(small):
         if ci == 0:
             vals = None if inputs is None else inputs.reshape(-1)
         else:
@@ -455,7 +455,8 @@ def network(model: Any, x: Any = None, show: str = "weights", title: str | None 
     Returns:
         A :class:`~biograd.viz.Picture`: displays in Jupyter, ``.save("net.svg" | ".png" | ".html")``.
         In its SVG every neuron is a ``<circle class="neuron">`` (inputs: ``class="input-node"``) and every
-        weight a ``<line class="weight">`` (layers wider than 10 neurons: heatmap cells ``class="weight-cell"``).
+        weight a ``<line class="weight">`` (layers wider than 10 neurons: heatmap cells
+        ``class="weight-cell"``).
     """
     if show not in _SHOW:
         raise ValueError(
