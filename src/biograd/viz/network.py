@@ -325,8 +325,8 @@ def draw_network(
         detail = f"{sizes[ci]} {'features' if ci == 0 else 'neurons' if sizes[ci] > 1 else 'neuron'}"
         if ci:
             detail += f", {layers[ci - 1].activation_name}"
-        scene.text(x, top - 18, caption, size=12, bold=True)
-        scene.text(x, top - 4, detail, size=10.5, fill=GREY)
+        scene.text(x, top - 28, caption, size=12, bold=True)
+        scene.text(x, top - 14, detail, size=10.5, fill=GREY)
     _legend(scene, top + inner_h + 50, line_label, scale, inputs is not None or forward is not None)
     return Layout(scene, centres, small, radius, top, top + inner_h)
 
