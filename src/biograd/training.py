@@ -32,8 +32,10 @@ from typing import Any
 
 import numpy as np
 
+from biograd.data import DataLoader, TensorDataset, split_indices
 from biograd.nn.module import Module
-from biograd.random import get_generator, manual_seed
+from biograd.optim import Optimizer, create
+from biograd.random import manual_seed
 from biograd.tensor import Tensor, no_grad
 
 STOP_REASONS = ("completed", "early_stopping", "diverged", "interrupted")
@@ -994,36 +996,27 @@ def _encode_like(y: Any, target: _Target, out_shape: tuple[int, ...], what: str)
     return indices
 
 
-def _split(n: int, fraction: float, labels: np.ndarray | None, rng: np.random.Generator):
-    """Shuffled (and, for classification, stratified) train/validation row indices.
+def _validation_rows(n: int, fraction: float, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled (and, for classification, stratified) train/validation row indices, each in row order.
 
-    Stratified means every class keeps its proportion in both parts; a class with fewer than 2 rows
-    cannot be split, and then the split is only shuffled (with a warning).
+    Stratified means every class keeps its proportion in both parts (``biograd.data.split_indices``). When
+    that is impossible (a class with a single row, more classes than validation rows) the split is only
+    shuffled, with a warning, instead of refusing to train.
     """
-    n_val = math.ceil(n * fraction)
-    if n_val < 1 or n - n_val < 1:
-        raise ValueError(
-            f"validation_split={fraction} of {n} rows leaves {n_val} validation and {n - n_val} training "
-            "rows; both need at least one. Use a smaller split, or validation_split=0."
-        )
-    seed = int(rng.integers(2**31 - 1))
-    stratify = None
     if labels is not None:
-        _, counts = np.unique(labels, return_counts=True)
-        if counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts):
-            stratify = labels
-        else:
+        try:
+            train_idx, val_idx = split_indices(n, fraction, labels, part="validation")
+            return np.sort(train_idx), np.sort(val_idx)
+        except ValueError as err:
+            if "stratify" not in str(err):
+                raise
             warnings.warn(
                 "The validation split could not be stratified (a class has fewer than 2 rows, or there are "
                 "more classes than validation rows); it is shuffled only.",
                 UserWarning,
                 stacklevel=3,
             )
-    from sklearn.model_selection import train_test_split
-
-    train_idx, val_idx = train_test_split(
-        np.arange(n), test_size=n_val, random_state=seed, shuffle=True, stratify=stratify
-    )
+    train_idx, val_idx = split_indices(n, fraction, None, part="validation")
     return np.sort(train_idx), np.sort(val_idx)
 
 
@@ -1062,13 +1055,9 @@ def _target_tensor(y: np.ndarray, dtype) -> Any:
     return y if y.dtype.kind in "iu" else Tensor(y.astype(dtype, copy=False))
 
 
-def _resolve_optimizer(optimizer: Any, model: Module, lr: float | None):
+def _resolve_optimizer(optimizer: Any, model: Module, lr: float | None) -> Optimizer:
     if isinstance(optimizer, str):
-        try:
-            import biograd.optim as optim
-        except ImportError:  # pragma: no cover - only while biograd.optim is being written
-            return _fallback_optimizer(optimizer, model, lr)
-        return optim.create(optimizer, model.parameters(), lr=lr)
+        return create(optimizer, model.parameters(), lr=lr)
     if hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad"):
         if lr is not None:
             raise ValueError(
@@ -1080,42 +1069,6 @@ def _resolve_optimizer(optimizer: Any, model: Module, lr: float | None):
         f"The 'optimizer' parameter of fit must be a name such as 'adam' or 'sgd', or an optimizer from "
         f"biograd.optim. Got {optimizer!r} instead."
     )
-
-
-class _FallbackOptimizer:
-    """Plain SGD (w <- w - lr * g) and Adam, used only if biograd.optim is unavailable."""
-
-    def __init__(self, params: Any, name: str, lr: float | None) -> None:
-        self.params, self.name = list(params), name
-        self.lr = lr if lr is not None else (1e-3 if name == "adam" else 0.01)
-        self.t, self.m, self.v = (
-            0,
-            [np.zeros_like(p.data) for p in self.params],
-            [np.zeros_like(p.data) for p in self.params],
-        )
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    def step(self) -> None:
-        self.t += 1
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            if p.grad is None:
-                continue
-            if self.name == "sgd":
-                p.data = p.data - self.lr * p.grad
-                continue
-            m[...] = 0.9 * m + 0.1 * p.grad
-            v[...] = 0.999 * v + 0.001 * p.grad**2
-            m_hat, v_hat = m / (1 - 0.9**self.t), v / (1 - 0.999**self.t)
-            p.data = (p.data - self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)).astype(p.data.dtype)
-
-
-def _fallback_optimizer(name: str, model: Module, lr: float | None) -> _FallbackOptimizer:
-    if name.lower() not in ("adam", "sgd"):
-        raise ValueError(f"Unknown optimizer {name!r}; use 'adam' or 'sgd'.")
-    return _FallbackOptimizer(model.parameters(), name.lower(), lr)
 
 
 def _check_fit_params(epochs: Any, batch_size: Any, validation_split: Any) -> None:
@@ -1263,7 +1216,6 @@ def fit(
 
     if seed is not None:
         manual_seed(seed)
-    rng = get_generator()
 
     val_idx = None
     if validation_data is not None:
@@ -1276,7 +1228,7 @@ def fit(
             raise ValueError(f"validation_data has {len(x_val)} rows of x but {len(y_val)} values of y.")
     elif validation_split > 0:
         labels = y_all.reshape(len(y_all), -1)[:, 0] if target.task == "classification" else None
-        train_idx, val_idx = _split(n_rows, float(validation_split), labels, rng)
+        train_idx, val_idx = _validation_rows(n_rows, float(validation_split), labels)
         x_train, y_train, x_val, y_val = x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx]
     else:
         x_train, y_train, x_val, y_val = x_all, y_all, None, None
@@ -1286,6 +1238,8 @@ def fit(
     metric_fns = _resolve_metrics(metrics, target.task)
     n_train = len(x_train)
     bs = n_train if batch_size == "full" else min(int(batch_size), n_train)
+    # the training rows, reshuffled every epoch by biograd's generator (the one seed= sets)
+    batches = DataLoader(TensorDataset(x_train, y_train, dtype=None), batch_size=bs, shuffle=shuffle)
     params = {
         "epochs": int(epochs),
         "batch_size": batch_size if batch_size == "full" else int(batch_size),
@@ -1334,12 +1288,9 @@ def fit(
                 model.train()
                 for cb in callbacks:
                     cb.on_epoch_begin(epoch, {})
-                order = rng.permutation(n_train) if shuffle else np.arange(n_train)
-                for batch_index, start in enumerate(range(0, n_train, bs), start=1):
-                    rows = order[start : start + bs]
-                    xb, yb = x_train[rows], y_train[rows]
+                for batch_index, (xb, yb) in enumerate(batches, start=1):
                     opt.zero_grad()
-                    batch_loss = loss_fn(model(Tensor(xb)), _target_tensor(yb, dtype))
+                    batch_loss = loss_fn(model(xb), _target_tensor(yb.data, dtype))
                     value = float(batch_loss.item())
                     if not math.isfinite(value):
                         history.diverged_at = (epoch, batch_index)
@@ -1350,7 +1301,7 @@ def fit(
                         np.copyto(saved, p.data)
                     opt.step()
                     for cb in callbacks:
-                        cb.on_batch_end(batch_index, {"loss": value, "batch_size": len(rows)})
+                        cb.on_batch_end(batch_index, {"loss": value, "batch_size": len(xb)})
                     if interrupt.raised:
                         raise KeyboardInterrupt
                 if reason == "diverged":
@@ -1360,7 +1311,7 @@ def fit(
                 logs: dict[str, float] = {}
                 train_loss, train_out = _evaluate_arrays(model, loss_fn, x_train, y_train)
                 if not math.isfinite(train_loss):  # the last step of the epoch blew the weights up
-                    history.diverged_at = (epoch, math.ceil(n_train / bs))
+                    history.diverged_at = (epoch, len(batches))
                     reason = "diverged"
                     break
                 logs["loss"] = train_loss
