@@ -354,3 +354,18 @@ def test_unknown_layer_in_architecture(saved):
 def test_model_file_error_is_a_value_error():
     assert issubclass(ModelFileError, ValueError)
     assert biograd.ModelFileError is ModelFileError
+
+
+def test_saved_files_are_ordinary_files_readable_under_the_umask(tmp_path):
+    """mkstemp makes private (0600) files; a saved model must get the usual mode, like open() would give."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        biograd.save(Linear(2, 1), tmp_path / "m")
+        (tmp_path / "plain.txt").write_text("x")  # what open() gives under the same umask: the oracle
+    finally:
+        os.umask(old)
+    expected = stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
+    for name in ("model.safetensors", "model.json"):
+        assert stat.S_IMODE((tmp_path / "m" / name).stat().st_mode) == expected

@@ -76,6 +76,13 @@ class ModelFileError(ValueError):
 # --------------------------------------------------------------------------------------------------
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back: the only way os offers)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` holds either its old content or all of the new one.
 
@@ -85,6 +92,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private; a model file is an ordinary one
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from biograd.bio.errors import DataError
+from biograd.io import current_umask
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".faa", ".fas", ".seq")
@@ -1100,10 +1101,8 @@ def write_run(result: TrainResult, out_dir: str | os.PathLike) -> Path:
             )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
     try:
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a run directory is an ordinary one
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private; a run directory is not
         biograd.save(result.model, tmp, metadata=_model_metadata(result), history=result.history)
         (tmp / "metrics.json").write_text(
             json.dumps(metrics_document(result), indent=2, default=_json_default), encoding="utf-8"
