@@ -520,3 +520,63 @@ def test_predict_on_a_model_fit_has_not_seen_returns_raw_outputs():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert biograd.evaluate(Linear(2, 1), x, np.full(4, 2.5))["loss"] >= 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Learning-rate schedulers inside fit
+# --------------------------------------------------------------------------------------------------
+
+
+def test_fit_with_step_lr_matches_a_pytorch_loop_with_step_lr():
+    torch = pytest.importorskip("torch")
+    x, y = _blobs(n=40)
+    biograd.manual_seed(0)
+    model = MLP([2, 4, 1])
+    net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)).double()
+    net.load_state_dict({k: torch.tensor(v, dtype=torch.float64) for k, v in model.state_dict().items()})
+    opt = biograd.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    sched = biograd.optim.StepLR(opt, step_size=2, gamma=0.5)
+    h = biograd.fit(
+        model, x, y, optimizer=opt, scheduler=sched, epochs=6, batch_size="full", validation_split=0,
+        shuffle=False, verbose=False,
+    )  # fmt: skip
+    t_opt = torch.optim.SGD(net.parameters(), lr=0.5, momentum=0.9)
+    t_sched = torch.optim.lr_scheduler.StepLR(t_opt, step_size=2, gamma=0.5)
+    xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)[:, None]
+    lrs = []
+    for _ in range(6):
+        lrs.append(t_opt.param_groups[0]["lr"])
+        t_opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(net(xt), yt).backward()
+        t_opt.step()
+        t_sched.step()
+    np.testing.assert_allclose(h.lr, lrs)
+    for k, v in net.state_dict().items():
+        np.testing.assert_allclose(model.state_dict()[k], v.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_fit_steps_reduce_lr_on_plateau_with_the_monitored_loss_like_pytorch():
+    torch = pytest.importorskip("torch")
+    x, y = _noisy_tiny()
+    biograd.manual_seed(0)
+    model = MLP([2, 32, 1])
+    opt = biograd.optim.Adam(model.parameters(), lr=0.05)
+    sched = biograd.optim.ReduceLROnPlateau(opt, factor=0.5, patience=2)
+    h = biograd.fit(model, x, y, optimizer=opt, scheduler=sched, epochs=40, seed=0, verbose=False)
+    # the oracle: torch's scheduler fed the same validation losses gives the same learning rates
+    t_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05)
+    t_sched = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, factor=0.5, patience=2)
+    expected = []
+    for value in h.val_loss:
+        expected.append(t_opt.param_groups[0]["lr"])
+        t_sched.step(value)
+    np.testing.assert_allclose(h.lr, expected)
+    assert h.lr[-1] < h.lr[0]  # the plateau came, the rate fell
+
+
+def test_fit_refuses_a_scheduler_of_another_optimizer():
+    x, y = _blobs(n=20)
+    model = MLP([2, 4, 1])
+    other = biograd.optim.SGD(MLP([2, 4, 1]).parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="another optimizer"):
+        biograd.fit(model, x, y, scheduler=biograd.optim.StepLR(other, 2), epochs=1, verbose=False)

@@ -34,7 +34,7 @@ import numpy as np
 
 from biograd.data import DataLoader, TensorDataset, split_indices
 from biograd.nn.module import Module
-from biograd.optim import Optimizer, create
+from biograd.optim import Optimizer, ReduceLROnPlateau, create
 from biograd.random import manual_seed
 from biograd.tensor import Tensor, no_grad
 
@@ -1071,6 +1071,22 @@ def _resolve_optimizer(optimizer: Any, model: Module, lr: float | None) -> Optim
     )
 
 
+def _check_scheduler(scheduler: Any, opt: Any) -> None:
+    if scheduler is None:
+        return
+    if not hasattr(scheduler, "step"):
+        raise TypeError(
+            "The 'scheduler' parameter of fit must be a learning-rate scheduler such as "
+            f"biograd.optim.StepLR(optimizer, step_size=30). Got {scheduler!r} instead."
+        )
+    if getattr(scheduler, "optimizer", opt) is not opt:
+        raise ValueError(
+            "The scheduler belongs to another optimizer than the one fit trains with. Build both and pass "
+            "both: opt = biograd.optim.SGD(model.parameters(), lr=0.1); "
+            "fit(model, x, y, optimizer=opt, scheduler=biograd.optim.StepLR(opt, step_size=30))."
+        )
+
+
 def _check_fit_params(epochs: Any, batch_size: Any, validation_split: Any) -> None:
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"The 'epochs' parameter of fit must be an int >= 1. Got {epochs!r} instead.")
@@ -1153,6 +1169,7 @@ def fit(
     verbose: bool | int = True,
     metrics: Any = None,
     shuffle: bool = True,
+    scheduler: Any = None,
 ) -> History:
     """Train ``model`` on (x, y) by gradient descent and return the History of every epoch.
 
@@ -1186,6 +1203,10 @@ def fit(
         metrics: names (``"accuracy"``, ``"r2"``, ``"mae"``) or functions ``f(y_true, output) -> float``;
             default accuracy for classification and R^2 for regression.
         shuffle: reshuffle the training rows every epoch (the "stochastic" in SGD).
+        scheduler: a learning-rate scheduler built on the optimizer you pass (``optimizer=opt``), stepped
+            once per epoch after the epoch's metrics: ``biograd.optim.StepLR(opt, 30)`` with ``step()``,
+            ``biograd.optim.ReduceLROnPlateau(opt)`` with ``step(the monitored loss)``. ``history.lr``
+            records the learning rate every epoch used.
 
     Returns:
         A :class:`History`. After every epoch it records ``loss`` and ``val_loss`` (the loss on all training
@@ -1235,6 +1256,7 @@ def fit(
     has_val = x_val is not None and len(x_val) > 0
 
     opt = _resolve_optimizer(optimizer, model, lr)
+    _check_scheduler(scheduler, opt)
     metric_fns = _resolve_metrics(metrics, target.task)
     n_train = len(x_train)
     bs = n_train if batch_size == "full" else min(int(batch_size), n_train)
@@ -1326,6 +1348,11 @@ def fit(
                 monitored = logs[history.monitor]
                 if math.isfinite(monitored) and (best_value is None or monitored < best_value):
                     best_value, best_epoch, best_state = monitored, epoch, model.state_dict()
+                if scheduler is not None:
+                    if isinstance(scheduler, ReduceLROnPlateau):
+                        scheduler.step(monitored)
+                    else:
+                        scheduler.step()
                 for cb in callbacks:
                     cb.on_epoch_end(epoch, logs)
                 if history._stop_requested:
