@@ -1,0 +1,835 @@
+"""biograd's benchmark suite: one table of paired ratios against PyTorch, numpy, scikit-learn and micrograd.
+
+Every comparison runs both sides in the same process and moment: a warm-up first, then repeats that
+alternate A, B, A, B (the order flips every repeat), and the table shows medians and the median of the
+per-repeat ratios. These machines are noisy; only the ratios mean something.
+
+Rows (issue 7):
+  1. training steps/s of MLPs (forward, loss, backward, optimizer step; float32) vs PyTorch and vs the
+     hand-fused numpy reference (benchmarks/handfused.py), with SGD and with Adam;
+  2. the motif CNN (one-hot DNA, Conv1d, ReLU, global max pooling, Linear) vs the same net in PyTorch;
+  3. one epoch on 10,000 x 784 data (batch 128) vs scikit-learn's MLPClassifier (same sizes and solver);
+  4. the scalar engine micrograd on the tiny network;
+  5. ``import biograd`` and ``biograd --help`` wall time vs ``import numpy`` and ``import torch``;
+  6. peak memory training the large MLP for 20 steps (benchmarks/peak_memory.py, one process each);
+  7. achieved GFLOP/s on the large MLP as a share of numpy's float32 matmul speed, measured in row 1.
+
+Run:  python benchmarks/run.py            # the full table, several minutes
+      python benchmarks/run.py --quick    # about a minute, rougher
+      python benchmarks/run.py --smoke    # seconds: checks every row runs (CI), numbers meaningless
+      python benchmarks/run.py --rows 1,5 # only some rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import itertools
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+
+import biograd  # noqa: E402
+from biograd import nn, optim  # noqa: E402
+from biograd.data import DataLoader, TensorDataset  # noqa: E402
+from handfused import HandFusedMLP  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # rows against PyTorch then say so
+    torch = None
+
+try:
+    from threadpoolctl import threadpool_info, threadpool_limits
+except ImportError:
+    threadpool_info = threadpool_limits = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    name: str
+    repeats: int  # paired repeats per comparison
+    sample_s: float  # seconds per timed sample (the step count is calibrated to it)
+    warmup_s: float
+    epoch_rows: int  # rows of the row-3 data set
+    epoch_repeats: int
+    micrograd_batch: int
+    process_repeats: int  # subprocess timings (imports)
+    memory_steps: int
+
+
+MODES = {
+    "full": Settings("full", 11, 0.25, 0.3, 10_000, 5, 32, 7, 20),
+    "quick": Settings("quick", 5, 0.08, 0.1, 10_000, 2, 32, 3, 20),
+    "smoke": Settings("smoke", 1, 0.002, 0.0, 512, 1, 4, 1, 2),
+}
+
+MLPS: list[tuple[str, list[int], int]] = [
+    ("tiny", [2, 16, 16, 2], 32),
+    ("small", [20, 64, 64, 2], 64),
+    ("medium", [784, 128, 64, 10], 128),
+    ("genomics", [2000, 256, 64, 2], 64),
+    ("large", [1024, 1024, 1024, 10], 256),
+]
+# (minimum ratio vs PyTorch, minimum ratio vs the hand-fused reference), from issue 7
+MLP_TARGETS = {
+    "tiny": (3.5, 0.8),
+    "small": (3.5, 0.8),
+    "medium": (1.3, 0.9),
+    "genomics": (1.3, 0.9),
+    "large": (1.0, 0.95),
+}
+LR = {"sgd": 0.01, "adam": 1e-3}
+
+
+# --------------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------------
+
+
+def _time_calls(fn: Callable[[], Any], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n
+
+
+def paired(cases: dict[str, Callable[[], Any]], s: Settings, max_calls: int = 100_000) -> dict[str, list]:
+    """Seconds per call of each case, one sample per repeat, cases alternating within each repeat.
+
+    Each case first runs for ``s.warmup_s`` (at least twice: caches, lazy imports, the allocator), then
+    its call count is set so that one sample takes about ``s.sample_s``.
+    """
+    calls = {}
+    for name, fn in cases.items():
+        fn()
+        start, n = time.perf_counter(), 1
+        while time.perf_counter() - start < s.warmup_s or n < 2:
+            fn()
+            n += 1
+        per_call = _time_calls(fn, 1) if s.warmup_s == 0 else (time.perf_counter() - start) / n
+        calls[name] = max(1, min(max_calls, round(s.sample_s / max(per_call, 1e-9))))
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    names = list(cases)
+    for r in range(s.repeats):
+        for name in names if r % 2 == 0 else names[::-1]:
+            samples[name].append(_time_calls(cases[name], calls[name]))
+    return samples
+
+
+def med(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def speedup(samples: dict[str, list[float]], fast: str, slow: str) -> float:
+    """Median over repeats of time(slow) / time(fast): how many times faster ``fast`` ran."""
+    return med([b / a for a, b in zip(samples[fast], samples[slow], strict=True)])
+
+
+# --------------------------------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    number: int
+    case: str
+    ours: str  # biograd's figure
+    peer: str  # the peer's name and figure
+    ratio: float | None  # None: the comparison could not run (the note says why)
+    target: str = "-"
+    holds: bool | None = None  # None: no target for this line
+    note: str = ""
+
+
+@dataclass
+class Table:
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        print(_format_row(row), flush=True)
+
+
+HEADER = f"{'#':<2} {'case':<34} {'biograd':>13}  {'peer':<30} {'ratio':>9}  {'target':<8} holds"
+
+
+def _format_row(r: Row) -> str:
+    ratio = "-" if r.ratio is None else f"{r.ratio:.2f}x" if r.ratio < 100 else f"{r.ratio:,.0f}x"
+    holds = "-" if r.holds is None else "yes" if r.holds else "NO"
+    text = f"{r.number:<2} {r.case:<34} {r.ours:>13}  {r.peer:<30} {ratio:>9}  {r.target:<8} {holds}"
+    return text + (f"  ({r.note})" if r.note else "")
+
+
+def _rate(seconds: float, unit: str = "st/s") -> str:
+    per_s = 1.0 / seconds
+    return f"{per_s:,.0f} {unit}" if per_s >= 10 else f"{per_s:.2f} {unit}"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f} ms"
+
+
+def _at_least(ratio: float, target: float) -> tuple[str, bool]:
+    return f">= {target:g}x", ratio >= target
+
+
+def _at_most(ratio: float, target: float) -> tuple[str, bool]:
+    return f"<= {target:g}x", ratio <= target
+
+
+# --------------------------------------------------------------------------------------------------
+# Row 1: MLP training steps
+# --------------------------------------------------------------------------------------------------
+
+
+def _data(sizes: Sequence[int], batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], size=batch)
+    return x, y
+
+
+def _torch_mlp(sizes: Sequence[int]) -> Any:
+    layers: list[Any] = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def _start_weights(sizes: Sequence[int], seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    ws, bs = [], []
+    for n_in, n_out in itertools.pairwise(sizes):
+        bound = 1.0 / math.sqrt(n_in)
+        ws.append(rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32))
+        bs.append(rng.uniform(-bound, bound, n_out).astype(np.float32))
+    return ws, bs
+
+
+def mlp_steps(sizes: Sequence[int], batch: int, opt_name: str) -> dict[str, Callable[[], float]]:
+    """One training step of the same MLP (same starting weights, same batch) in each implementation."""
+    x, y = _data(sizes, batch)
+    ws, bs = _start_weights(sizes)
+    lr = LR[opt_name]
+
+    model = nn.MLP(list(sizes))
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    for layer, w, b in zip(linears, ws, bs, strict=True):
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+    opt = optim.SGD(model.parameters(), lr=lr) if opt_name == "sgd" else optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    xt = biograd.tensor(x)
+
+    def biograd_step() -> float:
+        opt.zero_grad()
+        loss = loss_fn(model(xt), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    hand = HandFusedMLP(sizes, batch, opt_name, lr=lr, weights=ws, biases=bs)
+    steps: dict[str, Callable[[], Any]] = {"biograd": biograd_step, "hand": lambda: hand.step(x, y)}
+
+    if torch is not None:
+        tmodel = _torch_mlp(sizes)
+        tlinears = [m for m in tmodel if isinstance(m, torch.nn.Linear)]
+        with torch.no_grad():
+            for layer, w, b in zip(tlinears, ws, bs, strict=True):
+                layer.weight.copy_(torch.from_numpy(w))
+                layer.bias.copy_(torch.from_numpy(b))
+        params = tmodel.parameters()
+        topt = torch.optim.SGD(params, lr=lr) if opt_name == "sgd" else torch.optim.Adam(params, lr=lr)
+        tloss = torch.nn.CrossEntropyLoss()
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def torch_step() -> Any:
+            topt.zero_grad()
+            loss = tloss(tmodel(tx), ty)
+            loss.backward()
+            topt.step()
+            return loss
+
+        steps["torch"] = torch_step
+    return steps
+
+
+def check_same_work(steps: dict[str, Callable[[], Any]], what: str, n: int = 3) -> None:
+    """The implementations start from the same weights: their first losses must agree, else the
+    timings would compare different work."""
+
+    def value(loss: Any) -> float:
+        return float(loss.item() if hasattr(loss, "item") else loss)
+
+    losses = {name: [value(step()) for _ in range(n)] for name, step in steps.items()}
+    ref = losses["biograd"]
+    for name, values in losses.items():
+        if not np.allclose(values, ref, rtol=2e-3, atol=2e-4):
+            raise SystemExit(f"{what}: {name} losses {values} differ from biograd's {ref}: not the same work")
+
+
+def flops_per_step(sizes: Sequence[int], batch: int) -> float:
+    """Matrix-product FLOPs of one training step: forward x W^T, dL/dW, and dL/dx except for layer 1."""
+    macs = [n_in * n_out for n_in, n_out in itertools.pairwise(sizes)]
+    return 2.0 * batch * (2 * sum(macs) + sum(macs[1:]))
+
+
+def row_mlps(table: Table, s: Settings, peak: dict[str, Any]) -> None:
+    for label, sizes, batch in MLPS:
+        for opt_name in ("sgd", "adam"):
+            steps = mlp_steps(sizes, batch, opt_name)
+            opt_label = "SGD" if opt_name == "sgd" else "Adam"
+            what = f"MLP {'-'.join(map(str, sizes))} b{batch} {opt_label}"
+            check_same_work(steps, what)
+            cases: dict[str, Callable[[], Any]] = dict(steps)
+            if label == "large" and opt_name == "sgd":
+                cases["matmul"] = _matmul_case(sizes, batch)
+            samples = paired(cases, s)
+            t_bg = med(samples["biograd"])
+            to_torch, to_hand = MLP_TARGETS[label]
+            if "torch" in samples:
+                r = speedup(samples, "biograd", "torch")
+                target, ok = _at_least(r, to_torch)
+                peer = f"torch {_rate(med(samples['torch']))}"
+                table.add(Row(1, f"{what} vs torch", _rate(t_bg), peer, r, target, ok))
+            else:
+                table.add(Row(1, f"{what} vs torch", _rate(t_bg), "torch not installed", None))
+            r = speedup(samples, "biograd", "hand")
+            target, ok = _at_least(r, to_hand)
+            table.add(
+                Row(
+                    1,
+                    f"{what} vs hand",
+                    _rate(t_bg),
+                    f"hand-fused {_rate(med(samples['hand']))}",
+                    r,
+                    target,
+                    ok,
+                )
+            )
+            if "matmul" in samples:
+                peak.update(samples=samples, sizes=sizes, batch=batch)
+
+
+def _matmul_case(sizes: Sequence[int], batch: int) -> Callable[[], Any]:
+    """The three float32 products of the widest layer's step (x W^T, g^T x, g W) with numpy alone."""
+    n = max(sizes)
+    rng = np.random.default_rng(1)
+    x, g = (rng.normal(size=(batch, n)).astype(np.float32) for _ in range(2))
+    w = rng.normal(size=(n, n)).astype(np.float32)
+    out_y, out_gw, out_gx = (
+        np.empty((batch, n), np.float32),
+        np.empty((n, n), np.float32),
+        np.empty((batch, n), np.float32),
+    )
+
+    def products() -> None:
+        np.matmul(x, w.T, out=out_y)
+        np.matmul(g.T, x, out=out_gw)
+        np.matmul(g, w, out=out_gx)
+
+    products.flops = 3 * 2.0 * batch * n * n  # type: ignore[attr-defined]
+    products.n = n  # type: ignore[attr-defined]
+    return products
+
+
+# --------------------------------------------------------------------------------------------------
+# Row 7: GFLOP/s share of numpy's own matmul, from row 1's large-MLP SGD samples
+# --------------------------------------------------------------------------------------------------
+
+
+def row_gflops(table: Table, s: Settings, peak: dict[str, Any]) -> None:
+    if not peak:  # row 1 was not run: measure the large SGD step and the products now
+        label, sizes, batch = MLPS[-1]
+        cases: dict[str, Callable[[], Any]] = dict(mlp_steps(sizes, batch, "sgd"))
+        cases["matmul"] = _matmul_case(sizes, batch)
+        peak.update(samples=paired(cases, s), sizes=sizes, batch=batch)
+    samples, sizes, batch = peak["samples"], peak["sizes"], peak["batch"]
+    n = max(sizes)
+    mm_flops = 3 * 2.0 * batch * n * n
+    step_flops = flops_per_step(sizes, batch)
+
+    # per repeat: achieved GFLOP/s / matmul GFLOP/s = (step_flops / t_step) / (mm_flops / t_mm)
+    def share(name: str) -> float:
+        return med(
+            [
+                (step_flops / t) / (mm_flops / tm)
+                for t, tm in zip(samples[name], samples["matmul"], strict=True)
+            ]
+        )
+
+    peak_gf = mm_flops / med(samples["matmul"]) / 1e9
+    what = f"GFLOP/s, MLP {'-'.join(map(str, sizes))} b{batch} SGD"
+    r = share("biograd")
+    gf = step_flops / med(samples["biograd"]) / 1e9
+    target, ok = f">= {0.75:.0%}", r >= 0.75
+    table.add(
+        Row(
+            7,
+            what,
+            f"{gf:.1f} GF/s",
+            f"numpy matmul {peak_gf:.1f} GF/s",
+            r,
+            target,
+            ok,
+            "ratio = share of matmul peak",
+        )
+    )
+    for name, label in (("hand", "hand-fused"), ("torch", "torch")):
+        if name in samples:
+            g = step_flops / med(samples[name]) / 1e9
+            table.add(
+                Row(
+                    7,
+                    f"  same, {label} for comparison",
+                    f"{gf:.1f} GF/s",
+                    f"{label} {g:.1f} GF/s",
+                    share(name),
+                    note=f"{label}'s share of matmul peak",
+                )
+            )
+
+
+# --------------------------------------------------------------------------------------------------
+# Row 2: motif CNN
+# --------------------------------------------------------------------------------------------------
+
+
+def cnn_steps(
+    batch: int = 64, length: int = 200, filters: int = 32, kernel: int = 12
+) -> dict[str, Callable[[], Any]]:
+    """The CLI's default sequence model (pipeline.build_model): Conv1d(4, 32, 12) -> ReLU ->
+    GlobalMaxPool1d -> Linear(32, 1), BCEWithLogitsLoss, Adam, on one-hot DNA."""
+    rng = np.random.default_rng(0)
+    bases = rng.integers(0, 4, size=(batch, length))
+    x = np.zeros((batch, 4, length), dtype=np.float32)
+    np.put_along_axis(x, bases[:, None, :], 1.0, axis=1)
+    y = rng.integers(0, 2, size=(batch, 1)).astype(np.float32)
+    model = nn.Sequential(
+        nn.Conv1d(4, filters, kernel), nn.ReLU(), nn.GlobalMaxPool1d(), nn.Linear(filters, 1)
+    )
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.BCEWithLogitsLoss()
+    xt = biograd.tensor(x)
+
+    def biograd_step() -> Any:
+        opt.zero_grad()
+        loss = loss_fn(model(xt), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    steps: dict[str, Callable[[], Any]] = {"biograd": biograd_step}
+    if torch is not None:
+        tmodel = torch.nn.Sequential(
+            torch.nn.Conv1d(4, filters, kernel),
+            torch.nn.ReLU(),
+            torch.nn.AdaptiveMaxPool1d(1),
+            torch.nn.Flatten(),
+            torch.nn.Linear(filters, 1),
+        )
+        with torch.no_grad():
+            tmodel[0].weight.copy_(torch.from_numpy(model[0].weight.data))
+            tmodel[0].bias.copy_(torch.from_numpy(model[0].bias.data))
+            tmodel[4].weight.copy_(torch.from_numpy(model[3].weight.data))
+            tmodel[4].bias.copy_(torch.from_numpy(model[3].bias.data))
+        topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+        tloss = torch.nn.BCEWithLogitsLoss()
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def torch_step() -> Any:
+            topt.zero_grad()
+            loss = tloss(tmodel(tx), ty)
+            loss.backward()
+            topt.step()
+            return loss
+
+        steps["torch"] = torch_step
+    return steps
+
+
+def row_cnn(table: Table, s: Settings) -> None:
+    what = "motif CNN b64 L200 Conv1d(4,32,12) Adam"
+    steps = cnn_steps()
+    if "torch" not in steps:
+        table.add(Row(2, what, "-", "torch not installed", None))
+        return
+    check_same_work(steps, what)
+    samples = paired(steps, s)
+    r = speedup(samples, "biograd", "torch")
+    target, ok = _at_least(r, 1.0)
+    table.add(
+        Row(2, what, _rate(med(samples["biograd"])), f"torch {_rate(med(samples['torch']))}", r, target, ok)
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Row 3: one epoch vs scikit-learn's MLPClassifier
+# --------------------------------------------------------------------------------------------------
+
+
+def row_sklearn(table: Table, s: Settings) -> None:
+    sizes, batch = [784, 128, 64, 10], 128
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(s.epoch_rows, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], size=s.epoch_rows)
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        table.add(Row(3, "epoch 784-128-64-10 b128", "-", "scikit-learn not installed", None))
+        return
+    for solver in ("sgd", "adam"):
+        lr = LR[solver]
+
+        def biograd_epoch(solver: str = solver, lr: float = lr) -> None:
+            model = nn.MLP(sizes)
+            params = model.parameters()
+            opt = optim.SGD(params, lr=lr) if solver == "sgd" else optim.Adam(params, lr=lr)
+            loss_fn = nn.CrossEntropyLoss()
+            for xb, yb in DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True, seed=0):
+                opt.zero_grad()
+                loss_fn(model(xb), yb).backward()
+                opt.step()
+
+        def sklearn_epoch(solver: str = solver, lr: float = lr) -> None:
+            # the same work: no L2 penalty, plain SGD without momentum, one pass, float32 kept
+            clf = MLPClassifier(
+                hidden_layer_sizes=tuple(sizes[1:-1]),
+                solver=solver,
+                batch_size=batch,
+                learning_rate_init=lr,
+                max_iter=1,
+                alpha=0.0,
+                momentum=0.0,
+                shuffle=True,
+                random_state=0,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                clf.fit(x, y)
+
+        settings = Settings(**{**s.__dict__, "repeats": s.epoch_repeats, "sample_s": 0.0})
+        samples = paired({"biograd": biograd_epoch, "sklearn": sklearn_epoch}, settings, max_calls=1)
+        r = speedup(samples, "biograd", "sklearn")
+        target, ok = _at_least(r, 1.6)
+        what = f"epoch {s.epoch_rows:,}x784 b128 {solver}"
+        table.add(
+            Row(
+                3,
+                what,
+                _ms(med(samples["biograd"])),
+                f"MLPClassifier {_ms(med(samples['sklearn']))}",
+                r,
+                target,
+                ok,
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Row 4: micrograd (scalar engine) on the tiny network
+# --------------------------------------------------------------------------------------------------
+
+
+def row_micrograd(table: Table, s: Settings) -> None:
+    sizes, batch = [2, 16, 16, 2], s.micrograd_batch
+    what = f"MLP 2-16-16-2 b{batch} SGD, MSE"
+    try:
+        from micrograd.nn import MLP as ScalarMLP
+    except ImportError:
+        table.add(
+            Row(4, what, "-", "micrograd not installed", None, ">= 1000x", None, "pip install micrograd")
+        )
+        return
+    x, labels = _data(sizes, batch)
+    onehot = np.eye(sizes[-1], dtype=np.float32)[labels]
+    lr = 0.01
+
+    model = nn.MLP(sizes)
+    opt = optim.SGD(model.parameters(), lr=lr)
+    loss_fn = nn.MSELoss()
+    xt, yt = biograd.tensor(x), biograd.tensor(onehot)
+
+    def biograd_step() -> None:
+        opt.zero_grad()
+        loss_fn(model(xt), yt).backward()
+        opt.step()
+
+    scalar = ScalarMLP(sizes[0], sizes[1:])
+    rows, targets = x.astype(float).tolist(), onehot.astype(float).tolist()
+    scale = 1.0 / (batch * sizes[-1])
+
+    def micrograd_step() -> None:
+        scalar.zero_grad()
+        terms = []
+        for row, target in zip(rows, targets, strict=True):
+            for out, t in zip(scalar(row), target, strict=True):
+                terms.append((out - t) ** 2)
+        loss = sum(terms) * scale
+        loss.backward()
+        for p in scalar.parameters():
+            p.data -= lr * p.grad
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))  # micrograd's topological sort is recursive
+    try:
+        samples = paired({"biograd": biograd_step, "micrograd": micrograd_step}, s)
+    finally:
+        sys.setrecursionlimit(limit)
+    r = speedup(samples, "biograd", "micrograd")
+    target, ok = _at_least(r, 1000)
+    table.add(
+        Row(
+            4,
+            what,
+            _rate(med(samples["biograd"])),
+            f"micrograd {_rate(med(samples['micrograd']))}",
+            r,
+            target,
+            ok,
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Row 5: import and CLI start-up (fresh processes)
+# --------------------------------------------------------------------------------------------------
+
+_IMPORT = "import time; t = time.perf_counter(); import {}; print(time.perf_counter() - t)"
+
+
+def _run_seconds(cmd: list[str]) -> float:
+    """Wall time of a whole process."""
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def _import_seconds(module: str) -> float:
+    """Time of the import statement alone, measured inside a fresh interpreter."""
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT.format(module)], check=True, capture_output=True, text=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _cli_command() -> list[str]:
+    script = os.path.join(os.path.dirname(sys.executable), "biograd")
+    return [script, "--help"] if os.path.exists(script) else [sys.executable, "-m", "biograd", "--help"]
+
+
+def row_imports(table: Table, s: Settings) -> None:
+    modules = ["numpy", "biograd"] + (["torch"] if torch is not None else [])
+    cases: dict[str, Callable[[], float]] = {m: (lambda m=m: _import_seconds(m)) for m in modules}
+    cases["biograd --help"] = lambda: _run_seconds(_cli_command())
+    cases["python -c 'import numpy'"] = lambda: _run_seconds([sys.executable, "-c", "import numpy"])
+    for fn in cases.values():  # warm-up: compiled .pyc files, the page cache
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    names = list(cases)
+    for r in range(s.process_repeats):
+        for name in names if r % 2 == 0 else names[::-1]:
+            samples[name].append(cases[name]())
+    t = {name: med(v) for name, v in samples.items()}
+    ratio = med([b / n for b, n in zip(samples["biograd"], samples["numpy"], strict=True)])
+    target, ok = _at_most(ratio, 2.0)
+    table.add(
+        Row(
+            5,
+            "import biograd vs import numpy",
+            _ms(t["biograd"]),
+            f"numpy {_ms(t['numpy'])}",
+            ratio,
+            target,
+            ok,
+            "ratio = time ratio",
+        )
+    )
+    if "torch" in t:
+        ratio = med([b / n for b, n in zip(samples["biograd"], samples["torch"], strict=True)])
+        table.add(
+            Row(
+                5,
+                "import biograd vs import torch",
+                _ms(t["biograd"]),
+                f"torch {_ms(t['torch'])}",
+                ratio,
+                note="ratio = time ratio",
+            )
+        )
+    key = "python -c 'import numpy'"
+    ratio = med([b / n for b, n in zip(samples["biograd --help"], samples[key], strict=True)])
+    table.add(
+        Row(
+            5,
+            "biograd --help (whole process)",
+            _ms(t["biograd --help"]),
+            f"python+numpy {_ms(t[key])}",
+            ratio,
+            note="ratio = time ratio",
+        )
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Row 6: peak memory (fresh processes)
+# --------------------------------------------------------------------------------------------------
+
+
+def _peak_memory(impl: str, s: Settings, threads: int) -> dict[str, Any]:
+    cmd = [sys.executable, os.path.join(HERE, "peak_memory.py"), impl, "--steps", str(s.memory_steps)]
+    out = subprocess.run([*cmd, "--threads", str(threads)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def row_memory(table: Table, s: Settings, threads: int) -> None:
+    impls = ["biograd", "handfused"] + (["torch"] if torch is not None else [])
+    results: dict[str, list[dict[str, Any]]] = {impl: [] for impl in impls}
+    for r in range(1 if s.name == "smoke" else 3):
+        for impl in impls if r % 2 == 0 else impls[::-1]:
+            results[impl].append(_peak_memory(impl, s, threads))
+
+    def mb(impl: str, key: str) -> float:
+        return med([res[key] for res in results[impl]])
+
+    what = f"peak RSS, MLP 1024-1024-1024-10 b256 {s.memory_steps} st"
+    ours = f"{mb('biograd', 'training_mb'):.1f} MB"
+    r = mb("biograd", "training_mb") / mb("handfused", "training_mb")
+    target, ok = _at_most(r, 1.25)
+    note = "training memory; whole process "
+    note += f"{mb('biograd', 'peak_mb'):.0f} vs {mb('handfused', 'peak_mb'):.0f} MB"
+    table.add(Row(6, what, ours, f"hand-fused {mb('handfused', 'training_mb'):.1f} MB", r, target, ok, note))
+    if "torch" in results:
+        r = mb("biograd", "training_mb") / mb("torch", "training_mb")
+        note = f"whole process {mb('biograd', 'peak_mb'):.0f} vs {mb('torch', 'peak_mb'):.0f} MB"
+        table.add(Row(6, "  same vs torch", ours, f"torch {mb('torch', 'training_mb'):.1f} MB", r, note=note))
+
+
+# --------------------------------------------------------------------------------------------------
+# Header and main
+# --------------------------------------------------------------------------------------------------
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def header(threads: int, s: Settings) -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = "unknown (threadpoolctl not installed)"
+    if threadpool_info is not None:
+        pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        blas = (
+            "; ".join(
+                f"{p.get('internal_api')} {p.get('version')} {p.get('architecture', '')} "
+                f"({p.get('threading_layer', '')}, {p.get('num_threads')} threads)"
+                for p in pools
+            )
+            or "none found"
+        )
+    versions = [
+        f"python {platform.python_version()}",
+        f"numpy {np.__version__}",
+        f"biograd {biograd.__version__}",
+    ]
+    for dist in ("torch", "scikit-learn", "micrograd"):
+        v = _version(dist)
+        versions.append(f"{dist} {v}" if v else f"{dist} not installed")
+    torch_threads = f"torch {torch.get_num_threads()}" if torch is not None else "torch -"
+    return [
+        f"biograd benchmark suite, mode {s.name}: {s.repeats} paired repeats per line, medians; "
+        "ratio = median of per-repeat ratios",
+        f"machine: {cpu} ({os.cpu_count()} logical CPUs), {platform.system()} {platform.release()}",
+        "versions: " + ", ".join(versions),
+        f"BLAS kernel (numpy): {blas}",
+        f"threads: {threads} for everyone (BLAS via threadpoolctl, {torch_threads} via "
+        "torch.set_num_threads)",
+        "float32 everywhere; ratio = biograd speed / peer speed unless the line says otherwise",
+    ]
+
+
+ROWS = (1, 2, 3, 4, 5, 6, 7)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="fewer, shorter repeats (about a minute)")
+    mode.add_argument("--smoke", action="store_true", help="tiny repetitions: checks every row runs")
+    parser.add_argument("--rows", default=",".join(map(str, ROWS)), help="which rows, e.g. 1,5 (default all)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for BLAS and torch")
+    args = parser.parse_args(argv)
+    s = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    rows = {int(r) for r in args.rows.split(",") if r.strip()}
+    if not rows <= set(ROWS):
+        parser.error(f"--rows takes numbers among {ROWS}; got {args.rows!r}")
+
+    if threadpool_limits is not None:
+        threadpool_limits(args.threads)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    print("\n".join(header(args.threads, s)))
+    print()
+    print(HEADER)
+    print("-" * len(HEADER), flush=True)
+    start = time.perf_counter()
+    table = Table()
+    peak: dict[str, Any] = {}
+    if 1 in rows:
+        row_mlps(table, s, peak)
+    if 2 in rows:
+        row_cnn(table, s)
+    if 3 in rows:
+        row_sklearn(table, s)
+    if 4 in rows:
+        row_micrograd(table, s)
+    if 5 in rows:
+        row_imports(table, s)
+    if 6 in rows:
+        row_memory(table, s, args.threads)
+    if 7 in rows:
+        row_gflops(table, s, peak)
+    judged = [r for r in table.rows if r.holds is not None]
+    print("-" * len(HEADER))
+    print(
+        f"targets holding: {sum(r.holds for r in judged)} of {len(judged)}; "
+        f"{time.perf_counter() - start:.0f} s; "
+        f"command: python benchmarks/run.py {' '.join(sys.argv[1:] if argv is None else argv)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
