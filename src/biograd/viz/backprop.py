@@ -96,7 +96,10 @@ w ← w − lr × dL/dw. Every number comes from biograd's engine. Use the butto
         """Frame i as a static scene (network state, highlight, and the formula below)."""
         frame = self.frames[i]
         scene = copy.deepcopy(self.scene)
-        scene.height += 260  # room for the formula panel
+        # room for the formula panel: as tall as the longest formula of all frames, so frames line up
+        most = min(max(len(f["formula"].split("\n")) for f in self.frames), 11)
+        panel = 60 + most * 15.7
+        scene.height += panel + 24
         state = frame["state"]
         highlight = set(frame["highlight"])
         for s in scene.shapes:
@@ -116,8 +119,8 @@ w ← w − lr × dL/dw. Every number comes from biograd's engine. Use the butto
                     s.opacity = 0.25
                 elif s.cls in ("neuron", "input-node"):
                     s.opacity = 0.5
-        y = scene.height - 250
-        scene.rect(16, y, scene.width - 32, 236, rx=8, fill=PALE, stroke=GREY)
+        y = scene.height - panel - 14
+        scene.rect(16, y, scene.width - 32, panel, rx=8, fill=PALE, stroke=GREY)
         scene.text(
             30, y + 24, f"{frame['stage'].upper()}  ·  {frame['title']}", size=14, anchor="start", bold=True
         )
@@ -323,6 +326,8 @@ def _scene(
         extra_width=120,
         with_ids=True,
         grads=[np.asarray(n["dL_dW"]) for n in numbers["layers"]],
+        spacing=78.0,  # room for the error δ above each neuron and its bias below
+        params=before,  # the labels show the weights the forward pass used; update frames change them
     )
     scene = layout.scene
     ids: dict[str, Any] = {"neurons": [], "deltas": []}
@@ -512,6 +517,10 @@ def _frames(layers: list[Any], numbers: dict[str, Any], ids: dict[str, Any], los
             lines.append(
                 f"b  ← {fmt(n['b_before'][k])} − {fmt(lr)} × {_f(n['dL_db'][k])} = {fmt(n['b_after'][k])}"
             )
+            # the drawing now shows the new values (labels of lines exist for small layers only)
+            text[f"nb-{li + 1}-{k + 1}"] = f"b={fmt(n['b_after'][k], 2)}"
+            for j in range(len(wa)):
+                text[f"wl-{li + 1}-{k + 1}-{j + 1}"] = fmt(wa[j], 2)
             add(
                 "update",
                 f"{layer_title(layers, li + 1)}, neuron {k + 1}: w ← w − lr × dL/dw",
@@ -557,6 +566,8 @@ _JS = r"""
   const frames = data.frames;
   const svg = document.querySelector('#net svg');
   const slider = document.getElementById('slider');
+  const original = {};
+  svg.querySelectorAll('[id^="nb-"], [id^="wl-"]').forEach(e => { original[e.id] = e.textContent; });
   let current = 0;
   function show(i){
     current = Math.max(0, Math.min(frames.length - 1, i));
@@ -570,6 +581,9 @@ _JS = r"""
     f.highlight.forEach(id => { const e = document.getElementById(id); if (e) e.classList.add('hl'); });
     svg.querySelectorAll('[id^="nv-"], [id^="nd-"], #loss-text').forEach(e => {
       e.textContent = (e.id in f.state.text) ? f.state.text[e.id] : (e.id === 'loss-text' ? '?' : '');
+    });
+    svg.querySelectorAll('[id^="nb-"], [id^="wl-"]').forEach(e => {  // weights and biases: new after update
+      e.textContent = (e.id in f.state.text) ? f.state.text[e.id] : original[e.id];
     });
     svg.querySelectorAll('.neuron').forEach(e => {
       e.setAttribute('fill', f.state.fill[e.id] || '#ffffff');

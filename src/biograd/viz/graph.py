@@ -44,6 +44,8 @@ _SYMBOLS = {
     "LogSoftmax": "logσₘ",
 }
 
+MAX_WIDTH = 1400.0  # wider graphs wrap onto a new band of columns
+
 _INFIX = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/", "Pow": "^", "MatMul": "@"}
 
 
@@ -62,6 +64,7 @@ class _Node:
     y: float = 0.0
     w: float = 0.0
     h: float = 0.0
+    band: int = 0  # long graphs wrap onto several bands (rows of columns), read like lines of text
 
 
 def graph(tensor: Tensor, trace: Trace | None = None, model: Any = None, title: str | None = None) -> Picture:
@@ -291,19 +294,26 @@ def _layout(nodes: dict[Any, _Node]) -> None:
         if n.kind == "const":
             users = [m for m in nodes.values() if n.key in m.inputs]
             n.row = users[0].row + 0.75 if users else n.row
-    x = 30.0
+    # columns left to right; a graph wider than MAX_WIDTH continues on a new band below, like text
+    x, band = 30.0, 0
     for r in sorted(by_rank):
         column = by_rank[r]
         width = max(n.w for n in column)
+        if x + width > MAX_WIDTH and x > 30.0:
+            x, band = 30.0, band + 1
         for n in column:
             n.x = x + width / 2
+            n.band = band
         x += width + 46
     row_h = 92.0
+    rows = [n.row for n in nodes.values()]
+    band_h = (max(rows) - min(rows)) * row_h + 120
     for n in nodes.values():
-        n.y = n.row * row_h
+        n.y = n.row * row_h + n.band * band_h
 
 
 def _draw(nodes: dict[Any, _Node], title: str) -> Scene:
+    named = {n.key for n in nodes.values() if n.label}  # named by the user or the model, not by us
     _name_intermediates(nodes)
     _layout(nodes)
     ys = [n.y for n in nodes.values()]
@@ -312,13 +322,13 @@ def _draw(nodes: dict[Any, _Node], title: str) -> Scene:
     for n in nodes.values():
         n.y += shift
     width = max(n.x + n.w / 2 for n in nodes.values()) + 30
-    height = max(n.y + n.h / 2 for n in nodes.values()) + 110
-    scene = Scene(max(width, 560), height, title)
+    height = max(n.y + n.h / 2 for n in nodes.values()) + 140
+    scene = Scene(max(width, 640), height, title)
     scene.text(20, 28, title, size=17, anchor="start", bold=True)
     scene.text(
         20,
         48,
-        "Forward: arrows, left to right.  Backward: each box's gradient dL/d(value) flows right to left.",
+        "Forward: follow the arrows.  Backward: each box's gradient dL/d(value) flows against them.",
         size=11.5,
         anchor="start",
         fill=GREY,
@@ -326,10 +336,27 @@ def _draw(nodes: dict[Any, _Node], title: str) -> Scene:
     final = [
         n for n in nodes.values() if n.kind == "value" and not any(n.key in m.inputs for m in nodes.values())
     ]
+    result_name = final[0].label if len(final) == 1 and final[0].key in named else "the result (thick box)"
+    band_bottom: dict[int, float] = {}
+    for n in nodes.values():
+        band_bottom[n.band] = max(band_bottom.get(n.band, 0.0), n.y + n.h / 2 + 30)
     for n in nodes.values():  # edges first, so boxes sit on top
         for k in n.inputs:
             src = nodes[k]
-            scene.arrow(src.x + src.w / 2, src.y, n.x - n.w / 2 - 2, n.y, cls="edge")
+            x1, y1, x2, y2 = src.x + src.w / 2, src.y, n.x - n.w / 2 - 2, n.y
+            if src.band == n.band:
+                scene.arrow(x1, y1, x2, y2, cls="edge")
+                continue
+            # to the next band: right, down below this band, back to the left, down to the target
+            gap_y = band_bottom[src.band] + 16
+            for a, b, c, d in (
+                (x1, y1, x1 + 16, y1),
+                (x1 + 16, y1, x1 + 16, gap_y),
+                (x1 + 16, gap_y, x2 - 18, gap_y),
+                (x2 - 18, gap_y, x2 - 18, y2),
+            ):
+                scene.line(a, b, c, d, stroke=GREY, width=1.4, cls="edge")
+            scene.arrow(x2 - 18, y2, x2, y2, cls="edge")
     for n in nodes.values():
         if n.kind == "op":
             scene.circle(
@@ -384,7 +411,8 @@ def _draw(nodes: dict[Any, _Node], title: str) -> Scene:
             scene.text(left, n.y + 5, f"value  {_describe(n.value)}", size=11, anchor="start")
             if n.grad is not None:
                 g = np.asarray(n.grad)
-                color = ORANGE if g.size == 1 and float(g.reshape(())) < 0 else BLUE
+                # sign by color only when one sign holds for the whole box (arrays: every element)
+                color = BLUE if np.all(g >= 0) else ORANGE if np.all(g < 0) else INK
                 scene.text(
                     left, n.y + 21, f"grad   {_describe(g)}", size=11, anchor="start", fill=color, bold=True
                 )
@@ -392,11 +420,26 @@ def _draw(nodes: dict[Any, _Node], title: str) -> Scene:
                 scene.text(left, n.y + 21, "grad   not needed (data)", size=10.5, anchor="start", fill=GREY)
             else:
                 scene.text(left, n.y + 21, "grad   (after backward)", size=10.5, anchor="start", fill=GREY)
-    y = scene.height - 44
+    y = scene.height - 62
     scene.rect(20, y - 11, 26, 15, rx=4, fill="#e8f3fb", stroke=BLUE)
     scene.text(52, y + 1, "value that needs a gradient (parameter or result)", size=10.5, anchor="start")
     scene.rect(20, y + 11, 26, 15, rx=4, fill=PALE, stroke=GREY)
     scene.text(52, y + 23, "data or constant (no gradient)", size=10.5, anchor="start")
-    scene.circle(330, y + 7, 10, fill="#ffffff", stroke=INK, width=1.5)
-    scene.text(346, y + 11, "operation; ‖·‖ = norm (size) of an array", size=10.5, anchor="start")
+    scene.circle(33, y + 41, 10, fill="#ffffff", stroke=INK, width=1.5)
+    scene.text(52, y + 45, "operation; ‖·‖ = norm (size) of an array", size=10.5, anchor="start")
+    with_l = "" if result_name == "L" else f", with L = {result_name}"
+    scene.text(330, y + 1, f"grad = dL/d(value){with_l}:", size=10.5, anchor="start")
+    scene.text(330, y + 19, "how much L changes per unit increase of this value.", size=10.5, anchor="start")
+    scene.text(
+        330, y + 37, "positive (blue): raising it raises L", size=10.5, anchor="start", fill=BLUE, bold=True
+    )
+    scene.text(
+        330,
+        y + 55,
+        "negative (orange): raising it lowers L; mixed signs: black",
+        size=10.5,
+        anchor="start",
+        fill=ORANGE,
+        bold=True,
+    )
     return scene

@@ -176,6 +176,13 @@ def layer_title(layers: list[DenseLayer], i: int) -> str:
     return f"hidden layer {i}"
 
 
+def _label_box(scene: Scene, x: float, y: float, text: str, size: float, **kw: Any) -> None:
+    """Text on a white, slightly transparent box, so it reads on top of lines."""
+    w = len(text) * size * 0.6 + 4
+    scene.rect(x - w / 2, y - size * 0.85, w, size * 1.15, fill="#ffffff", cls="label-halo", opacity=0.85)
+    scene.text(x, y, text, size=size, **kw)
+
+
 def draw_network(
     layers: list[DenseLayer],
     line_values: list[np.ndarray],
@@ -189,20 +196,30 @@ def draw_network(
     extra_width: float = 0.0,
     with_ids: bool = False,
     grads: list[np.ndarray | None] | None = None,
+    params: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    spacing: float = 58.0,
 ) -> Layout:
-    """Lay out and draw the network; ``line_values[l]`` (out, in) colors the lines into layer l + 1."""
+    """Lay out and draw the network; ``line_values[l]`` (out, in) colors the lines into layer l + 1.
+
+    ``params`` are the (W, b) written in labels and hover texts (default: the layers' current values;
+    the backprop pictures pass the values from before the update).
+    """
+    params = params or [(layer.weight, layer.bias) for layer in layers]
     sizes = [layers[0].weight.shape[1]] + [layer.weight.shape[0] for layer in layers]
     small = [n <= small_limit for n in sizes]
     col_gap = 210.0
-    spacing = 58.0
     radius = 17.0
     strip_h = 330.0
     col_heights = [n * spacing if s else strip_h for n, s in zip(sizes, small, strict=True)]
     inner_h = max(max(col_heights), 3 * spacing)
-    top = 112.0
+    filled = inputs is not None or forward is not None
+    any_lines = any(small[i] and small[i + 1] for i in range(len(layers)))
+    any_heatmap = not all(small[i] and small[i + 1] for i in range(len(layers)))
+    top = 148.0 if any_heatmap else 112.0  # room for the matrix captions above the matrices
+    legend_h = legend_height(any_lines, any_heatmap, filled)
     width = 80 + col_gap * (len(sizes) - 1) + 150 + extra_width
-    height = top + inner_h + 150 + extra_height
-    scene = Scene(max(width, 640), height, title)
+    height = top + inner_h + 70 + legend_h + extra_height
+    scene = Scene(max(width, 660), height, title)
     scene.text(20, 30, title, size=18, anchor="start", bold=True)
     if subtitle:
         scene.text(20, 52, subtitle, size=12, anchor="start", fill=GREY)
@@ -221,9 +238,11 @@ def draw_network(
     # connections
     for li, layer in enumerate(layers):
         values = line_values[li]
+        weight, _ = params[li]
         src, dst = centres[li], centres[li + 1]
         if small[li] and small[li + 1]:
             label_them = values.size <= 6  # more labels than that overlap: hover instead
+            labels = []
             for k in range(values.shape[0]):
                 for j in range(values.shape[1]):
                     v = float(values[k, j])
@@ -231,7 +250,7 @@ def draw_network(
                     x2, y2 = dst[k]
                     tip = (
                         f"weight w[{k + 1},{j + 1}] of layer {li + 1} (from {_unit(layers, li, j)} to "
-                        f"{_unit(layers, li + 1, k)}) = {fmt(layer.weight[k, j])}"
+                        f"{_unit(layers, li + 1, k)}) = {fmt(weight[k, j])}"
                     )
                     g = grads[li] if grads else layer.weight_grad
                     if g is not None:
@@ -252,18 +271,37 @@ def draw_network(
                         opacity=0.85,
                     )
                     if label_them:
-                        t = 0.22 + 0.22 * (j % 2) + 0.1 * (k % 2)
-                        lx, ly = x1 + radius + t * (x2 - x1 - 2 * radius), y1 + t * (y2 - y1)
-                        scene.text(
-                            lx,
-                            ly - 3,
-                            fmt(v, 2),
-                            size=9.5,
-                            fill=BLUE if v >= 0 else ORANGE,
-                            cls="weight-label",
-                        )
+                        # each destination neuron's lines are labelled at their own distance along the
+                        # line, so labels of lines that cross do not land on each other
+                        t = 0.2 + 0.6 * (k + 0.5) / values.shape[0]
+                        lx = x1 + radius + t * (x2 - x1 - 2 * radius)
+                        ly = y1 + t * (y2 - y1)
+                        labels.append((lx, ly + 3.5, v, f"wl-{li + 1}-{k + 1}-{j + 1}"))
+            for lx, ly, v, label_id in labels:  # on top of every line of this layer
+                _label_box(
+                    scene,
+                    lx,
+                    ly,
+                    fmt(v, 2),
+                    9.5,
+                    fill=BLUE if v >= 0 else ORANGE,
+                    bold=True,
+                    cls="weight-label",
+                    id=label_id if with_ids else None,
+                )
         else:
-            _heatmap(scene, values, xs[li] + 24, xs[li + 1] - 24, top, inner_h, li + 1, scale, line_label)
+            _heatmap(
+                scene,
+                values,
+                xs[li] + 24,
+                xs[li + 1] - 24,
+                dst,
+                small[li + 1],
+                spacing,
+                li + 1,
+                scale,
+                layers,
+            )
     # neurons
     for ci, s in enumerate(small):
         if ci == 0:
@@ -272,13 +310,14 @@ def draw_network(
             vals = None if forward is None else forward[ci - 1][1]
         vscale = float(np.max(np.abs(vals))) if vals is not None and vals.size else 1.0
         layer = layers[ci - 1] if ci else None
+        bias = params[ci - 1][1] if ci else None
         if s:
             for k, (x, y) in enumerate(centres[ci]):
                 v = None if vals is None else float(vals[k])
                 fill = "#ffffff" if v is None else signed_color(v, vscale or 1.0)
                 tip = _unit(layers, ci, k)
-                if layer is not None:
-                    tip += f"\nbias b = {fmt(layer.bias[k])}"
+                if bias is not None:
+                    tip += f"\nbias b = {fmt(bias[k])}"
                 if v is not None:
                     z = forward[ci - 1][0][k] if ci and forward else None
                     tip += (f"\nz = w·x + b = {fmt(z)}" if z is not None else "") + (
@@ -307,27 +346,27 @@ def draw_network(
                     )
                 elif not ci:
                     scene.text(x, y + 4, f"x{k + 1}", size=10, fill=INK, italic=True)
-                if layer is not None:
+                if bias is not None:  # below the circle, where no line passes
                     scene.text(
-                        x + radius + 3,
-                        y + radius + 9,
-                        f"b={fmt(layer.bias[k], 2)}",
+                        x,
+                        y + radius + 11,
+                        f"b={fmt(bias[k], 2)}",
                         size=9,
-                        anchor="start",
                         fill=GREY,
                         cls="bias-label",
+                        id=f"nb-{ci}-{k + 1}" if with_ids else None,
                     )
         else:
-            _strip(scene, centres[ci], vals, vscale, layer, ci, layers)
+            _strip(scene, centres[ci], vals, bias, ci, layers)
     # column captions
     for ci, x in enumerate(xs):
         caption = layer_title(layers, ci)
         detail = f"{sizes[ci]} {'features' if ci == 0 else 'neurons' if sizes[ci] > 1 else 'neuron'}"
         if ci:
             detail += f", {layers[ci - 1].activation_name}"
-        scene.text(x, top - 28, caption, size=12, bold=True)
-        scene.text(x, top - 14, detail, size=10.5, fill=GREY)
-    _legend(scene, top + inner_h + 50, line_label, scale, inputs is not None or forward is not None)
+        scene.text(x, 84, caption, size=12, bold=True)
+        scene.text(x, 98, detail, size=10.5, fill=GREY)
+    _legend(scene, top + inner_h + 62, line_label, scale, any_lines, any_heatmap, filled)
     return Layout(scene, centres, small, radius, top, top + inner_h)
 
 
@@ -350,21 +389,27 @@ def _heatmap(
     values: np.ndarray,
     x0: float,
     x1: float,
-    top: float,
-    height: float,
+    dst: list[tuple[float, float]],
+    dst_small: bool,
+    spacing: float,
     layer: int,
     scale: float,
-    label: str,
+    layers: list[DenseLayer],
 ) -> None:
+    """The weight (or gradient) matrix W of one layer as colored cells. Row k holds the weights into neuron
+    k of the next layer and sits at that neuron's height; column j is input j."""
     cells = _blocks(values)
     n_out, n_in = cells.shape
     w = (x1 - x0) / n_in
-    h = min(height / n_out, w * 3)
-    y0 = top + (height - h * n_out) / 2
+    step = spacing if dst_small or len(dst) < 2 else dst[1][1] - dst[0][1]
+    y0, y1 = dst[0][1] - step / 2, dst[-1][1] + step / 2
+    h = (y1 - y0) / n_out
     averaged = cells.shape != values.shape
+    what = layer_title(layers, layer)
     for k in range(n_out):
         for j in range(n_in):
             v = float(cells[k, j])
+            where = f"row {k + 1}, column {j + 1}" if averaged else f"from input {j + 1} to neuron {k + 1}"
             scene.rect(
                 x0 + j * w,
                 y0 + k * h,
@@ -372,35 +417,35 @@ def _heatmap(
                 h,
                 fill=signed_color(v, scale),
                 cls="weight-cell",
-                title=f"{'block mean of ' if averaged else ''}{label} [{k + 1},{j + 1}] = {fmt(v)}",
+                title=f"{'block mean of ' if averaged else ''}weight {where} of the {what} = {fmt(v)}",
                 data={"layer": layer, "value": v},
             )
-    scene.rect(x0, y0, x1 - x0, h * n_out, stroke=GREY, width=1, cls="heatmap-frame")
-    note = f"{label} matrix {values.shape[0]}x{values.shape[1]}" + (" (block means)" if averaged else "")
-    scene.text((x0 + x1) / 2, y0 + h * n_out + 14, note, size=9.5, fill=GREY)
-    scene.text((x0 + x1) / 2, y0 + h * n_out + 26, "rows: neurons, columns: inputs", size=9, fill=GREY)
+    scene.rect(x0, y0, x1 - x0, y1 - y0, stroke=GREY, width=1, cls="heatmap-frame")
+    shape = f"{values.shape[0]} neurons × {values.shape[1]} inputs"
+    # above the matrix: below it the captions of the neighbouring columns would collide with these
+    scene.text((x0 + x1) / 2, y0 - 20, f"matrix: {shape}" + (" (block means)" if averaged else ""), size=9.5)
+    scene.text((x0 + x1) / 2, y0 - 8, "one row = one neuron's weights", size=9, fill=GREY)
 
 
 def _strip(
     scene: Scene,
     centres: list[tuple[float, float]],
     vals: np.ndarray | None,
-    vscale: float,
-    layer: DenseLayer | None,
+    bias: np.ndarray | None,
     column: int,
     layers: list[DenseLayer],
 ) -> None:
-    """A wide layer as a column of cells, one per neuron, filled by activation (or by bias)."""
+    """A wide layer as a column of cells, one per neuron, filled by its value (or by its bias)."""
     n = len(centres)
     cell = centres[1][1] - centres[0][1] if n > 1 else 10.0
     x = centres[0][0]
-    shown = vals if vals is not None else (layer.bias if layer is not None else None)
+    shown = vals if vals is not None else bias
     sc = float(np.max(np.abs(shown))) if shown is not None and shown.size else 1.0
     for k, (cx, cy) in enumerate(centres):
         v = None if shown is None else float(shown[k])
         tip = _unit(layers, column, k)
-        if layer is not None:
-            tip += f"\nbias b = {fmt(layer.bias[k])}"
+        if bias is not None:
+            tip += f"\nbias b = {fmt(bias[k])}"
         if vals is not None:
             tip += f"\n{'activation' if column else 'value'} = {fmt(vals[k])}"
         scene.rect(
@@ -413,32 +458,73 @@ def _strip(
             cls="neuron-cell" if column else "input-cell",
             title=tip,
         )
+    bottom = centres[-1][1] + cell / 2
     scene.rect(x - 9, centres[0][1] - cell / 2, 18, cell * n, stroke=INK, width=1.2)
-    what = "activation" if vals is not None else ("bias" if layer is not None else "")
-    if what:
-        scene.text(x, centres[-1][1] + cell / 2 + 14, f"fill: {what}", size=9.5, fill=GREY)
+    if shown is not None:
+        what = ("activation" if column else "input value") if vals is not None else "bias"
+        scene.text(x, bottom + 14, f"fill: {what}", size=9.5, fill=GREY)
+        scene.text(x, bottom + 26, f"darkest = ±{fmt(sc, 2)}", size=9, fill=GREY)
 
 
-def _legend(scene: Scene, y: float, label: str, scale: float, filled: bool) -> None:
-    scene.line(24, y, 64, y, stroke=BLUE, width=4)
-    scene.text(72, y + 4, f"positive {label}", size=11, anchor="start")
-    scene.line(24, y + 22, 64, y + 22, stroke=ORANGE, width=4, dash="6 3")
-    scene.text(72, y + 26, f"negative {label} (dashed)", size=11, anchor="start")
-    scene.text(
-        24,
-        y + 48,
-        f"line thickness ∝ |{label}|; thickest = {fmt(scale, 3)}. Hover for exact numbers.",
-        size=11,
-        anchor="start",
-        fill=GREY,
-    )
+def _colorbar(scene: Scene, x0: float, y: float, scale: float | None, label: str, note: str = "") -> None:
+    """A label, then nine cells from orange (negative) through white (0) to blue (positive), with the
+    numbers the ends stand for (or just − and + when each layer has its own scale)."""
+    scene.text(x0 - 30, y, label, size=11, anchor="start")
+    bar = y + 18
+    for i, v in enumerate(np.linspace(-1, 1, 9)):
+        scene.rect(x0 + i * 16, bar - 8, 16, 16, fill=signed_color(v, 1.0), stroke=PALE, cls="colorbar")
+    lo, hi = (f"−{fmt(scale, 2)}", f"+{fmt(scale, 2)}") if scale else ("−", "+")
+    scene.text(x0 - 4, bar + 4, lo, size=11, anchor="end")
+    scene.text(x0 + 9 * 16 + 4, bar + 4, hi, size=11, anchor="start")
+    scene.text(x0 + 72, bar + 20, "0", size=9, fill=GREY)
+    if note:
+        scene.text(x0 - 30, bar + 36, note, size=9.5, anchor="start", fill=GREY)
+
+
+def _legend(
+    scene: Scene,
+    y: float,
+    label: str,
+    scale: float,
+    lines: bool,
+    heatmap: bool,
+    filled: bool,
+) -> None:
+    """Line styles on the left; color scales (matrix cells, neuron fill) stacked on the right."""
+    x_bars = 54.0
+    if lines:
+        scene.line(24, y, 64, y, stroke=BLUE, width=4)
+        scene.text(72, y + 4, f"positive {label}", size=11, anchor="start")
+        scene.line(24, y + 22, 64, y + 22, stroke=ORANGE, width=4, dash="6 3")
+        scene.text(72, y + 26, f"negative {label} (dashed)", size=11, anchor="start")
+        scene.text(
+            24,
+            y + 46,
+            f"line thickness ∝ |{label}|; thickest = {fmt(scale, 3)}",
+            size=10.5,
+            anchor="start",
+            fill=GREY,
+        )
+        scene.text(
+            24,
+            y + 61,
+            "In the SVG or HTML file, hover for exact numbers.",
+            size=10.5,
+            anchor="start",
+            fill=GREY,
+        )
+        x_bars = 370.0
+    row = y - 4
+    if heatmap:
+        _colorbar(scene, x_bars, row, scale, f"{label} in a matrix cell")
+        row += 54
     if filled:
-        x0 = 330
-        for i, v in enumerate(np.linspace(-1, 1, 9)):
-            scene.rect(x0 + i * 16, y - 8, 16, 16, fill=signed_color(v, 1.0), stroke=PALE)
-        scene.text(x0, y + 24, "fill of neurons and matrix cells", size=11, anchor="start")
-        scene.text(x0 - 4, y + 4, "−", size=14, anchor="end")
-        scene.text(x0 + 9 * 16 + 4, y + 4, "+", size=14, anchor="start")
+        note = "darkest = the largest |value| in its layer"
+        _colorbar(scene, x_bars, row, None, "neuron fill: activation (inputs: value)", note)
+
+
+def legend_height(lines: bool, heatmap: bool, filled: bool) -> float:
+    return max(70.0 if lines else 0.0, 54.0 * heatmap + 62.0 * filled) + 16
 
 
 def network(model: Any, x: Any = None, show: str = "weights", title: str | None = None) -> Picture:
@@ -480,7 +566,12 @@ def network(model: Any, x: Any = None, show: str = "weights", title: str | None 
     else:
         values, label = [layer.weight for layer in layers], "weight"
     what = {"weights": "weights", "gradients": "gradients dL/dw", "activations": "activations"}[show]
-    subtitle = "Each circle is a neuron, each line a weight (the input is multiplied by it)."
+    subtitle = "Each circle is a neuron, each line a weight (the input is multiplied by it); b = bias."
+    if any(n > SMALL for n in [layers[0].weight.shape[1]] + [layer.weight.shape[0] for layer in layers]):
+        subtitle = (
+            "Each circle or cell of a column is a neuron. Layers wider than 10 neurons show their weights "
+            "as a matrix."
+        )
     if x is not None:
         subtitle += "\nFill: each neuron's activation a = act(w·x + b) for this sample."
     layout = draw_network(
