@@ -317,8 +317,9 @@ def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str) -> str:
 
 
 def figure_network(prepared: Any) -> str:
-    """The network's layers as a chain of boxes (biograd.viz draws it instead when it is available)."""
-    drawn = _viz_network(prepared.model)
+    """The network: every neuron and weight (``biograd.viz.network``) for an MLP small enough to read,
+    a chain of layer boxes otherwise (convolutional networks, or very wide inputs)."""
+    drawn = _neuron_diagram(prepared.model)
     if drawn:
         return drawn
     plt = _plt()
@@ -345,29 +346,21 @@ def figure_network(prepared: Any) -> str:
     return _png(fig, "network diagram")
 
 
-def _viz_network(model: Any) -> str | None:
-    """A diagram from biograd.viz, if that module offers one (as a figure or SVG text)."""
+MAX_DIAGRAM_INPUTS = 64  # wider inputs make a neuron diagram an unreadable smear: boxes instead
+
+
+def _neuron_diagram(model: Any) -> str | None:
+    """biograd.viz.network's SVG of an MLP's neurons and weights, or None for what it cannot draw."""
+    from biograd.viz import network
+    from biograd.viz.network import dense_layers
+
     try:
-        from biograd import viz
-    except ImportError:
-        return None
-    for name in ("draw_network", "network_diagram", "plot_network", "network"):
-        fn = getattr(viz, name, None)
-        if fn is not None and not callable(fn):
-            fn = getattr(fn, "draw", None) or getattr(fn, "draw_network", None)
-        if not callable(fn):
-            continue
-        try:
-            drawn = fn(model)
-        except Exception:  # a diagram is a nicety; the report must not fail for it
+        if dense_layers(model)[0].weight.shape[1] > MAX_DIAGRAM_INPUTS:
             return None
-        if isinstance(drawn, str) and drawn.lstrip().startswith("<svg"):
-            return f'<div class="svg">{drawn}</div>'
-        fig = getattr(drawn, "figure", drawn)
-        if hasattr(fig, "savefig"):
-            return _png(fig, "network diagram")
+        picture = network(model, title="The trained network and its weights")
+    except (TypeError, ValueError):  # e.g. a Conv1d, which the neuron diagram does not draw
         return None
-    return None
+    return f'<div class="svg">{picture.svg}</div>'
 
 
 def _input_text(prepared: Any) -> str:
