@@ -69,7 +69,7 @@ def test_classification_report_has_every_section(classification):
         assert text in page, text
     # balance, curves, confusion matrix, ROC/PR, feature ranking; the network as an inline neuron diagram
     assert len(images(page)) >= 5
-    assert page.count('class="neuron"') >= 2 and "<svg" in page
+    assert 'class="neuron"' in page and "<svg" in page
     assert "INTERRUPTED" not in page
 
 
