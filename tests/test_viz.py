@@ -42,6 +42,17 @@ def test_import_biograd_does_not_import_matplotlib():
     assert out.stdout.strip() == "False"
 
 
+def test_biograd_viz_is_there_after_import_biograd_but_loaded_lazily():
+    code = (
+        "import sys, biograd; lazy = 'biograd.viz' not in sys.modules; "
+        "print(lazy, callable(biograd.viz.network), 'matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "False"]
+    with pytest.raises(AttributeError, match="no attribute 'vizz'"):
+        biograd.vizz  # a typo must not pass silently
+
+
 # -- computational graph ----------------------------------------------------------------------------
 
 
@@ -359,3 +370,109 @@ def test_loss_curves_shade_overfitting_and_mark_early_stop(tmp_path):
     assert any("best epoch 8" in t for t in labels)
     assert any("overfitting" in t for t in labels) and any("early stop" in t for t in labels)
     _check_figure(fig, tmp_path, "overfit")
+
+
+# -- what the pictures say in words and numbers -------------------------------------------------------
+
+
+def test_weight_matrix_has_a_colorbar_with_the_largest_weight():
+    """The heatmap's sign is shown by color, so its legend says which color is which and how large."""
+    biograd.manual_seed(0)
+    model = nn.MLP([20, 32, 3])
+    svg = viz.network(model).svg
+    largest = max(float(np.abs(m.weight.data).max()) for m in model if isinstance(m, nn.Linear))
+    from biograd.viz._draw import fmt
+
+    assert f">−{fmt(largest, 2)}<" in svg and f">+{fmt(largest, 2)}<" in svg
+    assert "weight in a matrix cell" in svg
+    assert len(_elements(svg, "rect", "colorbar")) == 9  # one scale: no neuron fill without x
+
+
+def test_graph_of_arrays_shows_shape_and_norm_of_value_and_gradient():
+    import torch
+
+    biograd.manual_seed(0)
+    layer = nn.Linear(4, 3)
+    x = np.arange(8.0).reshape(2, 4) / 8
+    loss = (layer(biograd.tensor(x)) ** 2).sum()
+    with biograd.trace() as t:
+        loss.backward()
+    svg = viz.graph(loss, trace=t, model=layer).svg
+    w = torch.tensor(layer.weight.data, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(layer.bias.data, dtype=torch.float64, requires_grad=True)
+    ((torch.tensor(x) @ w.T + b) ** 2).sum().backward()
+    assert f"value  shape (3, 4), ‖·‖ {np.linalg.norm(layer.weight.data):.3g}" in svg
+    assert f"grad   shape (3, 4), ‖·‖ {float(w.grad.norm()):.3g}" in svg
+
+
+def _numbers_after(line: str) -> float:
+    return float(line.rsplit("=", 1)[1].split()[0])
+
+
+def test_formulas_on_the_frames_show_torchs_gradients_and_updates():
+    """Read the numbers as a learner sees them (the formula text) and compare them with PyTorch."""
+    biograd.manual_seed(4)
+    model = nn.MLP([2, 3, 1], activation="tanh").double()
+    x, y, lr = np.array([0.5, -1.2]), [0.3], 0.2
+    steps = viz.backprop(model, x, y, nn.MSELoss(), lr=lr)
+    _, torch_layers = _torch_step(model, x, y, "mse", lr)
+    seen = 0
+    for frame in steps.frames:
+        layer = 0 if "hidden layer 1" in frame["title"] else 1
+        k = int(re.search(r"neuron (\d+)", frame["title"]).group(1)) - 1 if "neuron" in frame["title"] else 0
+        for line in frame["formula"].split("\n"):
+            grad = re.match(r"dL/dw(\d+) = ", line)
+            new = re.match(r"w(\d+) ← ", line)
+            if frame["stage"] == "backward" and grad:
+                expected = torch_layers[layer][0][k, int(grad.group(1)) - 1]
+                assert _numbers_after(line) == pytest.approx(expected, rel=1e-3, abs=1e-4)
+                seen += 1
+            if frame["stage"] == "update" and new:
+                expected = torch_layers[layer][2][k, int(new.group(1)) - 1]
+                assert _numbers_after(line) == pytest.approx(expected, rel=1e-3, abs=1e-4)
+                seen += 1
+    assert seen == 2 * (2 * 3 + 3 * 1)  # every weight: its gradient and its new value
+
+
+def test_update_frames_relabel_biases_with_the_new_values_and_frame_pictures():
+    biograd.manual_seed(1)
+    model = nn.MLP([2, 2, 1], activation="sigmoid").double()
+    first_layer = model[0]
+    first_layer.bias.data[:] = [0.25, -0.5]
+    steps = viz.backprop(model, [1.0, 2.0], [0.0], nn.MSELoss(), lr=0.5)
+    from biograd.viz._draw import fmt
+
+    # before the update: the labels show the biases the forward pass used (not the updated ones)
+    labels = {e.get("id"): e.text for e in _elements(steps.scene.to_svg(), "text", "bias-label")}
+    assert labels["nb-1-1"] == "b=0.25" and labels["nb-1-2"] == "b=-0.5"
+    # the closed form of the SGD update: b - lr * dL/db
+    grad_b = np.asarray(steps.numbers["layers"][0]["dL_db"])
+    new_b = first_layer.bias.data - 0.5 * grad_b
+    last = steps.frames[-1]["state"]["text"]
+    assert last["nb-1-1"] == f"b={fmt(new_b[0], 2)}" and last["nb-1-2"] == f"b={fmt(new_b[1], 2)}"
+    first = steps.frames[0]["state"]["text"]
+    assert "nb-1-1" not in first  # unchanged until its update frame
+    pic = steps.frame(len(steps) - 1)
+    assert isinstance(pic, viz.Picture) and "after the step" in pic.svg
+    with pytest.raises(IndexError, match="frames"):
+        steps.frame(len(steps))
+
+
+def test_decision_boundary_colors_each_class_like_its_markers_and_names_classes(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 2))
+    y = (x[:, 0] > 0).astype(int)
+    biograd.manual_seed(0)
+    model = nn.MLP([2, 4, 2])
+    fig = viz.decision_boundary(model, x, y, class_names=["benign", "malignant"])
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["benign", "malignant"]
+    from matplotlib.colors import to_hex
+
+    shade = ax.collections[0]
+    low, high = (to_hex(shade.cmap(v)) for v in (0.0, 1.0))
+    markers = [to_hex(c.get_facecolor()[0]) for c in ax.collections if c.get_label() in labels]
+    assert (low, high) == (markers[0], markers[1])  # class 0 region = class 0 markers, likewise class 1
+    assert "malignant" in fig.axes[1].get_ylabel()
+    _check_figure(fig, tmp_path, "named")

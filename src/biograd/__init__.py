@@ -79,6 +79,15 @@ from biograd.training import (
 __version__ = "0.1.0"
 
 
+def __getattr__(name: str):
+    """``biograd.viz`` is imported on first use, so ``import biograd`` stays quick and light."""
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module("biograd.viz")
+    raise AttributeError(f"module 'biograd' has no attribute {name!r}")
+
+
 def trace() -> Trace:
     """Record the next backward pass step by step (the chain rule with its numbers).
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from biograd.tensor import Tensor, no_grad
-from biograd.viz._draw import GREY, INK, PALE, Scene, fmt, html_page, signed_color, text_color_on
+from biograd.viz._draw import GREY, INK, PALE, Picture, Scene, fmt, html_page, signed_color, text_color_on
 from biograd.viz.network import dense_layers, draw_network, layer_title, one_sample
 
 MAX_NEURONS = 16  # a step-by-step page for wider layers would have thousands of frames
@@ -130,6 +130,12 @@ w ← w − lr × dL/dw. Every number comes from biograd's engine. Use the butto
             scene.width - 30, y + 24, f"step {i + 1} of {len(self.frames)}", size=11, anchor="end", fill=GREY
         )
         return scene
+
+    def frame(self, i: int) -> Picture:
+        """Frame i (0-based) as a :class:`~biograd.viz.Picture`: ``steps.frame(9).save("step10.png")``."""
+        if not -len(self.frames) <= i < len(self.frames):
+            raise IndexError(f"There are {len(self.frames)} frames (0 to {len(self.frames) - 1}); got {i}.")
+        return Picture(self.frame_scene(i % len(self.frames)))
 
     def save(self, path: str | Path, dpi: float = 100.0) -> Path | list[Path]:
         """``.html``: the interactive page; ``.gif``: an animation (1.5 s per frame); ``.png``: one image per

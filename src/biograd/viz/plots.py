@@ -243,8 +243,22 @@ def learning_rates(lrs: Sequence[float] = (0.005, 0.1, 1.2), epochs: int = 60, s
         label = f"lr = {lr:g}" + (f" ({words[i]})" if words[i] else "")
         if not np.isfinite(loss[-1]) or loss[-1] > 1e6 or loss[-1] > loss[0] * 10:
             label += ": diverged"
-        ax.plot(range(len(loss)), np.clip(loss, None, 1e6), label=label, **_style(i, 5))
+        ax.plot(
+            range(len(loss)), np.clip(loss, None, 1e6), label=label, **_style(i, 5 if len(loss) > 10 else 1)
+        )
+        top = loss[0] * 40  # the chart shows up to 40x the starting loss, so the other curves stay readable
+        if "diverged" in label:
+            above = np.flatnonzero(~(loss <= top))  # also catches inf/nan
+            x_exit = float(above[0]) if above.size else float(len(loss) - 1)
+            ax.annotate(
+                f"lr = {lr:g}: the loss shoots up\n(off the chart: diverges)",
+                xy=(x_exit, top * 0.9),
+                xytext=(x_exit + epochs * 0.12, top * 0.2),
+                arrowprops={"arrowstyle": "->", "color": "#000000"},
+                fontsize=9,
+            )
     ax.set_yscale("log")
+    ax.set_ylim(top=top)
     ax.set_xlabel("epoch (one full-batch gradient step each)")
     ax.set_ylabel("training loss (MSE, log scale)")
     ax.set_title("Learning rate: too small, good, too large")
@@ -263,13 +277,13 @@ def optimizer_paths(steps: int = 60, start: Sequence[float] = (-4.0, 2.5)):
     """Paths of SGD, SGD with momentum and Adam on a 2-parameter loss surface (contours).
 
     Each optimizer from ``biograd.optim`` updates a tensor w = (w1, w2); the loss and its gradient come
-    from the engine. Plain SGD zig-zags across the narrow valley; momentum builds speed along it; Adam
-    scales each parameter's step by its gradient's history.
+    from the engine. Plain SGD zig-zags across the narrow valley and crawls along it; momentum builds speed
+    along it (and overshoots); Adam scales each parameter's step by its gradient's history.
     """
     from biograd.optim import SGD, Adam
 
     runs = [
-        ("SGD (lr 0.2)", SGD, {"lr": 0.2}),
+        ("SGD (lr 0.45)", SGD, {"lr": 0.45}),
         ("SGD + momentum 0.9 (lr 0.05)", SGD, {"lr": 0.05, "momentum": 0.9}),
         ("Adam (lr 0.3)", Adam, {"lr": 0.3}),
     ]
@@ -313,15 +327,21 @@ def optimizer_paths(steps: int = 60, start: Sequence[float] = (-4.0, 2.5)):
 
 
 def decision_boundary(
-    model: Any, x: Any, y: Any, feature_names: Sequence[str] | None = None, title: str = "Decision boundary"
+    model: Any,
+    x: Any,
+    y: Any,
+    feature_names: Sequence[str] | None = None,
+    title: str = "Decision boundary",
+    class_names: Sequence[str] | None = None,
 ):
     """For 2 input features: the model's predicted probability of class 1 over the plane (shaded, with the
     0.5 boundary as a thick line), and the samples as markers (a different shape per class).
 
     Works for one output (a logit: sigmoid) or k outputs (logits: softmax; the shading shows class 1 for two
-    classes and the predicted class for more).
+    classes and the predicted class for more). Each class has one color for its markers and its region.
+    ``class_names`` (e.g. ``["benign", "malignant"]``) label the classes in the legend.
     """
-    from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.colors import LinearSegmentedColormap, ListedColormap
 
     x = np.asarray(x, dtype=np.float64)
     labels = np.asarray(y).reshape(-1)
@@ -351,13 +371,24 @@ def decision_boundary(
     surface = surface.reshape(g1.shape)
     fig, axes = _figure(1, 1, width=6.2, height=5)
     ax = axes[0][0]
-    cmap = LinearSegmentedColormap.from_list("orange_white_blue", [ORANGE, "#ffffff", BLUE])
+    classes = np.unique(labels)
     multi = out.shape[1] > 2
-    shade = ax.contourf(g1, g2, surface, levels=20 if not multi else out.shape[1], cmap=cmap, alpha=0.75)
-    if not multi:
+    names = [str(c) for c in classes] if class_names is None else [str(c) for c in class_names]
+    if len(names) < len(classes):
+        raise ValueError(f"class_names has {len(names)} names but y has {len(classes)} classes.")
+    if multi:  # one color per predicted class, the same as its markers
+        k = out.shape[1]
+        cmap = ListedColormap([STYLES[i % len(STYLES)][0] for i in range(k)])
+        shade = ax.contourf(g1, g2, surface, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.3)
+        bar = fig.colorbar(shade, ax=ax, ticks=range(k), label="predicted class")
+        bar.ax.set_yticklabels([names[i] if i < len(names) else str(i) for i in range(k)])
+    else:  # class 0's color (blue) where class 1 is unlikely, class 1's (orange) where it is likely
+        cmap = LinearSegmentedColormap.from_list("blue_white_orange", [BLUE, "#ffffff", ORANGE])
+        shade = ax.contourf(g1, g2, surface, levels=np.linspace(0, 1, 21), cmap=cmap, alpha=0.55)
         ax.contour(g1, g2, surface, levels=[0.5], colors="#000000", linewidths=2.2)
-    fig.colorbar(shade, ax=ax, label="predicted class" if multi else "predicted probability of class 1")
-    for i, c in enumerate(np.unique(labels)):
+        label_1 = names[1] if len(names) > 1 else "class 1"
+        fig.colorbar(shade, ax=ax, ticks=np.linspace(0, 1, 6), label=f"predicted probability of {label_1}")
+    for i, c in enumerate(classes):
         color, _, marker = STYLES[i % len(STYLES)]
         mask = labels == c
         ax.scatter(
@@ -368,7 +399,7 @@ def decision_boundary(
             c=color,
             edgecolors="#000000",
             linewidths=0.7,
-            label=f"class {c}",
+            label=names[i] if class_names is not None else f"class {c}",
         )
     names = list(feature_names) if feature_names is not None else ["feature 1", "feature 2"]
     ax.set_xlabel(f"{names[0]} (input units)")
