@@ -155,7 +155,7 @@ def test_readme_first_command_breast_cancer(tmp_path, capsys):
     out = tmp_path / "runs" / "demo"
     assert main(["train", "--dataset", "breast-cancer", "--epochs", "5", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "MLP 30 -> 64 -> 32 -> 1" in text and "logistic regression" in text
+    assert "MLP 30 -> 32 -> 1 (relu, dropout 0.3)" in text and "logistic regression" in text
     assert ("does NOT beat" in text) or ("beats the best" in text)
     assert (out / "report.html").exists()
 

@@ -94,7 +94,7 @@ def test_multiclass_report(tmp_path):
     assert np.asarray(result.test_metrics["confusion_matrix"]).shape == (3, 3)
     page = render_report(result)
     assert_self_contained(page)
-    assert "one vs rest" in page and "MLP 4 -&gt; 64 -&gt; 32 -&gt; 3" in page
+    assert "one vs rest" in page and "MLP 4 -&gt; 32 -&gt; 3" in page
 
 
 def test_regression_report():

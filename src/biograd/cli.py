@@ -21,6 +21,7 @@ examples:
   biograd explain runs/demo samples.csv --top 20
   biograd datasets           the datasets that ship with biograd
   biograd demo               the chain rule and gradient descent, step by step, on a tiny example
+  biograd tour --out tour    the guided tour: ten steps from a neuron to a DNA motif, in one page
   biograd --version
 
 Run `biograd COMMAND --help` for the options and examples of each command.
@@ -368,6 +369,21 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tour(args: argparse.Namespace) -> int:
+    from biograd import tour
+
+    out = Path(args.out)
+    _out(f"The guided tour: ten steps, computed now (about a minute). Writing {out / 'index.html'}")
+
+    def progress(number: int, title: str) -> None:
+        _out(f"  {number:2d}/10  {title}")
+        sys.stdout.flush()
+
+    page = tour.write(out, seed=args.seed, on_step=progress)
+    _out(f"Written to {page}: open it in a browser. The notebooks behind it are in docs/tutorials.")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------------
 # The parser
 # --------------------------------------------------------------------------------------------------
@@ -418,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--hidden",
         default=None,
-        help="hidden layer sizes, e.g. 64,32 (default: 64,32 for tables; 32 filters for sequences)",
+        help="hidden layer sizes, e.g. 64,32 (default: 32 for tables; 32 filters for sequences)",
     )
     t.add_argument("--activation", default="relu", help="relu (default), leaky_relu, tanh, sigmoid, gelu")
     t.add_argument("--epochs", type=int, default=200, help="at most this many epochs (default 200)")
@@ -426,9 +442,23 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--lr", type=float, default=None, help="learning rate (default 0.001 for tables, 0.003 for sequences)"
     )
-    t.add_argument("--optimizer", default="adam", help="adam (default), adamw, sgd, rmsprop")
-    t.add_argument("--dropout", type=float, default=0.0, help="dropout probability (default 0)")
-    t.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty (default 0)")
+    t.add_argument(
+        "--optimizer",
+        default=None,
+        help="adamw (default for tables), adam (default for sequences), sgd, rmsprop",
+    )
+    t.add_argument(
+        "--dropout",
+        type=float,
+        default=None,
+        help="dropout probability (default 0.3 for tables, 0 for sequences)",
+    )
+    t.add_argument(
+        "--weight-decay",
+        type=float,
+        default=None,
+        help="weight decay (default 0.1 with adamw for tables, else 0)",
+    )
     t.add_argument(
         "--patience",
         type=int,
@@ -494,6 +524,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--steps", type=int, default=60, help="gradient-descent steps (default 60)")
     demo.set_defaults(run=_demo)
+
+    tr = sub.add_parser(
+        "tour",
+        help="the guided tour of deep learning: every figure and a short explanation in one HTML page",
+        description="Run a compact version of the ten tutorials in docs/tutorials (a neuron, activations, "
+        "layers, losses, backpropagation, gradient descent, optimizers, overfitting, a DNA motif) and write "
+        "one self-contained page, DIR/index.html, that opens in any browser without Jupyter.",
+        epilog="example:\n  biograd tour --out tour        then open tour/index.html",
+        formatter_class=fmt,
+    )
+    tr.add_argument("--out", default="tour", help="output directory (default tour)")
+    tr.add_argument("--seed", type=int, default=0, help="random seed: splits, weights, shuffling (default 0)")
+    _add_common(tr)
+    tr.set_defaults(run=_tour)
     return parser
 
 

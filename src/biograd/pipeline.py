@@ -36,7 +36,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +104,11 @@ def parse_hidden(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
 class TrainConfig:
     """Every setting of a training run (the command line's options), with checked values.
 
-    ``hidden=None`` and ``lr=None`` mean "the default for this kind of data": (64, 32) and 1e-3 for tables
-    (an MLP), (32,) filters and 3e-3 for sequences (a convolutional network).
+    ``None`` means "the default for this kind of data" (:meth:`with_defaults`). Tables (an MLP): one hidden
+    layer of 32 neurons, dropout 0.3, AdamW with weight decay 0.1, lr 1e-3: a small, regularized network,
+    because biological tables are small (hundreds of samples) and a big unregularized one memorizes them
+    (on the bundled breast-cancer and diabetes tables it lost to ridge/logistic regression). Sequences (a
+    convolutional network): 32 filters, no dropout, Adam, lr 3e-3.
     """
 
     task: str = "auto"
@@ -114,9 +117,9 @@ class TrainConfig:
     epochs: int = 200
     batch_size: int = 32
     lr: float | None = None
-    optimizer: str = "adam"
-    dropout: float = 0.0
-    weight_decay: float = 0.0
+    optimizer: str | None = None
+    dropout: float | None = None
+    weight_decay: float | None = None
     patience: int = 20
     val_fraction: float = 0.2
     test_fraction: float = 0.2
@@ -155,11 +158,15 @@ class TrainConfig:
             fail("batch_size", "an int >= 1", self.batch_size)
         if self.lr is not None and (not is_real(self.lr) or not math.isfinite(self.lr) or self.lr <= 0):
             fail("lr", "> 0 (e.g. 0.001)", self.lr)
-        if self.optimizer.lower() not in optimizer_names():
+        if self.optimizer is not None and (
+            not isinstance(self.optimizer, str) or self.optimizer.lower() not in optimizer_names()
+        ):
             fail("optimizer", f"one of {', '.join(optimizer_names())}", self.optimizer)
-        if not is_real(self.dropout) or not 0 <= self.dropout < 1:
+        if self.dropout is not None and (not is_real(self.dropout) or not 0 <= self.dropout < 1):
             fail("dropout", "a float in [0, 1)", self.dropout)
-        if not is_real(self.weight_decay) or not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+        if self.weight_decay is not None and (
+            not is_real(self.weight_decay) or not math.isfinite(self.weight_decay) or self.weight_decay < 0
+        ):
             fail("weight_decay", ">= 0", self.weight_decay)
         if not is_int(self.patience) or self.patience < 1:
             fail("patience", "an int >= 1", self.patience)
@@ -179,6 +186,19 @@ class TrainConfig:
         if self.kernel_size is not None and (not is_int(self.kernel_size) or self.kernel_size < 1):
             fail("kernel_size", "an int >= 1", self.kernel_size)
         return self
+
+    def with_defaults(self, is_sequence: bool) -> TrainConfig:
+        """A copy with every ``None`` setting replaced by the default for tables or for sequences."""
+        optimizer = self.optimizer or ("adam" if is_sequence else "adamw")
+        default_decay = 0.1 if optimizer.lower() == "adamw" and not is_sequence else 0.0
+        return replace(
+            self,
+            hidden=self.hidden if self.hidden is not None else (32,),
+            lr=self.lr if self.lr is not None else (3e-3 if is_sequence else 1e-3),
+            optimizer=optimizer,
+            dropout=self.dropout if self.dropout is not None else (0.0 if is_sequence else 0.3),
+            weight_decay=self.weight_decay if self.weight_decay is not None else default_decay,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -490,8 +510,9 @@ def build_model(
 
     n_out = _n_outputs(data)
     act_name = config.activation
+    config = config.with_defaults(data.is_sequence)
     if not data.is_sequence:
-        hidden = config.hidden if config.hidden is not None else (64, 32)
+        hidden = config.hidden
         sizes = [int(n_inputs), *hidden, n_out]
         model = nn.MLP(sizes, activation=act_name, dropout=config.dropout)
         text = f"MLP {' -> '.join(map(str, sizes))} ({act_name}" + (
@@ -500,7 +521,7 @@ def build_model(
         why = "a multilayer perceptron: the default for a table of measurements"
         return model, text, why, None
     channels, length = n_inputs
-    hidden = config.hidden if config.hidden else (32,)
+    hidden = config.hidden or (32,)
     default_k = 12 if data.kind in ("dna", "rna") else 9
     k = min(config.kernel_size or default_k, length)
     layers: list[Any] = [
@@ -574,8 +595,9 @@ def prepare(data: TrainingData, config: TrainConfig | None = None) -> Prepared:
     else:
         y_fit = y.astype(np.int64)
     biograd.manual_seed(config.seed)
+    config = config.with_defaults(data.is_sequence)
     model, text, why, k = build_model(data, n_inputs, config)
-    lr = config.lr if config.lr is not None else (3e-3 if data.is_sequence else 1e-3)
+    lr = config.lr
     preprocessing.update(
         {
             "target": data.target,
