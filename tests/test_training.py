@@ -333,13 +333,27 @@ def test_progress_bar_redraws_one_line_on_a_terminal():
     assert "\r" in text and text.count("\n") == 1 and "epoch 5/5" in text
 
 
-def test_verbose_false_is_silent_and_verbose_true_writes_to_stderr(capsys):
+def test_verbose_false_is_silent_and_verbose_true_is_quiet_when_stderr_is_not_a_terminal(capsys):
     x, y = _blobs(n=40)
     biograd.fit(Linear(2, 1), x, y, epochs=3, verbose=False)
     assert capsys.readouterr() == ("", "")
-    biograd.fit(Linear(2, 1), x, y, epochs=3, verbose=True)
+    biograd.fit(Linear(2, 1), x, y, epochs=3, verbose=True)  # capsys's stderr is not a terminal
+    assert capsys.readouterr() == ("", "")
+    biograd.fit(Linear(2, 1), x, y, epochs=3, verbose=2)  # one line per epoch, asked for explicitly
     captured = capsys.readouterr()
-    assert captured.out == "" and "epoch 3/3" in captured.err
+    assert captured.out == "" and "epoch 3/3" in captured.err and captured.err.count("epoch") == 3
+
+
+def test_verbose_true_draws_the_bar_on_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    monkeypatch.setattr("sys.stderr", out)
+    x, y = _blobs(n=40)
+    biograd.fit(Linear(2, 1), x, y, epochs=3, verbose=True)
+    assert "\r" in out.getvalue() and "epoch 3/3" in out.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -722,20 +722,24 @@ class ModelCheckpoint(Callback, _Monitor):
 class ProgressBar(Callback):
     """A progress line on stderr: epoch, loss, val_loss, the metrics and the time left (ETA).
 
-    On a terminal the line is redrawn in place (at most 10 times a second). When stderr is not a terminal
-    (a log file, a CI job, some notebooks), it writes a plain line for about every tenth of the epochs
-    and the last one; ``every=1`` writes one line per epoch. ``fit(verbose=True)`` adds one for you;
-    ``verbose=False`` means silence.
+    On a terminal the line is redrawn in place (at most 10 times a second). When the stream is not a
+    terminal (a log file, a CI job, a notebook), it writes a plain line for about every tenth of the epochs
+    and the last one, or with ``plain=False`` nothing at all; ``every=1`` writes one line per epoch.
+    ``fit(verbose=True)`` adds one that is quiet when stderr is not a terminal (in Jupyter it writes the
+    plain lines); ``verbose=2`` one line per epoch anywhere; ``verbose=False`` means silence.
     """
 
-    def __init__(self, stream: Any = None, every: int | None = None) -> None:
+    def __init__(self, stream: Any = None, every: int | None = None, plain: bool = True) -> None:
         self.stream = stream
         self.every = every
+        self.plain = plain
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._out = self.stream if self.stream is not None else sys.stderr
         isatty = getattr(self._out, "isatty", None)
-        self._live = bool(isatty and isatty()) and self.every is None
+        terminal = bool(isatty and isatty())
+        self._live = terminal and self.every is None
+        self._silent = not terminal and not self.plain and self.every is None
         self._epochs = int(self.params.get("epochs", 0))
         self._every = self.every or max(1, self._epochs // 10)
         self._start = time.perf_counter()
@@ -753,6 +757,8 @@ class ProgressBar(Callback):
         return "  ".join(parts)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._silent:
+            return
         line = self._line(epoch, logs or {})
         if self._live:
             now = time.perf_counter()
@@ -767,6 +773,8 @@ class ProgressBar(Callback):
         self._last_line = line
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._silent:
+            return
         last = getattr(self, "_last_line", "")
         if self._live:
             self._out.write(("\r" + last.ljust(self._width) if last else "") + "\n")
@@ -1288,7 +1296,8 @@ def fit(
 
     callbacks = list(callbacks or [])
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
-        callbacks.append(ProgressBar(every=1 if verbose == 2 else None))
+        in_notebook = "ipykernel" in sys.modules
+        callbacks.append(ProgressBar(every=1 if verbose == 2 else None, plain=in_notebook))
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be biograd Callback objects; got {type(cb).__name__}.")
