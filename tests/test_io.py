@@ -369,3 +369,42 @@ def test_saved_files_are_ordinary_files_readable_under_the_umask(tmp_path):
     expected = stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
     for name in ("model.safetensors", "model.json"):
         assert stat.S_IMODE((tmp_path / "m" / name).stat().st_mode) == expected
+
+
+def test_a_float64_model_comes_back_in_float64_with_identical_outputs(tmp_path):
+    biograd.manual_seed(0)
+    model = MLP([5, 3, 1]).double()
+    x = np.random.default_rng(0).normal(size=(4, 5))
+    biograd.save(model, tmp_path / "m")
+    loaded = biograd.load(tmp_path / "m")
+    assert all(p.dtype == np.float64 for p in loaded.parameters())
+    with biograd.no_grad():
+        np.testing.assert_array_equal(loaded(biograd.tensor(x, dtype=np.float64)).data, model(x).data)
+
+
+def test_a_save_interrupted_between_weights_and_json_leaves_the_old_model_loadable(tmp_path, monkeypatch):
+    import biograd.io as bio_io
+
+    biograd.manual_seed(0)
+    old, new = MLP([3, 2, 1]), MLP([3, 2, 1])
+    biograd.save(old, tmp_path / "m")
+    real_write = bio_io._atomic_write
+
+    def crash_on_json(path, data):
+        if path.suffix == ".json":
+            raise KeyboardInterrupt  # the power went out after the weights were renamed into place
+        real_write(path, data)
+
+    monkeypatch.setattr(bio_io, "_atomic_write", crash_on_json)
+    with pytest.raises(KeyboardInterrupt):
+        biograd.save(new, tmp_path / "m")
+    monkeypatch.setattr(bio_io, "_atomic_write", real_write)
+    with pytest.warns(UserWarning, match="interrupted"):
+        loaded = biograd.load(tmp_path / "m")
+    for key, value in old.state_dict().items():
+        np.testing.assert_array_equal(loaded.state_dict()[key], value)
+    biograd.save(new, tmp_path / "m")  # a complete save afterwards: the new model, no backup left
+    np.testing.assert_array_equal(
+        biograd.load(tmp_path / "m").state_dict()["0.weight"], new.state_dict()["0.weight"]
+    )
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.json", "model.safetensors"]

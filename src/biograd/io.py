@@ -34,6 +34,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -366,11 +367,29 @@ def save(
         raise TypeError(
             f"biograd.save: the metadata must be JSON-able (text, numbers, lists, dicts): {err}."
         ) from None
-    # Weights first, then the JSON that vouches for them (its checksum): a crash between the two leaves
-    # a pair that load() reports as mismatched instead of silently mixing old and new.
-    _atomic_write(weights_path, weights)
+    # Weights first, then the JSON that vouches for them (its checksum). Until the new JSON is in place,
+    # a hard link keeps the old weights under a backup name: a crash between the two renames leaves the
+    # old JSON + its old weights loadable (load() falls back to the backup), never a broken pair.
+    backup = _backup_path(weights_path)
+    with contextlib.suppress(FileNotFoundError):
+        backup.unlink()
+    with contextlib.suppress(OSError):  # no old weights, or a file system without hard links
+        os.link(weights_path, backup)
+    try:
+        _atomic_write(weights_path, weights)
+    except BaseException:  # the old weights are still in place: the backup is not needed
+        with contextlib.suppress(FileNotFoundError):
+            backup.unlink()
+        raise
     _atomic_write(config_path, text.encode("utf-8"))
+    with contextlib.suppress(FileNotFoundError):
+        backup.unlink()
     return config_path.parent if config_path.name == CONFIG_FILE else config_path
+
+
+def _backup_path(weights_path: Path) -> Path:
+    """Where save() keeps the previous weights while it replaces a model (see save)."""
+    return weights_path.with_name(f".{weights_path.name}.previous")
 
 
 def _read_document(config_path: Path) -> dict[str, Any]:
@@ -458,6 +477,18 @@ def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None
         ) from None
     expected = document["weights"].get("sha256")
     if expected is not None and hashlib.sha256(raw).hexdigest() != expected:
+        previous = _backup_path(weights_path)
+        old = previous.read_bytes() if previous.is_file() else b""
+        if old and hashlib.sha256(old).hexdigest() == expected:
+            warnings.warn(
+                f"The last save to {weights_path.parent} was interrupted before {config_path.name} was "
+                "written; loaded the model saved before it (its weights and description match). Save "
+                "again to keep the new one.",
+                UserWarning,
+                stacklevel=2,
+            )
+            raw = old
+    if expected is not None and hashlib.sha256(raw).hexdigest() != expected:
         raise _fail(
             weights_path,
             f"its checksum does not match the one recorded in {config_path.name}: the file was truncated, "
@@ -479,6 +510,9 @@ def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None
             model = from_config(architecture)
         except Exception as err:
             raise _fail(config_path, f"its architecture cannot be rebuilt: {err}") from None
+        floats = {arr.dtype for arr in state.values() if arr.dtype.kind == "f"}
+        if len(floats) == 1:  # a float64 model comes back in float64 (from_config builds float32)
+            model.to(floats.pop())
     try:
         model.load_state_dict(state)
     except (KeyError, ValueError) as err:
