@@ -401,9 +401,11 @@ def decision_boundary(
             linewidths=0.7,
             label=names[i] if class_names is not None else f"class {c}",
         )
+    # the user's names may carry their units, e.g. "radius (µm)"; without names, say what the axes are
     names = list(feature_names) if feature_names is not None else ["feature 1", "feature 2"]
-    ax.set_xlabel(f"{names[0]} (input units)")
-    ax.set_ylabel(f"{names[1]} (input units)")
+    units = "" if feature_names is not None and all("(" in n for n in names) else " (input units)"
+    ax.set_xlabel(f"{names[0]}{units}")
+    ax.set_ylabel(f"{names[1]}{units}")
     ax.set_title(title + ("" if multi else " (black line: probability 0.5)"))
     ax.legend(loc="best")
     return fig
