@@ -594,3 +594,13 @@ def test_fit_refuses_a_scheduler_of_another_optimizer():
     other = biograd.optim.SGD(MLP([2, 4, 1]).parameters(), lr=0.1)
     with pytest.raises(ValueError, match="another optimizer"):
         biograd.fit(model, x, y, scheduler=biograd.optim.StepLR(other, 2), epochs=1, verbose=False)
+
+
+def test_float_class_indices_for_a_k_output_model_are_class_labels():
+    """biograd.tensor(int labels) is float32; with 3 outputs that can only mean classes 0, 1, 2."""
+    x, y = _blobs(n=90, classes=3)
+    biograd.manual_seed(0)
+    model = MLP([2, 8, 3])
+    h = biograd.fit(model, biograd.tensor(x), biograd.tensor(y), epochs=30, seed=0, verbose=False)
+    assert h.task == "classification" and h.params["loss"] == "CrossEntropyLoss"
+    assert set(np.unique(biograd.predict(model, x))) <= {0, 1, 2}

@@ -880,6 +880,20 @@ def _peek_output(model: Module, x: np.ndarray) -> tuple[int, ...]:
     return shape[1:]
 
 
+def _float_class_indices(y: np.ndarray, width: int) -> bool:
+    """Floats that can only be class indices: one whole number 0..width-1 per sample for a model with
+    ``width`` > 1 outputs (as regression targets they would not even have the model's shape)."""
+    flat = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+    return (
+        width > 1
+        and flat.ndim == 1
+        and bool(np.all(np.isfinite(flat)))
+        and bool(np.all(flat == np.round(flat)))
+        and flat.min(initial=0) >= 0
+        and flat.max(initial=0) < width
+    )
+
+
 def _prepare_target(y: Any, loss: Any, out_shape: tuple[int, ...], what: str = "y"):
     """Decide the task, the loss and how y must look, from y itself, the loss asked for and the output.
 
@@ -901,6 +915,8 @@ def _prepare_target(y: Any, loss: Any, out_shape: tuple[int, ...], what: str = "
         task = "regression"
     elif y_arr.dtype.kind in "biuUSO":
         task = "classification"
+    elif loss_fn is None and y_arr.dtype.kind == "f" and _float_class_indices(y_arr, width):
+        task = "classification"  # e.g. biograd.tensor([0, 2, 1]) (float32) for a model with 3 outputs
     elif loss_fn is None and y_arr.dtype.kind == "f":
         task = "regression"
         if np.isin(y_arr, (0.0, 1.0)).all() and width == 1:
