@@ -104,3 +104,14 @@ def test_gradcheck_does_not_change_the_callers_inputs(rng):
 def test_gradcheck_needs_a_function_returning_a_tensor():
     with pytest.raises(TypeError, match="must return a biograd Tensor"):
         biograd.gradcheck(lambda x: 1.0, [1.0])
+
+
+def test_gradcheck_report_names_the_worst_input_and_element(rng):
+    """The wrong gradient only in input 1: that input and its largest error are the report's worst."""
+    a, b = rng.normal(size=3), rng.normal(size=(2, 3))
+    report = biograd.gradcheck(
+        lambda a, b: _apply(_WrongForSecondInput(), a, b), a, b[0], raise_on_failure=False
+    )
+    assert report.worst_input == 1
+    errors = [abs(r.analytic - r.numerical) for r in report.inputs]
+    assert report.worst_element == report.inputs[1].worst_element and errors[1] == max(errors)

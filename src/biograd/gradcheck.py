@@ -54,6 +54,21 @@ class GradcheckReport:
     def max_rel_error(self) -> float:
         return max((r.max_rel_error for r in self.inputs), default=0.0)
 
+    @property
+    def worst(self) -> InputReport | None:
+        """The input holding the largest absolute error (None when there are no inputs)."""
+        return max(self.inputs, key=lambda r: r.max_abs_error, default=None)
+
+    @property
+    def worst_input(self) -> int | None:
+        """Position (0-based) of the input with the largest absolute error among ``fn``'s inputs."""
+        return None if self.worst is None else self.worst.index
+
+    @property
+    def worst_element(self) -> tuple[int, ...] | None:
+        """Index, within :attr:`worst_input`, of the element with the largest absolute error."""
+        return None if self.worst is None else self.worst.worst_element
+
     def __str__(self) -> str:
         lines = [
             f"gradcheck {'passed' if self.ok else 'FAILED'} "
