@@ -95,3 +95,13 @@ def test_no_trace_outside_the_with_block():
         pass
     (x * x).backward()
     assert len(t) == 0
+
+
+def test_unnamed_tensors_read_like_the_notes_output_y_input_x_intermediates_v():
+    x = biograd.tensor(1.5, requires_grad=True)
+    with biograd.trace() as steps:
+        (x**2).sin().backward()
+    first, second = steps.steps
+    assert (first.output_label, first.input_labels) == ("y", ("v1",))
+    assert (second.output_label, second.input_labels[0]) == ("v1", "x")
+    assert "dL/dx = " in str(steps) and abs(float(x.grad) - 2 * 1.5 * np.cos(2.25)) < 1e-5

@@ -74,6 +74,7 @@ class Trace:
     def __init__(self) -> None:
         self.steps: list[Step] = []
         self._labels: dict[int, str] = {}
+        self._n_leaves = self._n_inner = 0
         self._chains: dict[int, str] = {}
         self._keep: list[Any] = []  # keeps labelled objects alive so their ids stay unique
         self.leaf_grads: dict[str, np.ndarray] = {}
@@ -98,7 +99,8 @@ class Trace:
 
     # -- recording (called by the engine) ----------------------------------------------------------
     def label(self, tensor: Any) -> str:
-        """The tensor's ``name``, or a stable ``v1, v2, ...`` label for unnamed tensors."""
+        """The tensor's ``name``, or a stable label for an unnamed one: ``y`` for the output backward
+        started from, ``x, x2, x3, ...`` for inputs (leaves: no parents), ``v1, v2, ...`` in between."""
         if tensor is None:
             return "const"
         name = getattr(tensor, "name", None)
@@ -107,16 +109,24 @@ class Trace:
         key = id(tensor)
         if key not in self._labels:
             self._keep.append(tensor)
-            self._labels[key] = f"v{len(self._labels) + 1}"
+            if not self.steps and not self._labels:
+                label = "y"
+            elif not getattr(tensor, "_parents", ()):
+                self._n_leaves += 1
+                label = "x" if self._n_leaves == 1 else f"x{self._n_leaves}"
+            else:
+                self._n_inner += 1
+                label = f"v{self._n_inner}"
+            self._labels[key] = label
         return self._labels[key]
 
     def record(self, node, op, inputs, upstream, passed) -> None:
         """Store one backward step; ``inputs`` are the node's parents (tensors or constants)."""
         tensors = tuple(x if hasattr(x, "_parents") else None for x in inputs)
+        out_label = self.label(node)  # before its inputs: the output is named first (y), inputs after
         labels = tuple(
             self.label(t) if t is not None else _const_label(x) for t, x in zip(tensors, inputs, strict=True)
         )
-        out_label = self.label(node)
         formulas = op.formulas(labels)
         locals_ = op.local()
         upstream_chain = self._chains.get(id(node), "1")
