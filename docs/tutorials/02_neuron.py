@@ -125,8 +125,8 @@ print(f"unknown sample: {unknown:.3f} mg/mL")
 
 # %%
 sigmoid_neuron = nn.Neuron(1, activation="sigmoid")
-sigmoid_neuron.weight.data[:] = 4.0
-sigmoid_neuron.bias.data[...] = -2.0
+sigmoid_neuron.weight.data = np.array([4.0], dtype=np.float32)  # set w = 4 and b = -2 by hand
+sigmoid_neuron.bias.data = np.array(-2.0, dtype=np.float32)
 z = np.linspace(-1, 2, 7).reshape(-1, 1)
 print("x:                    ", z.ravel())
 print("sigmoid(4x - 2):      ", np.round(sigmoid_neuron(z).data, 3))
