@@ -101,3 +101,13 @@ def test_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_sub_packages_are_reachable_from_import_biograd_without_importing_them_up_front():
+    code = (
+        "import sys, biograd; "
+        "before = [m for m in ('biograd.datasets', 'biograd.pipeline') if m in sys.modules]; "
+        "print(before, biograd.datasets.load('diabetes').n_samples, callable(biograd.pipeline.load_data))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] 442 True"

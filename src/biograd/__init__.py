@@ -79,12 +79,16 @@ from biograd.training import (
 __version__ = "0.1.0"
 
 
+# Sub-packages that need matplotlib, pandas or scikit-learn: imported on first use (``biograd.viz``), so
+# ``import biograd`` stays quick and light.
+_LAZY_MODULES = ("viz", "datasets", "bio", "explain", "pipeline", "report", "sklearn", "interop", "tour")
+
+
 def __getattr__(name: str):
-    """``biograd.viz`` is imported on first use, so ``import biograd`` stays quick and light."""
-    if name == "viz":
+    if name in _LAZY_MODULES:
         import importlib
 
-        return importlib.import_module("biograd.viz")
+        return importlib.import_module(f"biograd.{name}")
     raise AttributeError(f"module 'biograd' has no attribute {name!r}")
 
 
