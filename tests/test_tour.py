@@ -1,6 +1,6 @@
 """`biograd tour --out DIR`: one self-contained page with the ten steps of the guided tour.
 
-The command runs once per test session (module fixture); the page is checked for its sections, embedded
+The command runs once (one test); the page is checked for its sections, embedded
 images, numbers that agree with closed forms (least squares, the chain rule, the mean), and then opened
 once in Debian's Chromium through Python Playwright (never `playwright install`): every image decodes and
 the console stays free of errors.
@@ -27,17 +27,21 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tour_page(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tour") / "tour"
-    code = main(["tour", "--out", str(out)])
-    assert code == 0
-    return out / "index.html"
+def test_tour_writes_one_self_contained_page_that_renders(tmp_path):
+    # One test, so that the tour runs once even when pytest-xdist spreads tests over workers.
+    out = tmp_path / "tour"
+    assert main(["tour", "--out", str(out)]) == 0
+    page_path = out / "index.html"
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"]  # no leftover temp file
+    page = page_path.read_text(encoding="utf-8")
+    _check_sections_and_images(page)
+    _check_numbers_against_closed_forms(page)
+    if CHROMIUM is None:
+        pytest.skip("page checked; Debian's chromium is not installed for the render check (.ci/run has it)")
+    _check_renders_in_chromium(page_path, expected_images=len(re.findall(r"<img ", page)))
 
 
-def test_tour_writes_one_self_contained_page_with_ten_steps(tour_page):
-    assert sorted(p.name for p in tour_page.parent.iterdir()) == ["index.html"]  # no leftover temp file
-    page = tour_page.read_text(encoding="utf-8")
+def _check_sections_and_images(page: str) -> None:
     assert [int(n) for n in re.findall(r'<section id="step-(\d+)"', page)] == list(range(1, 11))
     images = re.findall(r'<img src="([^"]+)"', page)
     assert len(images) >= 14  # every step has at least one figure; some have two or four
@@ -49,8 +53,7 @@ def test_tour_writes_one_self_contained_page_with_ten_steps(tour_page):
         assert f"docs/tutorials/{number:02d}_" in page  # each step points to its notebook
 
 
-def test_tour_numbers_agree_with_closed_forms(tour_page):
-    page = tour_page.read_text(encoding="utf-8")
+def _check_numbers_against_closed_forms(page: str) -> None:
     conc = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.5])
     absorb = np.array([0.05, 0.21, 0.33, 0.52, 0.63, 0.97])
     slope, intercept = np.polyfit(conc, absorb, 1)
@@ -63,18 +66,8 @@ def test_tour_numbers_agree_with_closed_forms(tour_page):
     assert f"{parameters:,} parameters" in page
 
 
-def test_tour_rejects_a_file_as_output_directory(tmp_path, capsys):
-    target = tmp_path / "not_a_dir"
-    target.write_text("x")
-    assert main(["tour", "--out", str(target)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "directory" in err
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-def test_tour_page_renders_in_headless_chromium(tour_page):
+def _check_renders_in_chromium(page_path, expected_images: int) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
-    expected = len(re.findall(r"<img ", tour_page.read_text(encoding="utf-8")))
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -82,13 +75,21 @@ def test_tour_page_renders_in_headless_chromium(tour_page):
             problems = []
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(tour_page.as_uri(), wait_until="load")
+            page.goto(page_path.as_uri(), wait_until="load")
             sizes = page.eval_on_selector_all(
                 "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
             )
-            assert len(sizes) == expected
+            assert len(sizes) == expected_images
             assert all(done and w > 0 and h > 0 for done, w, h in sizes), sizes
             assert page.locator("section").count() == 10
             assert not problems, problems
         finally:
             browser.close()
+
+
+def test_tour_rejects_a_file_as_output_directory(tmp_path, capsys):
+    target = tmp_path / "not_a_dir"
+    target.write_text("x")
+    assert main(["tour", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "directory" in err

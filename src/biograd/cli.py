@@ -373,7 +373,7 @@ def _tour(args: argparse.Namespace) -> int:
     from biograd import tour
 
     out = Path(args.out)
-    _out(f"The guided tour: ten steps, computed now (about a minute). Writing {out / 'index.html'}")
+    _out(f"The guided tour: ten steps, computed now (under a minute). Writing {out / 'index.html'}")
 
     def progress(number: int, title: str) -> None:
         _out(f"  {number:2d}/10  {title}")
