@@ -497,8 +497,8 @@ class History:
         # 6. good fit
         if has_val:
             text = (
-                f"Training loss fell to {train[-1]:.4g} and validation loss reached "
-                f"{ev['min_val_loss']:.4g} at epoch {ev['min_val_epoch']}, close to each other"
+                f"Validation loss reached {ev['min_val_loss']:.4g} at epoch {ev['min_val_epoch']} "
+                f"(training loss then: {ev['train_loss_at_min_val']:.4g})"
             )
         else:
             text = f"Training loss fell to {train[-1]:.4g}"
