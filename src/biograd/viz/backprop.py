@@ -63,6 +63,10 @@ class BackpropSteps:
         data = json.dumps({"frames": self.frames, "numbers": self.numbers}, allow_nan=True)
         data = data.replace("</", "<\\/")
         n = len(self.frames)
+        drawing = copy.copy(self.scene)  # the page has the title as its heading: not twice
+        drawing.shapes = [
+            s for s in self.scene.shapes if not (s.kind == "text" and s.bold and s.text == self.scene.title)
+        ]
         body = f"""
 <h1>{html.escape(self.title)}</h1>
 <p class="intro">One real training step on your own sample. <b>Forward</b>: each neuron computes
@@ -77,7 +81,7 @@ w ← w − lr × dL/dw. Every number comes from biograd's engine. Use the butto
   <span id="counter">Step 1 of {n}</span>
 </div>
 <div class="wrap">
-  <div id="net">{self.scene.to_svg()}</div>
+  <div id="net">{drawing.to_svg()}</div>
   <div id="panel"><div id="stage"></div><h2 id="frame-title"></h2><pre id="formula"></pre></div>
 </div>
 <script type="application/json" id="biograd-backprop-data">{data}</script>
@@ -556,7 +560,7 @@ h1{font-size:22px;margin:0 0 6px} .intro{max-width:1100px;color:#444;font-size:1
   border-radius:6px;cursor:pointer}
 .controls button:focus{outline:3px solid #0072B2} #slider{width:320px} #counter{font-weight:bold}
 .wrap{display:flex;gap:18px;align-items:flex-start;flex-wrap:wrap}
-#panel{flex:1;min-width:360px;max-width:600px;background:#f4f4f4;border:1px solid #999;
+#panel{flex:1;min-width:360px;max-width:720px;background:#f4f4f4;border:1px solid #999;
   border-radius:8px;padding:12px 16px}
 #stage{font-size:12px;letter-spacing:.08em;text-transform:uppercase;color:#555;font-weight:bold}
 #frame-title{font-size:16px;margin:4px 0 10px}
