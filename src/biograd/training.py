@@ -785,6 +785,13 @@ class ProgressBar(Callback):
         self._out.flush()
 
 
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (an IPython shell with a kernel), not merely with ipykernel imported."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
 def _seconds(s: float) -> str:
     s = round(s)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -1312,8 +1319,7 @@ def fit(
 
     callbacks = list(callbacks or [])
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
-        in_notebook = "ipykernel" in sys.modules
-        callbacks.append(ProgressBar(every=1 if verbose == 2 else None, plain=in_notebook))
+        callbacks.append(ProgressBar(every=1 if verbose == 2 else None, plain=_in_notebook()))
     for cb in callbacks:
         if not isinstance(cb, Callback):
             raise TypeError(f"callbacks must be biograd Callback objects; got {type(cb).__name__}.")
