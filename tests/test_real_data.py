@@ -140,3 +140,19 @@ def test_readme_gradient_descent_loop_runs_and_learns(capsys):
         LogisticRegression(max_iter=1000).fit(ns["x_train"], ns["y_train"]).score(ns["x_val"], ns["y_val"])
     )
     assert accuracy >= logistic - 0.03
+
+
+def test_readme_seeing_it_example_runs_after_the_training_example(tmp_path, monkeypatch):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    code = ""
+    for title in ("## Training a network", "## Seeing it"):
+        section = readme.split(title, 1)[1].split("\n## ", 1)[0]
+        code += re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(
+        compile(code.replace("callbacks=[stop])", "callbacks=[stop], verbose=False)"), "README.md", "exec"),
+        {},
+    )
+    svg = (tmp_path / "network.svg").read_text()
+    assert svg.startswith("<svg") and 'class="neuron"' in svg  # 30 inputs: the layers drawn as matrices
+    assert (tmp_path / "step.html").stat().st_size > 0 and (tmp_path / "curves.png").stat().st_size > 0
