@@ -178,3 +178,113 @@ def test_load_table_warnings(tmp_path):
     with pytest.warns(UserWarning, match=r"2 of 40 rows have no value in the target"):
         table = load_table(write(tmp_path, frame, "x.csv"), target="disease")
     assert table.n_samples == 38
+
+
+def assert_same_features(table, frame, columns=("geneA", "geneB", "tissue")):
+    """The features load_table read equal the frame that was written (the oracle), column by column."""
+    assert list(table.features.columns) == list(columns)
+    for name in columns:
+        if frame[name].dtype == object:
+            assert table.features[name].tolist() == frame[name].tolist()
+        else:
+            np.testing.assert_allclose(table.features[name].to_numpy(np.float64), frame[name], rtol=1e-12)
+
+
+def test_semicolon_csv_is_detected(tmp_path):
+    frame = make_frame()
+    path = write(tmp_path, frame, "semi.csv", sep=";")  # a .csv name, but ';' between the columns
+    table = load_table(path, target="disease")
+    assert_same_features(table, frame)
+    assert table.target_names == ["healthy", "tumour"] and table.ids[:2] == ["S000", "S001"]
+    # a comma in the header still means comma-separated, even with semicolons inside the values
+    with_semicolons = frame.assign(tissue=frame["tissue"] + ";x")
+    assert_same_features(
+        load_table(write(tmp_path, with_semicolons, "c.csv"), target="disease"), with_semicolons
+    )
+    tabbed = load_table(write(tmp_path, frame, "tab.csv", sep="\t"), target="disease")
+    assert_same_features(tabbed, frame)
+
+
+def test_semicolon_csv_with_decimal_commas_reads_numbers(tmp_path):
+    frame = make_frame()
+    path = tmp_path / "excel_de.csv"
+    frame.to_csv(path, sep=";", decimal=",", index=False)  # what Excel writes in most of Europe
+    assert "," in path.read_text().splitlines()[1]
+    with pytest.warns(
+        UserWarning, match=r"decimal commas as decimal points in 2 column\(s\): 'geneA', 'geneB'"
+    ):
+        table = load_table(path, target="disease")
+    assert_same_features(table, frame)
+
+
+def test_cp1252_and_latin1_files_are_read_with_a_warning(tmp_path):
+    frame = make_frame().rename(columns={"geneB": "gène µB"})
+    frame["tissue"] = frame["tissue"].replace({"liver": "foie", "lung": "poumon", "brain": "cœur"})
+    path = tmp_path / "excel.csv"
+    path.write_bytes(frame.to_csv(index=False).encode("cp1252"))  # œ exists in cp1252, not latin-1
+    with pytest.warns(UserWarning, match=r"excel.csv' is not UTF-8 text.*read it as cp1252"):
+        table = load_table(path, target="disease")
+    assert_same_features(table, frame, ("geneA", "gène µB", "tissue"))
+    # byte 0x81 is not a cp1252 character: latin-1, which reads any byte, is the last resort
+    latin = frame.assign(tissue=frame["tissue"].replace({"cœur": "c\x81ur"}))
+    path.write_bytes(latin.to_csv(index=False).encode("latin-1"))
+    with pytest.warns(UserWarning, match=r"read it as latin-1"):
+        assert_same_features(load_table(path, target="disease"), latin, ("geneA", "gène µB", "tissue"))
+    path.write_bytes(frame.to_csv(index=False).encode("utf-16"))  # Excel's "Unicode text"
+    assert_same_features(load_table(path, target="disease"), frame, ("geneA", "gène µB", "tissue"))
+
+
+def test_empty_columns_are_dropped_with_a_warning(tmp_path):
+    frame = make_frame()
+    path = tmp_path / "trailing.csv"
+    path.write_text("".join(line + ",,\n" for line in frame.to_csv(index=False).splitlines()))  # Excel
+    with pytest.warns(UserWarning, match=r"dropped 2 empty column\(s\).*'Unnamed: 5', 'Unnamed: 6'"):
+        table = load_table(path, target="disease")  # no --impute needed: nothing left to impute
+    assert_same_features(table, frame)
+    named = frame.assign(notes=np.nan)
+    with pytest.warns(UserWarning, match=r"dropped 1 empty column\(s\).*'notes'"):
+        assert_same_features(load_table(write(tmp_path, named, "n.csv"), target="disease"), frame)
+
+
+@pytest.mark.parametrize("start", [0, 1])
+def test_a_saved_row_index_is_not_a_feature(tmp_path, start):
+    frame = make_frame()
+    path = tmp_path / "indexed.csv"
+    frame.set_axis(np.arange(start, start + len(frame))).to_csv(path)  # forgot index=False (or R's write.csv)
+    with pytest.warns(UserWarning, match=r"dropped column\(s\) 'Unnamed: 0': a saved row index"):
+        table = load_table(path, target="disease")
+    assert_same_features(table, frame)
+
+
+def test_unnamed_columns_that_are_not_row_numbers_are_kept(tmp_path):
+    frame = make_frame()
+    shuffled = np.random.default_rng(0).permutation(len(frame))
+    frame.set_axis(shuffled).to_csv(tmp_path / "shuffled.csv")  # a shuffled index carries other meaning
+    table = load_table(tmp_path / "shuffled.csv", target="disease")
+    assert "Unnamed: 0" in table.features.columns
+    counted = frame.assign(rank=np.arange(len(frame)))  # a named column of 0..n-1 is the user's choice
+    assert "rank" in load_table(write(tmp_path, counted), target="disease").features.columns
+
+
+def test_messages_show_plain_values_not_numpy_reprs():
+    frame = make_frame().drop(columns="disease")
+    prep = Preprocessor().fit(frame)
+    new = frame.iloc[:2].assign(tissue=["kidney", "liver"])
+    with pytest.warns(UserWarning) as caught:
+        prep.transform(new)
+    message = str(caught[0].message)
+    assert "('kidney')" in message and "np." not in message, message
+    with pytest.raises(DataError) as err:
+        encode_target(np.asarray(["tumour"] * 5))
+    assert "single class ('tumour')" in str(err.value) and "np." not in str(err.value)
+    with pytest.raises(DataError) as err:
+        encode_target(np.asarray(["a", "b"]), task="regression")
+    assert "(e.g. 'a')" in str(err.value) and "np." not in str(err.value)
+
+
+def test_missing_value_hints_name_the_option_and_the_parameter(tmp_path):
+    train = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [np.nan] * 3})
+    with pytest.raises(DataError, match=r"--impute mean or median \(impute='mean' or 'median' in Python\)"):
+        Preprocessor().fit(train[["a"]])
+    with pytest.raises(DataError, match=r"'b' has no finite values.*Remove the column"):
+        Preprocessor(impute="mean").fit(train)

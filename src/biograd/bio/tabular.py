@@ -13,6 +13,8 @@ and encoding, matching columns by name in any order.
 from __future__ import annotations
 
 import difflib
+import io
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,13 +36,17 @@ MAX_INTEGER_CLASSES = 10
 
 
 def _delimiter(path: Path, head: str) -> str:
-    """Tab for .tsv/.tab, comma for .csv, else sniffed from the first lines (tab, comma, semicolon)."""
+    """The column separator: tab for .tsv/.tab; for .csv, whichever of comma, semicolon and tab the header
+    row holds most of (a comma on a tie: semicolons come from Excel in countries that write decimal
+    commas); for other names, sniffed from the first lines."""
     suffixes = [s.lower() for s in path.suffixes]
     first = head.splitlines()[0] if head else ""
     if ".tsv" in suffixes or ".tab" in suffixes:
         return "\t"
-    if ".csv" in suffixes and ("," in first or "\t" not in first):
-        return ","
+    if ".csv" in suffixes:
+        counts = {sep: first.count(sep) for sep in (",", ";", "\t")}
+        best = max(counts, key=lambda sep: counts[sep])  # the first of equals: the comma
+        return best if counts[best] else ","
     import csv
 
     try:
@@ -49,8 +55,79 @@ def _delimiter(path: Path, head: str) -> str:
         return "\t" if "\t" in first else ","
 
 
+#: Encodings tried after UTF-8, in order: Excel's "CSV" on Windows in Western Europe writes cp1252;
+#: latin-1 decodes any bytes at all, so it is the last resort.
+FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """The file's text: UTF-8 (with or without a byte-order mark), UTF-16 with a byte-order mark (Excel's
+    "Unicode text"), else cp1252 or latin-1 with a warning naming the file and the encoding."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data[:65536]:
+        raise DataError(f"{str(path)!r} is not a text table (it contains binary data); expected CSV or TSV.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        position = err.start
+    for encoding in FALLBACK_ENCODINGS:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        warnings.warn(
+            f"{str(path)!r} is not UTF-8 text (byte {position + 1} is {data[position : position + 1]!r}); "
+            f"read it as {encoding} (Windows/Excel, Western European). Check that accented names look "
+            "right, or save the file as 'CSV UTF-8'.",
+            stacklevel=3,
+        )
+        return text
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+
+
+def _read_decimal_commas(frame: Any, path: Path) -> Any:
+    """In a semicolon-separated table, text columns whose every value is a number written with a
+    decimal comma ("5,69"; Excel in most of Europe) become numbers, with a warning naming them."""
+    import pandas as pd
+
+    converted = []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        present = column.dropna().astype(str).str.strip()
+        if not len(present):
+            continue
+        comma = present.map(lambda v: bool(_DECIMAL_COMMA.fullmatch(v)))
+        whole = present.map(lambda v: bool(_WHOLE_NUMBER.fullmatch(v)))
+        if comma.any() and (comma | whole).all():
+            numbers = pd.to_numeric(present.str.replace(",", ".", regex=False), errors="coerce")
+            frame[name] = numbers.reindex(column.index)
+            converted.append(str(name))
+    if converted:
+        shown = ", ".join(map(repr, converted[:6])) + (
+            f" and {len(converted) - 6} more" if len(converted) > 6 else ""
+        )
+        warnings.warn(
+            f"{str(path)!r}: read decimal commas as decimal points in {len(converted)} column(s): {shown}.",
+            stacklevel=3,
+        )
+    return frame
+
+
 def read_frame(path: str | PathLike) -> Any:
     """Read a CSV or TSV file into a pandas DataFrame (delimiter from the extension or the content).
+
+    Gzipped files are read too. Text that is not UTF-8 is read as cp1252 (or latin-1) with a warning; a
+    semicolon-separated table may write numbers with decimal commas ("5,69"), which are read as numbers.
 
     Raises FileNotFoundError for a missing file and DataError for an empty or unreadable one, or one
     with duplicated column names (which pandas would silently rename).
@@ -64,22 +141,28 @@ def read_frame(path: str | PathLike) -> Any:
         raise DataError(f"{str(path)!r} is a folder, not a CSV/TSV file.")
     if path.stat().st_size == 0:
         raise DataError(f"{str(path)!r} is empty (0 bytes); expected a CSV/TSV table with a header row.")
-    raw = path.read_bytes()[:65536]
-    if path.suffix != ".gz" and b"\x00" in raw:
-        raise DataError(f"{str(path)!r} is not a text table (it contains binary data); expected CSV or TSV.")
-    head = raw.decode("utf-8", errors="replace")
-    sep = _delimiter(path, head)
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        import gzip
+        import zlib
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as err:
+            raise DataError(f"{str(path)!r} is a damaged gzip file ({err}).") from None
+    text = _decode(path, data)
+    sep = _delimiter(path, text[:65536])
     try:
-        names = list(pd.read_csv(path, sep=sep, nrows=1, header=None).iloc[0])  # as written, unrenamed
-        frame = pd.read_csv(path, sep=sep)
+        names = list(pd.read_csv(io.StringIO(text), sep=sep, nrows=1, header=None).iloc[0])  # unrenamed
+        frame = pd.read_csv(io.StringIO(text), sep=sep)
     except pd.errors.EmptyDataError:
         raise DataError(
             f"{str(path)!r} has no columns; expected a CSV/TSV table with a header row."
         ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+    except pd.errors.ParserError as err:
         first = str(err).strip().splitlines()[0]
         raise DataError(f"{str(path)!r} could not be read as a table: {first}") from None
-    names = [str(n) for n in names]
+    names = [str(n) for n in names if not pd.isna(n)]  # blank names become "Unnamed: 6", all different
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise DataError(
@@ -89,6 +172,8 @@ def read_frame(path: str | PathLike) -> Any:
     if frame.shape[0] == 0:
         raise DataError(f"{str(path)!r} has a header but no rows of data.")
     frame.columns = [str(c) for c in frame.columns]
+    if sep == ";":
+        frame = _read_decimal_commas(frame, path)
     return frame
 
 
@@ -134,8 +219,8 @@ def encode_target(
             y = arr.astype(np.float32)
         except (TypeError, ValueError):
             raise DataError(
-                f"The target {name!r} has non-numeric values (e.g. {arr[0]!r}), so it cannot be a regression "
-                "target. Use --task classification."
+                f"The target {name!r} has non-numeric values (e.g. {str(arr[0])!r}), so it cannot be a "
+                "regression target. Use --task classification (task='classification' in Python)."
             ) from None
         return y, [], task
     if arr.dtype.kind == "f" and np.all(arr == np.round(arr)):
@@ -143,7 +228,7 @@ def encode_target(
     classes, y = np.unique(arr, return_inverse=True) if arr.dtype.kind != "O" else _unique_text(arr)
     if len(classes) < 2:
         raise DataError(
-            f"The target {name!r} has a single class ({classes[0]!r}) in all {len(arr)} samples; "
+            f"The target {name!r} has a single class ({str(classes[0])!r}) in all {len(arr)} samples; "
             "a classifier needs at least two classes."
         )
     return y.astype(np.int64), [str(c) for c in classes], task
@@ -174,6 +259,50 @@ def detect_id_column(frame: Any, exclude: Sequence[str] = ()) -> str | None:
         if not _is_numeric(column) and column.notna().all() and column.nunique() == len(column) > 1:
             return str(name)
     return None
+
+
+_UNNAMED = re.compile(r"Unnamed: \d+")
+
+
+def _is_saved_index(column: Any) -> bool:
+    """True for the row numbers 0..n-1 or 1..n, as pandas' ``to_csv`` (or R's ``write.csv``) writes them."""
+    if not _is_numeric(column) or column.isna().any():
+        return False
+    values = column.to_numpy(dtype=np.float64)
+    counting = np.arange(len(values), dtype=np.float64)
+    return bool(np.array_equal(values, counting) or np.array_equal(values, counting + 1))
+
+
+def drop_unusable_columns(frame: Any, where: str = "the table", keep: Sequence[str] = ()) -> Any:
+    """Drop columns that would mislead a network, with a warning naming them.
+
+    - all-empty columns (often a blank header from a trailing comma, read as "Unnamed: 6"): nothing to
+      learn from and nothing to impute them with;
+    - a saved row index: an unnamed column ("Unnamed: 0", or a blank header) holding exactly 0..n-1 or
+      1..n, written by ``DataFrame.to_csv`` without ``index=False`` or by R's ``write.csv``. It only
+      numbers the rows, so as a feature it would leak the order of the file (often sorted by class).
+
+    Columns in ``keep`` (the target, a chosen ID column) are never dropped.
+    """
+    empty = [c for c in frame.columns if c not in keep and frame[c].isna().all()]
+    index = [
+        c
+        for c in frame.columns
+        if c not in keep and c not in empty and _UNNAMED.fullmatch(str(c)) and _is_saved_index(frame[c])
+    ]
+    if empty:
+        warnings.warn(
+            f"{where}: dropped {len(empty)} empty column(s) (no value in any row): "
+            f"{', '.join(map(repr, empty[:10]))}{' ...' if len(empty) > 10 else ''}.",
+            stacklevel=3,
+        )
+    if index:
+        warnings.warn(
+            f"{where}: dropped column(s) {', '.join(map(repr, index))}: a saved row index (unnamed, "
+            "numbering the rows 0, 1, 2, ...), not a measurement. (Save tables with index=False.)",
+            stacklevel=3,
+        )
+    return frame.drop(columns=empty + index) if empty or index else frame
 
 
 @dataclass
@@ -224,7 +353,8 @@ def _check_text_columns(features: Any, where: str, max_categories: int) -> None:
             examples = ", ".join(map(repr, sorted({str(v) for v in text})[:3]))
             raise DataError(
                 f"{where}: column {name!r} holds numbers but {len(text)} value(s) are text ({examples}). "
-                "Leave missing values empty (or NA) and use --impute mean|median, or fix those cells."
+                "Leave missing values empty (or NA) and use --impute mean or median (impute='mean' or "
+                "'median' in Python), or fix those cells."
             )
         n_categories = present.astype(str).nunique()
         if n_categories > max_categories:
@@ -278,6 +408,7 @@ def load_table(
     if id_column == target:
         raise DataError(f"The ID column and the target are the same column ({target!r}).")
 
+    frame = drop_unusable_columns(frame, where, keep=[c for c in (target, id_column) if c])
     y_raw = frame[target]
     missing = y_raw.isna()
     if missing.all():
@@ -309,7 +440,8 @@ def load_table(
         more = f" and {len(bad) - 6} more columns" if len(bad) > 6 else ""
         raise DataError(
             f"{where}: missing or infinite values in {len(bad)} feature column(s): {listed}{more}.\n"
-            "Fill them in with --impute mean or --impute median (impute='mean'|'median'), or remove them."
+            "Fill them in with --impute mean or --impute median (impute='mean' or 'median' in Python), or "
+            "remove them."
         )
     y, target_names, task = encode_target(y_raw.to_numpy(), task=task, name=target)
     if len(y) < min_samples:
@@ -396,12 +528,15 @@ class Preprocessor:
                 values = column.to_numpy(dtype=np.float64)
                 finite = values[np.isfinite(values)]
                 if finite.size == 0:
-                    raise DataError(f"Feature column {name!r} has no finite values in the training data.")
+                    raise DataError(
+                        f"Feature column {name!r} has no finite values in the training data, so it can be "
+                        "neither scaled nor imputed. Remove the column, or fill in its values."
+                    )
                 if finite.size < values.size and self.impute is None:
                     raise DataError(
                         f"Feature column {name!r} has {values.size - finite.size} missing or infinite "
-                        "values; "
-                        "use impute='mean' or 'median' (--impute)."
+                        "values. Fill them in with --impute mean or median (impute='mean' or 'median' in "
+                        "Python), or remove them."
                     )
                 fill = float(np.median(finite)) if self.impute == "median" else float(finite.mean())
                 filled = np.where(np.isfinite(values), values, fill)
@@ -450,14 +585,14 @@ class Preprocessor:
                 except (TypeError, ValueError):
                     raise DataError(
                         f"Column {name!r} was numeric in training but holds text here "
-                        f"(e.g. {frame[name].iloc[0]!r})."
+                        f"(e.g. {str(frame[name].iloc[0])!r})."
                     ) from None
                 bad = ~np.isfinite(values)
                 if bad.any():
                     if self.impute is None:
                         raise DataError(
                             f"Column {name!r} has {int(bad.sum())} missing or infinite values; the model was "
-                            "trained without imputation. Fill them in first."
+                            "trained without imputation (--impute). Fill them in first."
                         )
                     values = np.where(bad, stats["fill"], values)
                 blocks.append(((values - stats["mean"]) / stats["std"])[:, None])
@@ -469,7 +604,7 @@ class Preprocessor:
                 onehot = (text[:, None] == np.asarray(spec["categories"])[None, :]) & present[:, None]
                 unseen = present & ~onehot.any(axis=1)
                 if unseen.any():
-                    examples = sorted(set(text[unseen]))[:3]
+                    examples = sorted({str(v) for v in text[unseen]})[:3]
                     warnings.warn(
                         f"Column {name!r}: {int(unseen.sum())} value(s) not seen in training "
                         f"({', '.join(map(repr, examples))}) are encoded as all zeros.",
