@@ -136,8 +136,14 @@ def test_explain_ranks_the_two_driving_features_first(table_run, tmp_path, capsy
     assert main(["explain", str(out), str(csv), "--top", "5", "--out", str(ranking)]) == 0
     table = pd.read_csv(ranking)
     assert set(table.feature[:2]) == {"gene_a", "gene_b"}
-    # status "healthy" (the last class) when 2a - 1.5b < 0: higher gene_a lowers its score, gene_b raises it
+    # planted rule: "disease" when 2a - 1.5b > 0. Two classes are explained towards the positive class
+    # ("healthy" reads as the negative one, whatever the alphabet says): gene_a raises it, gene_b lowers it
     direction = dict(zip(table.feature, table.direction, strict=False))
+    assert direction["gene_b"] < 0 < direction["gene_a"]
+    assert "towards 'disease'" in capsys.readouterr().out
+    assert main(["explain", str(out), str(csv), "--class", "healthy", "--out", str(ranking)]) == 0
+    flipped = pd.read_csv(ranking)
+    direction = dict(zip(flipped.feature, flipped.direction, strict=False))
     assert direction["gene_a"] < 0 < direction["gene_b"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -61,6 +62,11 @@ EXPLAIN_EPILOG = """\
 examples:
   biograd explain runs/demo samples.csv --top 20          (tables: features ranked by importance)
   biograd explain runs/motifs seqs.fa --top 10            (sequences: the most important site of each)
+  biograd explain runs/motifs seqs.fa --class motif       (explain every sequence towards one class)
+  biograd explain runs/demo samples.csv --per-sample attributions.csv   (one row per sample)
+
+Every sample of the file is explained (above 5,000 table rows or 2,000 sequences, a seeded random
+sample of that size, and the output says so).
 """
 
 EXIT_BAD_INPUT = 2
@@ -101,7 +107,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _out(text: str = "") -> None:
-    print(text)
+    """One line to stdout, flushed; a reader that stopped reading (``| head``) silences the rest of the
+    output rather than the command (a run still writes its files)."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device: the reader of the pipe is gone, and Python would otherwise fail
+    again when it flushes stdout at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (tests, notebooks)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
 
 
 def _err(text: str) -> None:
@@ -176,6 +199,7 @@ def _train(args: argparse.Namespace) -> int:
         raise pipeline.ConfigError("Give a data file (biograd train DATA --target COLUMN) or --dataset NAME.")
     if args.data is not None and args.dataset is not None:
         raise pipeline.ConfigError("Give a data file or --dataset NAME, not both.")
+    pipeline.check_out_dir(args.out)  # a bad --out fails now, not after the whole training run
     data = pipeline.load_data(
         args.data,
         args.target,
@@ -208,7 +232,6 @@ def _train(args: argparse.Namespace) -> int:
         f"Training for up to {config.epochs} epochs "
         f"(early stopping after {config.patience} without improvement)..."
     )
-    sys.stdout.flush()
     result = pipeline.train(
         prepared,
         progress=not args.quiet,
@@ -253,11 +276,14 @@ def _summary(result: Any, out: Path) -> None:
         f"Diagnosis: {result.diagnosis.verdict}. {result.diagnosis.advice}".rstrip()
     )
     if result.importance is not None and not result.prepared.data.is_sequence:
-        top = ", ".join(result.importance["feature"].head(5).astype(str))
+        top = ", ".join(result.importance["ranking"]["feature"].head(5).astype(str))
         _out(f"Most important features: {top}")
     elif result.importance is not None:
-        sites = [s["site"] for s in result.importance["sites"][:3]]
-        _out(f"Most important sites in the top sequences: {', '.join(sites)}")
+        for group in result.importance["groups"]:
+            sites = group["sites"][:3]
+            if group["n"]:
+                name = f" of sequences predicted as {group['class']!r}" if group["class"] is not None else ""
+                _out(f"Most important sites{name}: {', '.join(s['site'] for s in sites)}")
     _out(
         f"Written to {out}/: report.html (open it in a browser), model.safetensors + model.json, "
         "metrics.json, history.csv, predictions.csv"
@@ -277,6 +303,7 @@ def _load_for(args: argparse.Namespace, need_target: bool) -> tuple[Any, dict, A
     new = pipeline.read_new_data(
         info,
         args.data,
+        model=model,
         labels=args.labels,
         label_column=args.label_column,
         need_target=need_target,
@@ -325,39 +352,108 @@ def _explain(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise pipeline.ConfigError(f"The 'top' parameter must be an int >= 1. Got {args.top} instead.")
     model, info, new = _load_for(args, need_target=False)
-    table, ism = pipeline.explain_new(model, info, new, top=args.top)
-    if ism is None:
-        _out(f"Features ranked by mean |integrated gradients| over {min(len(new.ids), 300)} samples:")
-        rows = [
-            [int(r["rank"]), str(r["feature"]), float(r["mean_abs_attribution"]), float(r["direction"])]
-            for _, r in table.iterrows()
+    found = pipeline.explain_new(model, info, new, top=args.top, explain_class=args.explain_class)
+    used = (
+        f"a random sample of {found['n_used']:,} of the {found['n_total']:,} samples (seed 0)"
+        if found["sampled"]
+        else f"all {found['n_total']:,} samples"
+    )
+    if "ranking" in found:
+        _explain_table_text(found, used)
+    else:
+        _explain_sequences_text(found, used)
+    if args.out:
+        found["table"].to_csv(args.out, index=False)
+        _out(f"Written to {args.out}")
+    if args.per_sample:
+        found["per_sample"].to_csv(args.per_sample, index=False)
+        what = "feature" if "ranking" in found else "position"
+        _out(f"Per-sample attributions (one row per sample, one column per {what}) -> {args.per_sample}")
+    return 0
+
+
+def _explain_table_text(found: dict[str, Any], used: str) -> None:
+    table = found["table"]
+    per_class = [c for c in table.columns if str(c).startswith("direction_")]
+    towards = found["towards"]
+    if per_class:
+        _out(f"Features ranked by mean |integrated gradients| of each sample's predicted class, over {used}:")
+    elif towards is not None:
+        _out(f"Features ranked by mean |integrated gradients| towards {towards!r}, over {used}:")
+    else:
+        _out(f"Features ranked by mean |integrated gradients| of the predicted value, over {used}:")
+    directions = per_class or ["direction"]
+    labels = [f"-> {c[len('direction_') :]}" for c in per_class] or ["direction"]
+    rows = [
+        [
+            int(r["rank"]),
+            str(r["feature"]),
+            float(r["mean_abs_attribution"]),
+            *[float(r[d]) for d in directions],
         ]
-        _out(_table(rows, ["rank", "feature", "mean |attr.|", "direction"]))
+        for _, r in table.iterrows()
+    ]
+    _out(_table(rows, ["rank", "feature", "mean |attr.|", *labels]))
+    if per_class:
         _out(
-            "(direction > 0: higher values of the feature raise the score, i.e. the logit of the last class "
-            "or the predicted value; < 0: they lower it)"
+            "(-> CLASS: correlation, over all samples, between the feature's value and its attribution to "
+            "CLASS's logit: > 0 higher values raise that class's score, < 0 lower it; "
+            "--class NAME explains every sample towards one class)"
+        )
+    elif towards is not None:
+        _out(
+            f"(direction > 0: higher values of the feature push towards {towards!r}; < 0: away from it. "
+            "--class NAME explains towards another class)"
         )
     else:
-        _out(f"The most important site of the {len(table)} highest-scoring sequences (integrated gradients):")
+        _out("(direction > 0: higher values of the feature raise the predicted value; < 0: they lower it)")
+
+
+def _explain_sequences_text(found: dict[str, Any], used: str) -> None:
+    import numpy as np
+
+    from biograd.pipeline import common_sites
+
+    window = found["window"]
+    _out(f"Integrated gradients over {used}; each sequence's most important {window}-letter site.")
+    for group in found["groups"]:
+        name = group["class"]
+        shown = group["sites"][: len(group["top"])]
+        _out("")
+        if name is None:
+            _out(f"The {len(shown)} sequences with the highest predicted value:")
+        elif not group["n"]:
+            _out(f"No sequence is predicted as {name!r}.")
+            continue
+        else:
+            _out(
+                f"Explained towards {name!r}: {group['n']} sequence(s); the {len(shown)} most confident "
+                f"(attribution > 0 pushes towards {name!r}):"
+            )
+        header = ["sequence", *(["P(" + str(name) + ")"] if name is not None else []), "score", "positions"]
         rows = [
             [
-                str(r["id"]),
-                float(r["score"]),
-                f"{r['start']}-{r['end']}",
-                str(r["site"]),
-                float(r["site_attribution"]),
+                str(s["id"]),
+                *([float(s["probability"])] if name is not None else []),
+                float(s["score"]),
+                f"{s['start']}-{s['end']}",
+                str(s["site"]),
+                float(s["site_attribution"]),
             ]
-            for _, r in table.iterrows()
+            for s in shown
         ]
-        _out(_table(rows, ["sequence", "score", "positions", "site", "attribution"]))
-        _out(
-            f"In-silico mutagenesis of {ism['top_id']}: the most damaging single substitution (at position "
-            f"{ism['position']}) lowers the score by {ism['largest_drop']:.3f}."
-        )
-    if args.out:
-        table.to_csv(args.out, index=False)
-        _out(f"Written to {args.out}")
-    return 0
+        _out(_table(rows, [*header, "site", "attribution"]))
+        common = common_sites(group["sites"])
+        if common:
+            _out("Most frequent sites (a candidate motif): " + ", ".join(f"{k} ({n}x)" for k, n in common))
+        ism = group["ism"]
+        if ism is not None:
+            pos = int(np.unravel_index(ism.argmin(), ism.shape)[1]) + 1
+            what = f"the score of {name!r}" if name is not None else "the predicted value"
+            _out(
+                f"In-silico mutagenesis of {group['top_ids'][0]}: the most damaging single substitution "
+                f"(at position {pos}) lowers {what} by {float(-ism.min()):.3f}."
+            )
 
 
 def _datasets(args: argparse.Namespace) -> int:
@@ -402,9 +498,19 @@ def _add_new_data(p: argparse.ArgumentParser) -> None:
     _add_common(p)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a wrong option value gives one ``error:`` line and where to find the usage, not the
+    whole usage block (sub-commands get this class too)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _err(f"error: {self.prog}: {message}")
+        _err(f"hint: run `{self.prog} --help` for the options and examples.")
+        self.exit(EXIT_BAD_INPUT)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="biograd",
         description="Deep learning from first principles, for biologists: train, evaluate and explain "
         "networks on tables, sequences and single-cell data.",
@@ -504,8 +610,24 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     _add_new_data(x)
-    x.add_argument("--top", type=int, default=20, help="how many features / sequences to show (default 20)")
+    x.add_argument(
+        "--top", type=int, default=20, help="how many features / sequences per class to show (default 20)"
+    )
+    x.add_argument(
+        "--class",
+        dest="explain_class",
+        metavar="NAME",
+        help="explain every sample towards this class (default: two classes, the positive one for tables "
+        "and each sequence's predicted class; more classes, each sample's predicted class)",
+    )
     x.add_argument("--out", default=None, help="also write the table to this CSV file")
+    x.add_argument(
+        "--per-sample",
+        metavar="FILE.csv",
+        default=None,
+        help="also write every sample's attributions: one row per sample, one column per feature "
+        "(tables) or per position (sequences)",
+    )
     x.set_defaults(run=_explain)
 
     d = sub.add_parser(
@@ -574,6 +696,9 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _show_warning
         try:
             return args.run(args)
+        except BrokenPipeError:  # the reader of our output (| head) stopped reading: not an error
+            _silence_stdout()
+            return 0
         except KeyboardInterrupt:
             if debug:
                 raise

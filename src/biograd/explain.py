@@ -110,6 +110,13 @@ def _score_gradient(model: Callable, x: np.ndarray, target: np.ndarray) -> tuple
     return np.asarray(picked.data), np.asarray(xt.grad)
 
 
+def outputs(model: Callable, x: Any) -> np.ndarray:
+    """The model's raw outputs (logits for a classifier), shape (samples, outputs), in eval mode."""
+    x = _as_input(x)
+    with _explaining(model):
+        return _outputs(model, x)
+
+
 def score(model: Callable, x: Any, target: Any = None) -> np.ndarray:
     """The number the attributions explain, per sample (see the module docstring)."""
     x = _as_input(x)
@@ -257,6 +264,24 @@ def feature_ranking(
     if len(names) != x.shape[1]:
         raise ValueError(f"feature_ranking got {len(names)} feature names for {x.shape[1]} features.")
     attr = attributions(model, x, method=method, target=target, **kwargs).astype(np.float64)
+    table = rank_features(attr, names)
+    if per_sample:
+        return table, pd.DataFrame(attr, columns=names)
+    return table
+
+
+def rank_features(attr: np.ndarray, feature_names: Sequence[str]) -> Any:
+    """Rank a table's columns by mean |attribution| over the samples, given attributions (samples,
+    features) already computed: columns ``rank``, ``feature``, ``mean_abs_attribution``,
+    ``mean_attribution`` (what :func:`feature_ranking` returns)."""
+    import pandas as pd
+
+    attr = np.asarray(attr, dtype=np.float64)
+    names = [str(n) for n in feature_names]
+    if attr.ndim != 2 or attr.shape[1] != len(names):
+        raise ValueError(
+            f"rank_features needs attributions of shape (samples, {len(names)}); got {attr.shape}."
+        )
     table = pd.DataFrame(
         {
             "feature": names,
@@ -266,8 +291,6 @@ def feature_ranking(
     )
     table = table.sort_values("mean_abs_attribution", ascending=False, kind="stable").reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-    if per_sample:
-        return table, pd.DataFrame(attr, columns=names)
     return table
 
 
@@ -290,7 +313,9 @@ __all__ = [
     "gradient_x_input",
     "in_silico_mutagenesis",
     "integrated_gradients",
+    "outputs",
     "position_importance",
+    "rank_features",
     "saliency",
     "score",
 ]

@@ -25,6 +25,7 @@ back in a :class:`TrainResult`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -35,7 +36,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ import numpy as np
 
 from biograd.bio.errors import DataError
 from biograd.io import current_umask
+from biograd.training import EarlyStopping
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt")
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".ffn", ".faa", ".fas", ".seq")
@@ -284,6 +286,33 @@ def _check_readable(path: Path) -> None:
         raise DataError(f"{str(path)!r} is empty (0 bytes).")
 
 
+@contextlib.contextmanager
+def _warnings_if_ok() -> Iterator[None]:
+    """Hold back the warnings raised inside; show them only if the block succeeds. A reader's warning
+    (padding, class imbalance) is noise in front of the error that stops the command anyway."""
+    with warnings.catch_warnings(record=True) as held:
+        warnings.simplefilter("always")
+        yield
+    for w in held:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _check_not_id_like(y: np.ndarray, target_names: list[str], task: str, target: str, hint: str) -> None:
+    """Classification on a column where most values occur once cannot work (no class can be split into
+    training, validation and test samples): it is a sample ID or a continuous measurement."""
+    if task != "classification" or len(target_names) <= 2:
+        return
+    counts = np.bincount(y, minlength=len(target_names))
+    once = int((counts == 1).sum())
+    if once * 2 > len(target_names):
+        raise DataError(
+            f"The target {target!r} has {len(target_names)} different values in {len(y)} samples and "
+            f"{once} of them occur only once, so it cannot be learned as classes: it looks like an ID "
+            "column or a continuous value. If it is a measurement, pass --task regression; otherwise "
+            f"{hint}."
+        )
+
+
 def _check_labels(y: np.ndarray, target_names: list[str], task: str, target: str, where: str) -> None:
     """Checks every kind of data needs: enough samples, and a warning for extreme class imbalance."""
     if len(y) < MIN_SAMPLES:
@@ -345,9 +374,11 @@ def load_data(
             )
         from biograd.bio.tabular import load_table
 
-        table = load_table(
-            path, target, id_column=id_column, task=task, impute=impute, min_samples=MIN_SAMPLES
-        )
+        with _warnings_if_ok():
+            table = load_table(
+                path, target, id_column=id_column, task=task, impute=impute, min_samples=MIN_SAMPLES
+            )
+            _check_not_id_like(table.y, table.target_names, table.task, target, "choose another --target")
         ids = table.ids if table.ids is not None else [str(i + 1) for i in range(table.n_samples)]
         return TrainingData(
             kind="table",
@@ -366,8 +397,12 @@ def load_data(
     if fmt == "fasta":
         from biograd.bio.sequences import load_fasta
 
-        seqs = load_fasta(path, labels=labels, task=task, label_column=label_column)
-        _check_labels(seqs.y, seqs.target_names, seqs.task, "label", repr(str(path)))
+        with _warnings_if_ok():
+            seqs = load_fasta(path, labels=labels, task=task, label_column=label_column)
+            _check_not_id_like(
+                seqs.y, seqs.target_names, seqs.task, label_column or "label", "choose another --label-column"
+            )
+            _check_labels(seqs.y, seqs.target_names, seqs.task, "label", repr(str(path)))
         return TrainingData(
             kind=seqs.kind,
             input_format="fasta",
@@ -388,8 +423,10 @@ def load_data(
         raise ConfigError(f"Which obs column of {path.name!r} should the network predict? Pass --target.")
     from biograd.bio.singlecell import read_h5ad
 
-    cells = read_h5ad(path, label=target, layer=layer, task=task)
-    _check_labels(cells.y, cells.target_names, cells.task, target, repr(str(path)))
+    with _warnings_if_ok():
+        cells = read_h5ad(path, label=target, layer=layer, task=task)
+        _check_not_id_like(cells.y, cells.target_names, cells.task, target, "choose another --target")
+        _check_labels(cells.y, cells.target_names, cells.task, target, repr(str(path)))
     return TrainingData(
         kind="table",
         input_format="h5ad",
@@ -648,7 +685,7 @@ class TrainResult:
     comparison: dict[str, Any]
     predictions: Any  # DataFrame: id, true, predicted, probabilities (test rows)
     test_output: dict[str, np.ndarray]  # y_true codes/values, y_pred, proba (test rows)
-    importance: Any = None  # tables: DataFrame ranking; sequences: dict of attribution arrays
+    importance: Any = None  # explain_table's dict (tables) or explain_sequences' dict (sequences)
     seconds: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
     command: str = ""
@@ -855,88 +892,372 @@ def _prediction_table(prepared: Prepared, out: dict[str, np.ndarray]) -> Any:
     )
 
 
-def explain_table(model: Any, x: np.ndarray, feature_names: Sequence[str], max_rows: int = 300) -> Any:
-    """Features ranked by mean |integrated gradients| over (at most ``max_rows`` of) the rows x.
+#: ``explain`` and the report look at every sample up to this many; above it, a seeded random sample
+#: of this size (the output says so). Integrated gradients cost 33 forward and backward passes per row.
+MAX_EXPLAIN_ROWS = {"table": 5000, "sequence": 2000}
+_EXPLAIN_BATCH = 256  # rows per integrated-gradients call: bounds memory on long sequences
+_NEGATIVE_WORDS = {
+    "0",
+    "absent",
+    "background",
+    "bg",
+    "control",
+    "ctrl",
+    "decoy",
+    "f",
+    "false",
+    "healthy",
+    "inactive",
+    "n",
+    "neg",
+    "negative",
+    "no",
+    "none",
+    "normal",
+    "null",
+    "other",
+    "random",
+    "rest",
+    "shuffled",
+    "wt",
+    "wildtype",
+    "wild-type",
+}
 
-    The baseline of integrated gradients is 0: on standardized columns, the average training sample.
-    The ``direction`` column is the correlation, across samples, between a feature's value and its
-    attribution: close to +1 means "higher values raise the score" (towards the last class, or a larger
-    predicted value), close to -1 "higher values lower it".
+
+def _looks_negative(name: str) -> bool:
+    """Does a class name read as "the absence of the thing" (unbound, non-binder, control, 0, ...)?"""
+    text = str(name).strip().lower()
+    if text in _NEGATIVE_WORDS:
+        return True
+    return any(text.startswith(p) and len(text) > len(p) + 2 for p in ("un", "non", "not", "no_", "no-"))
+
+
+def positive_class(class_names: Sequence[str]) -> int:
+    """The index of the class a biologist would call *positive* in a binary task, whatever the
+    alphabetical order: the one whose name does not read as an absence (``bound`` vs ``unbound``,
+    ``motif`` vs ``background``, ``disease`` vs ``healthy``); class 1 when the names do not tell (``0``/``1``
+    gives 1, as scikit-learn's ``pos_label``)."""
+    names = [str(n) for n in class_names]
+    if len(names) != 2:
+        raise ValueError(f"positive_class needs two class names; got {len(names)}.")
+    neg0, neg1 = _looks_negative(names[0]), _looks_negative(names[1])
+    return 0 if neg1 and not neg0 else 1
+
+
+def class_order(class_names: Sequence[str]) -> list[int]:
+    """Classes in the order explanations show them: the positive class first for two classes."""
+    if len(class_names) == 2:
+        pos = positive_class(class_names)
+        return [pos, 1 - pos]
+    return list(range(len(class_names)))
+
+
+def class_index(class_names: Sequence[str], name: str | None) -> int | None:
+    """The index of a class given by name (``--class NAME``); None for None. DataError if unknown."""
+    if name is None:
+        return None
+    names = [str(n) for n in class_names]
+    if not names:
+        raise DataError(f"--class {name} applies to classification models; this model predicts a value.")
+    if str(name) not in names:
+        raise DataError(
+            f"--class {name!r} is not a class of this model; it knows {', '.join(map(repr, names))}."
+        )
+    return names.index(str(name))
+
+
+def _explain_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:
+    """Every row up to ``limit``; above it a seeded random sample of ``limit`` rows, in file order."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
+def _batched(fn: Any, x: np.ndarray, *extra: np.ndarray) -> np.ndarray:
+    parts = [
+        fn(x[s : s + _EXPLAIN_BATCH], *(e[s : s + _EXPLAIN_BATCH] for e in extra))
+        for s in range(0, len(x), _EXPLAIN_BATCH)
+    ]
+    return np.concatenate(parts)
+
+
+def attributions_towards_classes(
+    model: Any, x: np.ndarray, task: str, class_index_: int | None = None, steps: int = 32
+) -> dict[str, Any]:
+    """Integrated gradients of each sample towards one class, and the numbers that go with it.
+
+    Which class: ``class_index_`` for every sample if given, else the class the sample is *predicted*
+    as. With two classes the network has one logit z = log P(class 1) / P(class 0): explaining class 1
+    uses z, class 0 uses -z (so a positive attribution always means "pushes towards the explained
+    class", whichever class comes first alphabetically). With more classes the explained quantity is
+    that class's logit. Regression: the predicted value.
+
+    Returns a dict: ``attr`` (x's shape), ``explained`` (class index per sample, None for regression),
+    ``predicted`` (class index per sample or None), ``score`` (the explained quantity: log-odds of the
+    explained class for two classes, its logit for more, the prediction for regression),
+    ``probability`` (of the explained class, or None) and ``log_probability`` (for ranking; for
+    regression the prediction).
     """
     from biograd import explain
 
-    x = x[:max_rows]
-    ranking, per_sample = explain.feature_ranking(
-        model, x, feature_names, method="integrated_gradients", steps=32, per_sample=True
-    )
-    attr = per_sample.to_numpy(dtype=np.float64)
-    xs = x.astype(np.float64)
-    xc, ac = xs - xs.mean(axis=0), attr - attr.mean(axis=0)
+    out = _batched(lambda b: explain.outputs(model, b), x).astype(np.float64)
+    n = len(x)
+    if task != "classification":
+        attr = _batched(lambda b: explain.integrated_gradients(model, b, steps=steps), x)
+        value = out[:, 0]
+        return {
+            "attr": attr,
+            "explained": None,
+            "predicted": None,
+            "score": value,
+            "probability": None,
+            "log_probability": value,
+        }
+    if out.shape[1] == 1:
+        z = out[:, 0]
+        predicted = (z > 0).astype(np.int64)  # P(class 1) = sigmoid(z) > 0.5, as predict_proba's argmax
+        explained = predicted if class_index_ is None else np.full(n, int(class_index_), dtype=np.int64)
+        sign = np.where(explained == 1, 1.0, -1.0)
+        attr = _batched(lambda b: explain.integrated_gradients(model, b, steps=steps), x)
+        attr = attr * sign.reshape((n,) + (1,) * (attr.ndim - 1)).astype(attr.dtype)
+        score = sign * z
+        log_p = -np.logaddexp(0.0, -score)  # log sigmoid(score)
+    else:
+        predicted = out.argmax(axis=1)
+        explained = predicted if class_index_ is None else np.full(n, int(class_index_), dtype=np.int64)
+        attr = _batched(
+            lambda b, t: explain.integrated_gradients(model, b, steps=steps, target=t), x, explained
+        )
+        score = out[np.arange(n), explained]
+        top = out.max(axis=1, keepdims=True)
+        log_p = score - (top[:, 0] + np.log(np.exp(out - top).sum(axis=1)))  # log softmax
+    return {
+        "attr": attr,
+        "explained": explained,
+        "predicted": predicted,
+        "score": score,
+        "probability": np.exp(log_p),
+        "log_probability": log_p,
+    }
+
+
+def _correlation(values: np.ndarray, attr: np.ndarray) -> np.ndarray:
+    """Pearson correlation per column between a feature's values and its attributions (0 if constant)."""
+    xc = values - values.mean(axis=0)
+    ac = attr - attr.mean(axis=0)
     denom = np.sqrt((xc**2).sum(axis=0) * (ac**2).sum(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.where(denom > 0, (xc * ac).sum(axis=0) / np.where(denom > 0, denom, 1.0), 0.0)
-    by_name = dict(zip([str(n) for n in feature_names], corr, strict=True))
-    ranking["direction"] = [float(by_name[f]) for f in ranking["feature"]]
-    return ranking
+        return np.where(denom > 0, (xc * ac).sum(axis=0) / np.where(denom > 0, denom, 1.0), 0.0)
+
+
+def explain_table(
+    model: Any,
+    x: np.ndarray,
+    feature_names: Sequence[str],
+    *,
+    task: str = "classification",
+    class_names: Sequence[str] = (),
+    explain_class: int | None = None,
+    ids: Sequence[str] | None = None,
+    max_rows: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Features ranked by mean |integrated gradients|, with the direction of each feature's effect.
+
+    The baseline of integrated gradients is 0: on standardized columns, the average training sample.
+
+    Which score is explained (and what ``direction`` means):
+
+    - regression: the predicted value;
+    - two classes: the log-odds of one class, ``explain_class`` or else the positive class
+      (:func:`positive_class`), for every sample;
+    - more classes with ``explain_class``: that class's logit, for every sample;
+    - more classes without it: each sample's *predicted* class's logit ranks the features (what drove
+      each prediction); the directions are then given per class (``direction_<class>``), each from the
+      attributions to that class's logit for every sample, so a correlation never mixes classes.
+
+    A direction is the correlation, across samples, between a feature's (standardized) value and its
+    attribution: close to +1 "higher values raise the score of that class (or the prediction)", close
+    to -1 "higher values lower it".
+
+    Returns a dict: ``ranking`` (DataFrame: rank, feature, mean_abs_attribution, mean_attribution,
+    direction or direction_<class>...), ``per_sample`` (DataFrame: one row per sample explained, the
+    attribution of every feature), ``towards`` (the class name the single ``direction`` refers to, None
+    for per-class directions or regression), ``n_used``/``n_total``/``sampled``.
+    """
+    import pandas as pd
+
+    from biograd import explain
+
+    names = [str(n) for n in feature_names]
+    limit = MAX_EXPLAIN_ROWS["table"] if max_rows is None else max_rows
+    rows = _explain_rows(len(x), limit, seed)
+    xs = x[rows]
+    classes = [str(c) for c in class_names]
+    multi = task == "classification" and len(classes) > 2
+    chosen = explain_class
+    if task == "classification" and len(classes) == 2 and chosen is None:
+        chosen = positive_class(classes)
+    found = attributions_towards_classes(model, xs, task, chosen)
+    attr = found["attr"].astype(np.float64)
+    ranking = explain.rank_features(attr, names)
+    values = xs.astype(np.float64)
+    towards = None if task != "classification" else (classes[chosen] if chosen is not None else None)
+    if not multi or chosen is not None:
+        by_name = dict(zip(names, _correlation(values, attr), strict=True))
+        ranking["direction"] = [float(by_name[f]) for f in ranking["feature"]]
+    else:
+        for c, cname in enumerate(classes):
+            per_class = attributions_towards_classes(model, xs, task, c)["attr"].astype(np.float64)
+            by_name = dict(zip(names, _correlation(values, per_class), strict=True))
+            ranking[f"direction_{cname}"] = [float(by_name[f]) for f in ranking["feature"]]
+    per_sample = pd.DataFrame(attr, columns=names)
+    front: dict[str, Any] = {"id": [str(i) for i in np.asarray(ids, dtype=object)[rows]] if ids else rows + 1}
+    if task == "classification":
+        arr = np.asarray(classes, dtype=object)
+        front["predicted"] = arr[found["predicted"]]
+        front["explained_class"] = arr[found["explained"]]
+        front["probability_explained"] = np.round(found["probability"], 6)
+    else:
+        front["predicted"] = found["score"]
+    per_sample = pd.concat([pd.DataFrame(front), per_sample], axis=1)
+    return {
+        "ranking": ranking,
+        "per_sample": per_sample,
+        "towards": towards,
+        "n_used": len(rows),
+        "n_total": len(x),
+        "sampled": len(rows) < len(x),
+    }
 
 
 def explain_sequences(
     model: Any,
     x: np.ndarray,
     ids: Sequence[str],
-    sequences: Sequence[str],
+    sequences: Sequence[str] | None,
     task: str,
     window: int,
     n_show: int = 8,
-    max_rows: int = 200,
+    *,
+    class_names: Sequence[str] = (),
+    explain_class: int | None = None,
+    max_rows: int | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Which positions drove the predictions, for the sequences the network scores highest.
+    """Which positions drove the predictions: each sequence explained towards the class it is predicted
+    as (or ``explain_class``), sites ranked within each class.
 
-    Integrated gradients (baseline: no base) on up to ``max_rows`` sequences give an importance per
-    position (the present base's attribution); for each sequence, the ``window``-wide stretch with the
-    largest total importance is its most important site. In-silico mutagenesis (every single-base
-    substitution) of the top sequence shows which changes would destroy the prediction.
+    Integrated gradients (baseline: no base) give an importance per position (the present base's
+    attribution, positive = pushes towards the explained class; see :func:`attributions_towards_classes`).
+    For each sequence, the ``window``-wide stretch with the largest total importance is its most
+    important site. Sequences are grouped by explained class (the positive class first for two
+    classes), each group ranked by the probability of its class; regression: one group, ranked by the
+    predicted value. In-silico mutagenesis (every single-base substitution) of each group's top
+    sequence shows which changes would weaken its class most.
+
+    Returns a dict with ``groups`` (one per class shown: ``class``, ``index``, ``members`` (row indices,
+    best first), ``n``, ``sites`` (one dict per member: id, probability, score, start, end, site,
+    site_attribution), ``top``, ``top_ids``, ``top_sequences``, ``ism``), ``sites`` (every group's sites,
+    in group order), ``positions`` (samples, length), ``window``,
+    ``per_sample`` (DataFrame: one row per sequence, one column per position) and
+    ``n_used``/``n_total``/``sampled``.
     """
+    import pandas as pd
+
     from biograd import explain
 
-    x = x[:max_rows]
-    ids = list(ids)[:max_rows]
-    scores = explain.score(model, x)
-    order = np.argsort(-scores)
-    ig = explain.integrated_gradients(model, x, steps=32)
-    positions = explain.position_importance(ig)  # (samples, length)
+    limit = MAX_EXPLAIN_ROWS["sequence"] if max_rows is None else max_rows
+    n_total = len(x)
+    rows = _explain_rows(n_total, limit, seed)
+    x = x[rows]
+    ids = [str(i) for i in np.asarray(list(ids), dtype=object)[rows]]
+    seqs = [sequences[i] for i in rows] if sequences is not None else None
+    classes = [str(c) for c in class_names]
+    found = attributions_towards_classes(model, x, task, explain_class)
+    positions = explain.position_importance(found["attr"])  # (samples, length)
     length = positions.shape[1]
     window = max(1, min(window, length))
     kernel = np.ones(window)
-    sites = []
-    for i in order:
-        sums = np.convolve(positions[i], kernel, mode="valid")
-        start = int(sums.argmax())
-        seq = sequences[i] if sequences is not None else ""
-        sites.append(
+    key = found["log_probability"]
+    if found["explained"] is None:
+        group_specs: list[tuple[int | None, np.ndarray]] = [(None, np.arange(len(x)))]
+    else:
+        order = class_order(classes) if explain_class is None else [int(explain_class)]
+        group_specs = [(c, np.flatnonzero(found["explained"] == c)) for c in order]
+    groups, sites = [], []
+    for c, members in group_specs:
+        members = members[np.argsort(-key[members], kind="stable")]
+        group_sites = []
+        for i in members:
+            sums = np.convolve(positions[i], kernel, mode="valid")
+            start = int(sums.argmax())
+            site = seqs[i][start : start + window] if seqs is not None else ""
+            entry = {"class": classes[c] if c is not None else None, "id": ids[i]}
+            if c is not None:
+                entry["probability"] = float(found["probability"][i])
+            entry.update(
+                {
+                    "score": float(found["score"][i]),
+                    "start": start + 1,
+                    "end": start + window,
+                    "site": site,
+                    "site_attribution": float(sums[start]),
+                    "top_position": int(positions[i].argmax()) + 1,
+                }
+            )
+            group_sites.append(entry)
+        sites += group_sites
+        top = members[:n_show]
+        ism = None
+        if len(top):
+            target = None if c is None else c
+            raw = explain.in_silico_mutagenesis(model, x[top[:1]], target=target)[0]
+            # one logit for two classes: the score of class 0 is -z, so its changes flip sign
+            ism = -raw if (c == 0 and len(classes) == 2) else raw
+        groups.append(
             {
-                "id": ids[i],
-                "score": float(scores[i]),
-                "start": start + 1,
-                "end": start + window,
-                "site": seq[start : start + window],
-                "site_attribution": float(sums[start]),
-                "top_position": int(positions[i].argmax()) + 1,
+                "class": classes[c] if c is not None else None,
+                "index": c,
+                "members": members,
+                "n": len(members),
+                "sites": group_sites,
+                "top": top,
+                "top_ids": [ids[i] for i in top],
+                "top_sequences": [seqs[i] if seqs is not None else "" for i in top],
+                "ism": ism,
             }
         )
-    top = order[:n_show]
-    ism = explain.in_silico_mutagenesis(model, x[top[:1]])[0]
+    front: dict[str, Any] = {"id": ids}
+    if found["explained"] is not None:
+        arr = np.asarray(classes, dtype=object)
+        front["predicted"] = arr[found["predicted"]]
+        front["explained_class"] = arr[found["explained"]]
+        front["probability_explained"] = np.round(found["probability"], 6)
+    else:
+        front["predicted"] = found["score"]
+    per_position = pd.DataFrame(positions, columns=[f"position_{p + 1}" for p in range(length)])
     return {
-        "order": order,
-        "scores": scores,
-        "positions": positions,
-        "top": top,
-        "top_ids": [ids[i] for i in top],
-        "top_sequences": [sequences[i] if sequences is not None else "" for i in top],
-        "ism": ism,
+        "groups": groups,
         "sites": sites,
+        "positions": positions,
         "window": window,
+        "per_sample": pd.concat([pd.DataFrame(front), per_position], axis=1),
+        "n_used": len(rows),
+        "n_total": n_total,
+        "sampled": len(rows) < n_total,
     }
+
+
+class _EarlyStopping(EarlyStopping):
+    """EarlyStopping that leaves Ctrl-C to fit, which already puts the best epoch's weights back and says
+    so: restoring them a second time printed "Restored the weights of epoch N" twice."""
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if (logs or {}).get("stop_reason") == "interrupted" and self.history.restored_epoch:
+            return
+        super().on_train_end(logs)
 
 
 def _versions() -> dict[str, str]:
@@ -969,14 +1290,14 @@ def train(
     """
     import biograd
     from biograd import optim
-    from biograd.training import EarlyStopping, ProgressBar
+    from biograd.training import ProgressBar
 
     started = time.perf_counter()
     data, config, model = prepared.data, prepared.config, prepared.model
     tr, va, te = prepared.train_idx, prepared.val_idx, prepared.test_idx
     x, y_fit = prepared.x, prepared.y_fit
     opt = optim.create(config.optimizer, model.parameters(), lr=prepared.lr, weight_decay=config.weight_decay)
-    all_callbacks: list[Any] = [EarlyStopping(monitor="val_loss", patience=config.patience)]
+    all_callbacks: list[Any] = [_EarlyStopping(monitor="val_loss", patience=config.patience)]
     if progress:
         all_callbacks.append(ProgressBar(stream=progress_stream))
     all_callbacks += list(callbacks or [])
@@ -1029,9 +1350,19 @@ def train(
                 [data.sequences[i] for i in rows] if data.sequences else None,
                 data.task,
                 prepared.kernel_size or 12,
+                class_names=data.target_names,
+                seed=config.seed,
             )
         else:
-            importance = explain_table(model, x[te], prepared.feature_names)
+            importance = explain_table(
+                model,
+                x[te],
+                prepared.feature_names,
+                task=data.task,
+                class_names=data.target_names,
+                ids=[data.ids[i] for i in te],
+                seed=config.seed,
+            )
     return TrainResult(
         prepared=prepared,
         history=history,
@@ -1101,6 +1432,23 @@ def _model_metadata(result: TrainResult) -> dict[str, Any]:
     }
 
 
+def check_out_dir(out_dir: str | os.PathLike) -> Path:
+    """The run directory, if a run may be written there: new, or holding only files of an earlier run
+    (:data:`RUN_FILES`). DataError for a file or a directory holding anything else, so nothing of the
+    user's is overwritten. ``biograd train`` calls it before reading the data, ``write_run`` again."""
+    out = Path(out_dir)
+    if out.exists():
+        if not out.is_dir():
+            raise DataError(f"--out {str(out)!r} is a file; give a directory name.")
+        foreign = sorted(f.name for f in out.iterdir() if f.name not in RUN_FILES)
+        if foreign:
+            raise DataError(
+                f"--out {str(out)!r} already holds other files ({', '.join(foreign[:3])}); "
+                "choose a new directory so nothing of yours is overwritten."
+            )
+    return out
+
+
 def write_run(result: TrainResult, out_dir: str | os.PathLike) -> Path:
     """Write model.safetensors + model.json, report.html, metrics.json, history.csv and predictions.csv.
 
@@ -1111,16 +1459,7 @@ def write_run(result: TrainResult, out_dir: str | os.PathLike) -> Path:
     import biograd
     from biograd.report import render_report
 
-    out = Path(out_dir)
-    if out.exists():
-        if not out.is_dir():
-            raise DataError(f"--out {str(out)!r} is a file; give a directory name.")
-        foreign = [f.name for f in out.iterdir() if f.name not in RUN_FILES]
-        if foreign:
-            raise DataError(
-                f"--out {str(out)!r} already holds other files ({', '.join(foreign[:3])}); "
-                "choose a new directory so nothing of yours is overwritten."
-            )
+    out = check_out_dir(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
@@ -1199,13 +1538,21 @@ def read_new_data(
     info: dict[str, Any],
     path: str | os.PathLike,
     *,
+    model: Any = None,
     labels: str | os.PathLike | None = None,
     label_column: str | None = None,
     need_target: bool = False,
     id_column: str | None = None,
 ) -> NewData:
     """Read a data file for a trained model: the same columns (matched by name, in any order), scaling
-    and encoding for tables; the same alphabet and length for sequences."""
+    and encoding for tables; the same alphabet for sequences.
+
+    Sequences: a network that ends its convolutions with global max pooling (what ``biograd train``
+    builds) reads any length, so new sequences are only ever padded (to the training length, or to the
+    longest new one), never cut: a motif at base 80 of a 120-base sequence is still seen. Pass the
+    ``model`` so this can be checked; without it, or for a network that needs a fixed length, sequences
+    are padded or trimmed to the training length (one_hot warns about it).
+    """
     from biograd.bio.tabular import Preprocessor, read_frame
 
     prep = info["preprocessing"]
@@ -1219,16 +1566,21 @@ def read_new_data(
             raise DataError(f"This model reads {kind.upper()} sequences (FASTA); {path.name!r} is not FASTA.")
         from biograd.bio.sequences import load_fasta
 
-        seqs = load_fasta(
-            path,
-            labels=labels,
-            alphabet=prep["alphabet"],
-            length=int(prep["length"]),
-            task=prep.get("task", "classification"),
-            label_column=label_column,
-            require_labels=need_target,
-        )
+        train_length = int(prep["length"])
+        any_length = _reads_any_length(model)
+        with _warnings_if_ok():  # a padding warning is noise in front of a missing-label error
+            seqs = load_fasta(
+                path,
+                labels=labels,
+                alphabet=prep["alphabet"],
+                length=None if any_length else train_length,
+                task=prep.get("task", "classification"),
+                label_column=label_column,
+                require_labels=need_target,
+            )
         x, ids, sequences = seqs.x, list(seqs.ids), seqs.sequences
+        if x.shape[2] < train_length:  # never shorter than in training (nor than the filters)
+            x = np.pad(x, ((0, 0), (0, 0), (0, train_length - x.shape[2])))
         if seqs.y is not None:
             y_raw = np.asarray(seqs.target_names, dtype=object)[seqs.y] if seqs.target_names else seqs.y
     else:
@@ -1268,6 +1620,22 @@ def read_new_data(
     elif need_target:
         raise DataError(f"{path.name!r} has no labels ({target!r}); evaluate needs them.")
     return NewData(x=x, ids=ids, y=y, sequences=sequences)
+
+
+def _reads_any_length(model: Any) -> bool:
+    """True if a sequence network's output does not depend on the input length: every convolution is
+    followed, before any dense layer, by global pooling."""
+    from biograd import nn
+
+    if model is None:
+        return False
+    pooled = False
+    for module in model.modules():
+        if isinstance(module, nn.GlobalMaxPool1d):
+            pooled = True
+        elif isinstance(module, (nn.Linear, nn.Flatten)) and not pooled:
+            return False
+    return pooled
 
 
 def _encode_new_target(values: np.ndarray, info: dict[str, Any], target: str | None) -> np.ndarray:
@@ -1334,32 +1702,51 @@ def evaluate_new(model: Any, info: dict[str, Any], new: NewData) -> dict[str, An
     return regression_metrics(new.y, pred)
 
 
-def explain_new(model: Any, info: dict[str, Any], new: NewData, top: int = 20) -> Any:
-    """Tables: features ranked by mean |integrated gradients| (the first ``top`` rows). Sequences: the
-    most important site of each of the ``top`` highest-scoring sequences (a DataFrame)."""
+def explain_new(
+    model: Any, info: dict[str, Any], new: NewData, top: int = 20, explain_class: str | None = None
+) -> dict[str, Any]:
+    """Explain a trained model on new data (every sample, or a seeded random sample of
+    :data:`MAX_EXPLAIN_ROWS` when there are more; ``sampled`` says so).
+
+    Tables: :func:`explain_table` (its ``ranking`` cut to the first ``top`` rows). Sequences:
+    :func:`explain_sequences`, the ``top`` most confident sequences of each class shown. ``explain_class``
+    (a class name) explains every sample towards that class. The dict's ``table`` is what ``--out``
+    writes: the ranking, or the sites of the sequences shown (with their class).
+    """
     import pandas as pd
 
     prep = info["preprocessing"]
+    task = prep.get("task")
+    names = [str(c) for c in (prep.get("class_names") or [])] if task == "classification" else []
+    chosen = class_index(names, explain_class)
     if prep["kind"] in SEQUENCE_KINDS:
         found = explain_sequences(
             model,
             new.x,
             new.ids,
             new.sequences,
-            prep.get("task"),
+            task,
             int(info.get("kernel_size") or 12),
             n_show=top,
-            max_rows=max(200, top),
+            class_names=names,
+            explain_class=chosen,
         )
-        sites = pd.DataFrame(found["sites"][:top])
-        ism = found["ism"]
-        return sites, {
-            "top_id": found["top_ids"][0],
-            "largest_drop": float(-ism.min()),
-            "position": int(np.unravel_index(ism.argmin(), ism.shape)[1]) + 1,
-        }
-    ranking = explain_table(model, new.x, info["feature_names"])
-    return ranking.head(top), None
+        found["table"] = pd.DataFrame([s for g in found["groups"] for s in g["sites"][: len(g["top"])]])
+        return found
+    found = explain_table(
+        model, new.x, info["feature_names"], task=task, class_names=names, explain_class=chosen, ids=new.ids
+    )
+    found["table"] = found["ranking"].head(top)
+    return found
+
+
+def common_sites(sites: Sequence[dict[str, Any]], n: int = 5) -> list[tuple[str, int]]:
+    """The sites found most often among sequences' most important sites (each at least twice): a
+    candidate motif. Sites cut short by the sequence's end are left out."""
+    from collections import Counter
+
+    counts = Counter(s["site"] for s in sites if s["site"] and s["end"] - s["start"] + 1 == len(s["site"]))
+    return [(k, c) for k, c in counts.most_common(n) if c > 1]
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:

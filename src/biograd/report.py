@@ -243,10 +243,19 @@ def figure_pred_vs_true(y_true: np.ndarray, y_pred: np.ndarray, name: str) -> st
     return _png(fig, "predicted vs true")
 
 
-def figure_feature_ranking(ranking: Any, class_name: str, top: int = 20) -> str:
+def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) -> str:
+    """Bars of mean |attribution|; with one direction (``class_name``), filled for features whose higher
+    values push towards it and hatched for away (per-class directions: plain bars)."""
     plt = _plt()
     shown = ranking.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.3 * len(shown)))
+    if class_name is None:
+        ax.barh(
+            shown["feature"].astype(str), shown["mean_abs_attribution"], color=PALETTE[0], edgecolor="black"
+        )
+        ax.set_xlabel("mean |integrated gradients| over test samples (logit units)")
+        ax.set_title(f"Top {len(shown)} features")
+        return _png(fig, "feature ranking")
     up = shown["direction"].to_numpy() >= 0
     colors = np.where(up, PALETTE[3], PALETTE[0])
     bars = ax.barh(
@@ -275,12 +284,12 @@ def figure_feature_ranking(ranking: Any, class_name: str, top: int = 20) -> str:
     return _png(fig, "feature ranking")
 
 
-def figure_sequence_map(found: dict[str, Any], alphabet: str) -> str:
-    """Per-position importance of the top sequences as a heatmap, with each sequence's letters drawn."""
+def figure_sequence_map(found: dict[str, Any], group: dict[str, Any], alphabet: str) -> str:
+    """Per-position importance of a group's top sequences as a heatmap, with each sequence's letters."""
     plt = _plt()
-    top = found["top"]
+    top = group["top"]
     pos = found["positions"][top]
-    seqs = found["top_sequences"]
+    seqs = group["top_sequences"]
     length = pos.shape[1]
     fig, ax = plt.subplots(figsize=(min(16, 2 + 0.2 * length), 0.8 + 0.42 * len(top)))
     vmax = float(np.abs(pos).max()) or 1.0
@@ -289,15 +298,16 @@ def figure_sequence_map(found: dict[str, Any], alphabet: str) -> str:
         for r, seq in enumerate(seqs):
             for c, letter in enumerate(seq[:length]):
                 ax.text(c, r, letter, ha="center", va="center", fontsize=7, family="monospace")
-    ax.set_yticks(range(len(top)), [str(i) for i in found["top_ids"]])
+    ax.set_yticks(range(len(top)), [str(i) for i in group["top_ids"]])
     ax.set_xlabel("position in the sequence")
-    ax.set_title("Integrated gradients per position (orange: pushes towards the predicted class)")
+    towards = f"'{group['class']}'" if group["class"] is not None else "a higher prediction"
+    ax.set_title(f"Integrated gradients per position (orange: pushes towards {towards})")
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label="attribution")
     ax.spines[:].set_visible(False)
     return _png(fig, "sequence attribution map")
 
 
-def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str) -> str:
+def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str, towards: str | None = None) -> str:
     plt = _plt()
     a, length = ism.shape
     fig, ax = plt.subplots(figsize=(min(16, 2 + 0.2 * length), 0.9 + 0.28 * a))
@@ -310,7 +320,8 @@ def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str) -> str:
     else:
         ax.set_xlabel(f"position in sequence {seq_id}")
     ax.set_ylabel("substituted letter")
-    ax.set_title("In-silico mutagenesis: score change for every single substitution (red: weaker)")
+    what = f"score of '{towards}'" if towards is not None else "prediction"
+    ax.set_title(f"In-silico mutagenesis: change in the {what} for every single substitution (red: lower)")
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label="change in score")
     ax.spines[:].set_visible(False)
     return _png(fig, "in-silico mutagenesis")
@@ -582,70 +593,99 @@ def _section_importance(result: Any) -> str:
     if imp is None:
         return "<p>Not computed.</p>"
     if not p.data.is_sequence:
-        head = imp.head(20)
-        names = p.data.target_names
-        towards = names[-1] if names else f"a higher {p.data.target}"
-        rows = [
-            [
-                int(r["rank"]),
-                _esc(r["feature"]),
-                float(r["mean_abs_attribution"]),
-                _direction(float(r["direction"]), towards),
-            ]
-            for _, r in head.iterrows()
-        ]
-        return (
-            "<p>Integrated gradients on the test samples: how much each input moved the network's score "
-            "(the logit) away from that of an average sample. Features are ranked by the mean absolute "
-            "attribution. This shows what the <i>network</i> uses, which is not proof of biological "
-            "cause.</p>"
-            + figure_feature_ranking(imp, towards)
-            + _table(["rank", "feature", "mean |attribution|", "effect of higher values"], rows)
-        )
+        return _table_importance(result, imp)
     from biograd.bio.sequences import ALPHABETS
+    from biograd.pipeline import common_sites
 
     alphabet = ALPHABETS[p.data.kind]
-    sites = imp["sites"][:12]
-    rows = [
-        [
-            _esc(s["id"]),
-            float(s["score"]),
-            f"{s['start']}-{s['end']}",
-            f'<span class="seq">{_esc(s["site"])}</span>',
-            float(s["site_attribution"]),
-        ]
-        for s in sites
+    parts = [
+        "<p>Integrated gradients (baseline: an empty sequence) on the correctly predicted test sequences. "
+        "Each sequence is explained towards the class it is predicted as: a positive attribution pushes "
+        f"towards that class. Each sequence's most important {imp['window']}-letter window is listed; "
+        "sequences are grouped by predicted class, the most confident first. This shows what the "
+        "<i>network</i> uses, which is not proof of biological cause.</p>"
     ]
-    common = _common_sites(imp["sites"])
-    common_html = (
-        "<p>Most frequent top sites (a candidate motif): "
-        + ", ".join(f'<span class="seq">{_esc(k)}</span> ({n}x)' for k, n in common)
-        + "</p>"
-        if common
-        else ""
+    for group in imp["groups"]:
+        name = group["class"]
+        title = (
+            f"Sequences predicted as {_esc(name)} ({group['n']})"
+            if name is not None
+            else f"The sequences with the highest predicted {_esc(p.data.target)}"
+        )
+        parts.append(f"<h3>{title}</h3>")
+        if not group["n"]:
+            parts.append("<p>None.</p>")
+            continue
+        sites = group["sites"][:12]
+        rows = [
+            [
+                _esc(s["id"]),
+                *([float(s["probability"])] if name is not None else []),
+                float(s["score"]),
+                f"{s['start']}-{s['end']}",
+                f'<span class="seq">{_esc(s["site"])}</span>',
+                float(s["site_attribution"]),
+            ]
+            for s in sites
+        ]
+        common = common_sites(group["sites"])
+        if common:
+            parts.append(
+                "<p>Most frequent top sites (a candidate motif): "
+                + ", ".join(f'<span class="seq">{_esc(k)}</span> ({n}x)' for k, n in common)
+                + "</p>"
+            )
+        parts.append(figure_sequence_map(imp, group, alphabet))
+        header = ["sequence", *([f"P({_esc(name)})"] if name is not None else []), "score", "top site"]
+        parts.append(_table([*header, "site", "site attribution"], rows))
+        if group["ism"] is not None:
+            parts.append(
+                figure_ism(group["ism"], alphabet, group["top_sequences"][0], group["top_ids"][0], name)
+            )
+    return "".join(parts)
+
+
+def _table_importance(result: Any, imp: dict[str, Any]) -> str:
+    p = result.prepared
+    ranking = imp["ranking"]
+    head = ranking.head(20)
+    towards = imp["towards"]
+    per_class = [c for c in ranking.columns if str(c).startswith("direction_")]
+    if per_class:
+        scored = "each sample's predicted class's logit"
+    elif towards is not None:
+        scored = f"the log-odds of {_esc(towards)}"
+    else:
+        scored = f"the predicted {_esc(p.data.target)}"
+        towards = f"a higher {p.data.target}"
+    rows = []
+    for _, r in head.iterrows():
+        if per_class:
+            best = max(per_class, key=lambda c: r[c])
+            effect = _direction(float(r[best]), best[len("direction_") :], "most towards")
+        else:
+            effect = _direction(float(r["direction"]), towards)
+        rows.append([int(r["rank"]), _esc(r["feature"]), float(r["mean_abs_attribution"]), effect])
+    used = (
+        f"a random sample of {imp['n_used']} of the {imp['n_total']} test samples"
+        if imp["sampled"]
+        else f"the {imp['n_total']} test samples"
     )
     return (
-        "<p>Integrated gradients (baseline: an empty sequence) on correctly classified test sequences, "
-        f"the {len(imp['top'])} with the highest score shown. Each sequence's most important "
-        f"{imp['window']}-letter window is listed below.</p>"
-        + figure_sequence_map(imp, alphabet)
-        + common_html
-        + _table(["sequence", "score", "top site", "site", "site attribution"], rows)
-        + figure_ism(imp["ism"], alphabet, imp["top_sequences"][0], imp["top_ids"][0])
+        f"<p>Integrated gradients on {used}: how much each input moved {scored} away from that of an "
+        "average sample. Features are ranked by the mean absolute attribution. The effect of higher "
+        "values is the correlation, across samples, between a feature's value and its attribution"
+        + (" to each class's logit (the class it raises most is named)" if per_class else "")
+        + ". This shows what the <i>network</i> uses, which is not proof of biological cause.</p>"
+        + figure_feature_ranking(ranking, None if per_class else towards)
+        + _table(["rank", "feature", "mean |attribution|", "effect of higher values"], rows)
     )
 
 
-def _direction(corr: float, towards: str) -> str:
+def _direction(corr: float, towards: str, word: str | None = None) -> str:
     strength = "strongly " if abs(corr) > 0.7 else ("" if abs(corr) > 0.3 else "weakly / mixed: ")
-    arrow = "towards" if corr >= 0 else "away from"
+    arrow = word or ("towards" if corr >= 0 else "away from")
     return f"{strength}{arrow} {_esc(towards)} (r = {corr:+.2f})"
-
-
-def _common_sites(sites: list[dict[str, Any]], n: int = 5) -> list[tuple[str, int]]:
-    from collections import Counter
-
-    counts = Counter(s["site"] for s in sites if s["site"] and s["end"] - s["start"] + 1 == len(s["site"]))
-    return [(k, c) for k, c in counts.most_common(n) if c > 1]
 
 
 def _section_reproducibility(result: Any) -> str:
