@@ -31,7 +31,8 @@ def test_read_fasta_multiline_softmasking_headers(tmp_path):
     assert [r.label for r in records] == ["bound", "unbound", "bound"]
     assert records[1].sequence == "GGCCTTAA" and records[2].line == 8
     assert [r.sequence for r in read_fasta(FASTA)] == [r.sequence for r in records]  # text works too
-    assert read_fasta(">p1\nMKV*\n")[0].sequence == "MKV"
+    with pytest.warns(UserWarning, match=r"removed the final '\*' \(stop codon\) from 1 of 1"):
+        assert read_fasta(">p1\nMKV*\n")[0].sequence == "MKV"
     gz = tmp_path / "x.fa.gz"
     gz.write_bytes(gzip.compress(FASTA.encode()))
     assert [r.sequence for r in read_fasta(gz)] == [r.sequence for r in records]
@@ -154,3 +155,56 @@ def test_load_fasta_with_header_labels_or_csv(tmp_path):
     unlabeled.write_text(">a\nACGT\n>b\nACGA\n")
     data = load_fasta(unlabeled, require_labels=False)
     assert data.y is None and data.x.shape == (2, 4, 4)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [">p0|label=amp", ">p0 label=amp", ">p0\tlabel=amp", ">label=amp|p0", ">p0;label=amp some words"],
+)
+def test_label_field_is_not_part_of_the_id(header):
+    record = read_fasta(f"{header}\nMKV\n>p1|label=other\nMKA\n")[0]
+    assert (record.id, record.label) == ("p0", "amp")
+
+
+def test_label_field_stripped_ids_match_a_labels_file_and_stay_unique(tmp_path):
+    assert read_fasta(">p0|label=amp|human\nMKV\n")[0].id == "p0|human"  # other fields stay
+    assert read_fasta(">label=amp\nMKV\n")[0].id == "label=amp"  # nothing else to call it
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,activity\np1,2.5\np0,0.5\n")
+    data = load_fasta(">p0|label=amp\nMKVL\n>p1|label=other\nMKAL\n", labels=labels)
+    assert data.ids == ["p0", "p1"] and data.y.tolist() == [0.5, 2.5]
+    with pytest.raises(DataError, match=r"line 3: the ID 'p0' was already used on line 1"):
+        read_fasta(">p0|label=amp\nMKV\n>p0|label=other\nMKA\n")
+
+
+def test_final_stop_codons_are_removed_with_a_count():
+    text = ">a label=x\nMKV\nLL*\n>b label=y\nMKAAA*\n>c label=x\nMKAWC\n"
+    with pytest.warns(UserWarning, match=r"from 2 of 3 sequences"):
+        data = load_fasta(text)
+    assert data.kind == "protein" and data.sequences == ["MKVLL", "MKAAA", "MKAWC"]
+    assert data.x.shape == (3, 20, 5) and data.x.sum(axis=1).tolist() == [[1.0] * 5] * 3
+    with pytest.warns(UserWarning, match=r"Removed the final '\*' \(stop codon\) from 1 of 2"):
+        x = one_hot(["MKV*", "MKV"], "protein")
+    np.testing.assert_array_equal(x[0], x[1])
+
+
+def test_a_stop_codon_inside_a_sequence_is_a_clear_error(tmp_path):
+    path = tmp_path / "translated.fa"
+    path.write_text(">a\nMKVLL\nAK*LW\n>b\nMKA\n")
+    with pytest.raises(DataError, match=r"line 3: record 'a': '\*' \(a stop codon\) at position 8 of 10"):
+        load_fasta(path)
+    with pytest.raises(DataError, match=r"s1: '\*' \(a stop codon\) at position 2 of 3.*first stop codon"):
+        one_hot(["M*K"], "protein", ids=["s1"])
+
+
+def test_unguessable_alphabet_names_the_letter_and_the_record():
+    with pytest.raises(DataError, match=r"letter 'O' \(record 'b', position 3\) is neither a nucleotide"):
+        load_fasta(">a\nMKV\n>b\nMKOV\n")
+    with pytest.raises(DataError, match=r"mix U \(RNA\) with T"):
+        load_fasta(">a\nACGU\n>b\nACGT\n")
+
+
+def test_wrong_alphabet_hint_serves_the_command_line_and_python():
+    with pytest.raises(DataError) as err:
+        one_hot(["MKWLLE"], "dna")
+    assert "alphabet='protein' in Python" in str(err.value) and "model trained on protein" in str(err.value)

@@ -121,6 +121,8 @@ def one_hot(
         raise DataError("one_hot got no sequences; give at least one.")
     if ids is not None and len(ids) != len(seqs):
         raise ValueError(f"one_hot got {len(seqs)} sequences but {len(ids)} ids; give one id per sequence.")
+    if alphabet == "protein":
+        seqs = _strip_stops(seqs, stacklevel=2)
     lengths = np.array([len(s) for s in seqs])
     if length is None:
         length = int(lengths.max())
@@ -159,13 +161,38 @@ def one_hot(
     return np.ascontiguousarray(x.transpose(0, 2, 1))
 
 
+def _strip_stops(seqs: Sequence[str], stacklevel: int = 2) -> list[str]:
+    """The sequences without a final '*' (the stop codon of a translated protein), with a warning
+    counting how many had one. A '*' anywhere else is left for the caller to reject."""
+    stripped = [str(s).rstrip("*") for s in seqs]
+    n_stops = sum(len(a) != len(b) for a, b in zip(stripped, seqs, strict=True))
+    if n_stops:
+        warnings.warn(
+            f"Removed the final '*' (stop codon) from {n_stops} of {len(seqs)} sequences.",
+            stacklevel=stacklevel + 1,
+        )
+    return stripped
+
+
+def _stop_codon_message(name: str, pos: int, length: int) -> str:
+    return (
+        f"{name}: '*' (a stop codon) at position {pos + 1} of {length}, inside the sequence. Only a final "
+        "'*' is removed; cut the sequence at its first stop codon, or leave this record out."
+    )
+
+
 def _raise_unknown_letter(seq: str, pos: int, alphabet: str, name: str) -> None:
     letter = seq[pos]
+    if letter == "*":
+        raise DataError(_stop_codon_message(name, pos, len(seq)))
     valid = ALPHABETS[alphabet] + "".join(_ambiguity_codes(alphabet)) + GAPS
     hint = ""
     guess = guess_alphabet([seq])
     if guess != alphabet and guess is not None:
-        hint = f" It looks like {guess}: use alphabet='{guess}'."
+        hint = (
+            f" It looks like {guess}: read it as {guess} (alphabet='{guess}' in Python; on the command "
+            f"line, use a model trained on {guess} sequences)."
+        )
     raise DataError(
         f"{name}: unknown letter {letter!r} at position {pos + 1} for alphabet '{alphabet}' "
         f"(allowed: {valid}, in upper or lower case).{hint}"
@@ -202,7 +229,8 @@ def guess_alphabet(seqs: Sequence[str]) -> str | None:
 class FastaRecord:
     """One FASTA record: ``>ID description`` then the sequence (uppercased; soft-masking removed).
 
-    ``label`` is the value of a ``label=...`` field in the description, if there is one.
+    ``label`` is the value of a ``label=...`` field in the description or the ID, if there is one
+    (``>p0 label=amp`` or ``>p0|label=amp``); the ID is then ``p0`` either way.
     """
 
     id: str
@@ -216,10 +244,20 @@ _LABEL = re.compile(r"(?:^|[\s|;,])label=([^\s|;,]+)")
 _SEQUENCE_CHARS = re.compile(r"[A-Za-z*.\-]*")
 
 
+def _is_fasta_text(path_or_text: str | PathLike) -> bool:
+    """A string with a newline or starting with '>' is FASTA text itself, not a file name."""
+    return isinstance(path_or_text, str) and ("\n" in path_or_text or path_or_text.lstrip().startswith(">"))
+
+
+def _source_name(path_or_text: str | PathLike) -> str:
+    """How messages name the input: the file's path, or "the FASTA text"."""
+    return "the FASTA text" if _is_fasta_text(path_or_text) else str(path_or_text)
+
+
 def _read_text(path_or_text: str | PathLike) -> tuple[str, str]:
-    """(text, name for messages). A string with a newline or starting with '>' is FASTA text itself."""
-    if isinstance(path_or_text, str) and ("\n" in path_or_text or path_or_text.lstrip().startswith(">")):
-        return path_or_text, "the FASTA text"
+    """(text, name for messages)."""
+    if _is_fasta_text(path_or_text):
+        return str(path_or_text), "the FASTA text"
     path = Path(path_or_text)
     if not path.exists():
         raise FileNotFoundError(f"FASTA file {str(path)!r} not found. Check the path.")
@@ -243,7 +281,8 @@ def read_fasta(path_or_text: str | PathLike) -> list[FastaRecord]:
 
     Headers are ``>ID optional description``; a sequence may span several lines. Lowercase
     (soft-masked) letters become uppercase; N, IUPAC codes and gaps (-) are kept as letters
-    (``one_hot`` decides what they mean); a final stop (*) of a translated protein is removed. Blank
+    (``one_hot`` decides what they mean); a final stop (*) of a translated protein is removed, with a
+    warning counting them (a * inside a sequence is an error). Blank
     lines and ``;`` comment lines are skipped. A gzipped file (.gz) is read as well.
 
     Raises:
@@ -256,13 +295,22 @@ def read_fasta(path_or_text: str | PathLike) -> list[FastaRecord]:
     seen: dict[str, int] = {}
     current: FastaRecord | None = None
     chunks: list[str] = []
+    chunk_lines: list[int] = []
+    n_stops = 0
 
     def finish() -> None:
+        nonlocal n_stops
         if current is None:
             return
-        current.sequence = "".join(chunks).upper()
-        if current.sequence.endswith("*"):  # the stop codon of a translated protein
-            current.sequence = current.sequence[:-1]
+        sequence = "".join(chunks).upper()
+        current.sequence = sequence.rstrip("*")  # the stop codon of a translated protein
+        n_stops += current.sequence != sequence
+        if "*" in current.sequence:
+            pos = current.sequence.index("*")
+            ends = np.cumsum([len(chunk) for chunk in chunks])  # the sequence's last position on each line
+            line_of_stop = chunk_lines[int(np.searchsorted(ends, pos, side="right"))]
+            where = f"{name}, line {line_of_stop}: record {current.id!r}"
+            raise DataError(_stop_codon_message(where, pos, len(current.sequence)))
         if not current.sequence:
             raise DataError(f"{name}, line {current.line}: record {current.id!r} has no sequence.")
         records.append(current)
@@ -276,17 +324,18 @@ def read_fasta(path_or_text: str | PathLike) -> list[FastaRecord]:
             header = line[1:].strip()
             if not header:
                 raise DataError(f"{name}, line {number}: a '>' header without an ID.")
-            record_id, _, description = header.partition(" ")
+            record_id, _, description = header.replace("\t", " ").partition(" ")
             description = description.strip()
+            match = _LABEL.search(description) or _LABEL.search(record_id)
+            record_id = _without_label(record_id)
             if record_id in seen:
                 raise DataError(
                     f"{name}, line {number}: the ID {record_id!r} was already used on line "
                     f"{seen[record_id]}; every record needs its own ID."
                 )
             seen[record_id] = number
-            match = _LABEL.search(description) or _LABEL.search(record_id)
             current = FastaRecord(record_id, description, "", match.group(1) if match else None, number)
-            chunks = []
+            chunks, chunk_lines = [], []
             continue
         if current is None:
             raise DataError(
@@ -301,10 +350,53 @@ def read_fasta(path_or_text: str | PathLike) -> list[FastaRecord]:
                 f"(record {current.id!r}, column {line.index(bad) + 1})."
             )
         chunks.append(line)
+        chunk_lines.append(number)
     finish()
     if not records:
         raise DataError(f"{name} is empty: no FASTA records (lines starting with '>') found.")
+    if n_stops:
+        warnings.warn(
+            f"{name}: removed the final '*' (stop codon) from {n_stops} of {len(records)} sequences.",
+            stacklevel=2,
+        )
     return records
+
+
+def _without_label(record_id: str) -> str:
+    """The ID without a ``label=...`` field and its separator: ``p0|label=amp`` -> ``p0``
+    (``label=amp|p0`` -> ``p0``; an ID that is nothing but the label stays as it is)."""
+    match = _LABEL.search(record_id)
+    if match is None:
+        return record_id
+    rest = (record_id[: match.start()] + record_id[match.end() :]).strip("|;,")
+    return rest or record_id
+
+
+def _unguessable_message(name: str, records: Sequence[FastaRecord]) -> str:
+    """Why no alphabet fits: the first letter that is no amino acid (nor U), where it is, what to do."""
+    amino_acids = set(ALPHABETS["protein"]) | set(_PROTEIN_CODES) | set(GAPS)
+    first_bad = next(
+        (
+            (record, pos, letter)
+            for record in records
+            for pos, letter in enumerate(record.sequence)
+            if letter not in amino_acids and letter != "U"
+        ),
+        None,
+    )
+    if first_bad is not None:
+        record, pos, letter = first_bad
+        detail = (
+            f"letter {letter!r} (record {record.id!r}, position {pos + 1}) is neither a nucleotide nor an "
+            "amino acid"
+        )
+    else:  # only U rules out protein, and the letters are not all nucleotides (or T and U are mixed)
+        detail = "the records mix U (RNA) with T (DNA) or with amino-acid letters"
+    return (
+        f"{name}: cannot tell whether these are DNA, RNA or protein sequences: {detail}. Check those "
+        "records (in Python, load_fasta(..., alphabet='dna', 'rna' or 'protein') names the first letter "
+        "that does not fit)."
+    )
 
 
 def read_labels(path: str | PathLike, id_column: str | None = None, label_column: str | None = None) -> dict:
@@ -364,9 +456,7 @@ def load_fasta(
     if alphabet == "auto":
         guessed = guess_alphabet(seqs)
         if guessed is None:
-            raise DataError(
-                f"{path}: cannot tell whether these are DNA, RNA or protein sequences; pass the alphabet."
-            )
+            raise DataError(_unguessable_message(_source_name(path), records))
         alphabet = guessed
     x = one_hot(seqs, alphabet, length=length, ids=ids)
 
@@ -383,7 +473,7 @@ def load_fasta(
             f"in {labels}" if labels is not None and not isinstance(labels, dict) else "('label=' in headers)"
         )
         raise DataError(
-            f"{path}: {len(missing)} of {len(ids)} records have no label {where}, e.g. "
+            f"{_source_name(path)}: {len(missing)} of {len(ids)} records have no label {where}, e.g. "
             f"{', '.join(missing[:3])}. Give every record a label."
         )
     if not missing:
@@ -395,10 +485,13 @@ def load_fasta(
         y=y,
         feature_names=list(ALPHABETS[alphabet]),
         target_names=target_names,
-        description=f"{counts} {kind_text} sequences from {path}, one-hot encoded to length {x.shape[2]}.",
+        description=(
+            f"{counts} {kind_text} sequences from {_source_name(path)}, one-hot encoded to length "
+            f"{x.shape[2]}."
+        ),
         task=task_found,
         kind=alphabet,
-        name=Path(str(path)).name,
+        name="FASTA text" if _is_fasta_text(path) else Path(str(path)).name,
         target_name="label",
         sequences=seqs,
         ids=ids,
