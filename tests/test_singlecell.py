@@ -103,3 +103,29 @@ def test_missing_anndata_gives_the_pip_command(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"pip install 'biograd\[sc\]'"):
         read_h5ad("whatever.h5ad")
+
+
+@pytest.mark.parametrize("categorical", [True, False])
+def test_cells_without_a_label_are_dropped_with_a_warning(tmp_path, categorical):
+    rng = np.random.default_rng(2)
+    x = rng.random((9, 4)).astype(np.float32)
+    kinds = ["T cell", None, "B cell", "T cell", None, "B cell", "NK cell", "T cell", None]
+    labels = pd.Categorical(kinds) if categorical else pd.Series(kinds, dtype=object).to_numpy()
+    obs = pd.DataFrame({"cell_type": labels}, index=[f"cell{i}" for i in range(9)])
+    anndata.AnnData(X=x, obs=obs).write_h5ad(tmp_path / "partial.h5ad")
+    with pytest.warns(
+        UserWarning, match=r"3 of 9 cells have no value in the obs column 'cell_type'.*dropped"
+    ):
+        data = read_h5ad(tmp_path / "partial.h5ad", label="cell_type")
+    kept = [i for i, k in enumerate(kinds) if k is not None]
+    assert data.ids == [f"cell{i}" for i in kept]
+    np.testing.assert_array_equal(data.x, x[kept])
+    assert [data.target_names[c] for c in data.y] == [kinds[i] for i in kept]
+    assert read_h5ad(tmp_path / "partial.h5ad").n_samples == 9  # no label asked for: every cell stays
+
+
+def test_all_cells_without_a_label_is_an_error(tmp_path):
+    obs = pd.DataFrame({"age": [np.nan] * 4}, index=[f"c{i}" for i in range(4)])
+    anndata.AnnData(X=np.ones((4, 2), dtype=np.float32), obs=obs).write_h5ad(tmp_path / "none.h5ad")
+    with pytest.raises(DataError, match=r"obs column 'age'.*is empty \(all 4 cells missing\)"):
+        read_h5ad(tmp_path / "none.h5ad", label="age")

@@ -55,8 +55,10 @@ def read_h5ad(
         task: "classification", "regression" or "auto".
 
     Returns a Dataset with x float32 (cells, genes) (sparse matrices are made dense), gene names
-    (``var_names``) as feature names and cell barcodes (``obs_names``) as ids. Warns when the values look
-    like raw counts, which should be normalized (e.g. total-count normalize + log1p) before training.
+    (``var_names``) as feature names and cell barcodes (``obs_names``) as ids. Cells without a value in
+    the ``label`` column are dropped with a warning (as rows without a target in a table). Warns when the
+    values look like raw counts, which should be normalized (e.g. total-count normalize + log1p) before
+    training.
     """
     anndata = _import_anndata()
     from biograd.bio.tabular import encode_target
@@ -93,6 +95,7 @@ def read_h5ad(
             f"{source} of {str(path)!r} contains {int((~np.isfinite(x)).sum())} NaN or inf values."
         )
 
+    cell_ids = [str(c) for c in adata.obs_names]
     y, target_names, found_task = None, [], "classification" if task == "auto" else task
     if label is not None:
         if label not in adata.obs.columns:
@@ -104,10 +107,19 @@ def read_h5ad(
                 f"obs columns: {', '.join(map(repr, columns))}."
             )
         values = adata.obs[label]
-        if values.isna().any():
+        missing = values.isna().to_numpy()
+        if missing.all():
             raise DataError(
-                f"obs column {label!r} has {int(values.isna().sum())} cells without a value; drop them first."
+                f"The obs column {label!r} in {str(path)!r} is empty (all {len(values)} cells missing)."
             )
+        if missing.any():
+            warnings.warn(
+                f"{int(missing.sum())} of {len(values)} cells have no value in the obs column {label!r} "
+                "and were dropped.",
+                stacklevel=2,
+            )
+            x, values = x[~missing], values[~missing]
+            cell_ids = [c for c, gone in zip(cell_ids, missing, strict=True) if not gone]
         categorical = str(values.dtype) == "category"
         raw = values.astype(str).to_numpy() if categorical else values.to_numpy()
         if categorical and task == "auto":
@@ -123,5 +135,5 @@ def read_h5ad(
         kind="table",
         name=path.name,
         target_name=label or "label",
-        ids=[str(c) for c in adata.obs_names],
+        ids=cell_ids,
     )
