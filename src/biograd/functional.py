@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from biograd import ops
 from biograd.errors import ShapeError
 from biograd.random import get_generator
-from biograd.tensor import Tensor, as_tensor, erf, log_softmax, softplus
+from biograd.tensor import Tensor, _unary, as_tensor, erf, log_softmax, softplus
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -35,7 +36,7 @@ def identity(x: Any) -> Tensor:
 
 def relu(x: Any) -> Tensor:
     """y = max(0, x);  dy/dx = 1 where x > 0, else 0."""
-    return as_tensor(x).relu()
+    return _unary(ops.ReLU(), x if isinstance(x, Tensor) else as_tensor(x))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
@@ -156,7 +157,8 @@ def _class_labels(labels: Any, logits_shape: tuple[int, ...], owner: str) -> np.
         labels = labels.data
     labels = np.asarray(labels)
     n_classes = logits_shape[1] if len(logits_shape) >= 2 else logits_shape[0]
-    if labels.dtype.kind == "b" or labels.dtype.kind not in "iuf":
+    kind = labels.dtype.kind
+    if kind == "b" or kind not in "iuf":
         raise TypeError(
             f"{owner} needs integer class labels (0 to {n_classes - 1}); got an array of dtype "
             f"{labels.dtype}. Encode text labels as integers first (e.g. sklearn's LabelEncoder)."
@@ -181,7 +183,7 @@ def _class_labels(labels: Any, logits_shape: tuple[int, ...], owner: str) -> np.
             f"{owner}: logits of shape {tuple(logits_shape)} need labels of shape {expected} (one class "
             f"index per sample and position); got labels of shape {labels.shape}.{hint}"
         )
-    if labels.dtype.kind == "f":
+    if kind == "f":
         bad = ~np.isfinite(labels) | (labels != np.round(labels))
         if bad.any():
             where_bad = _position(np.argwhere(bad)[0])
@@ -190,9 +192,10 @@ def _class_labels(labels: Any, logits_shape: tuple[int, ...], owner: str) -> np.
                 f"position {where_bad}. Class labels are indices 0 to {n_classes - 1}; for "
                 "regression targets use MSELoss, for 0/1 targets with one output use BCEWithLogitsLoss."
             )
-    labels = labels.astype(np.intp)
-    bad = (labels < 0) | (labels >= n_classes)
-    if bad.any():
+    labels = labels.astype(np.intp, copy=False)
+    low = np.minimum.reduce(labels, axis=None) if labels.size else 0
+    if low < 0 or (labels.size and np.maximum.reduce(labels, axis=None) >= n_classes):
+        bad = (labels < 0) | (labels >= n_classes)
         first = np.argwhere(bad)[0]
         raise ValueError(
             f"{owner}: labels must be integers in [0, {n_classes}); got {labels[tuple(first)]} at position "
@@ -353,6 +356,9 @@ def cross_entropy(
     class_axis = 1 if logits.ndim >= 2 else 0
     n_classes = logits.shape[class_axis]
     w = _class_weight(weight, n_classes, logits.dtype, "cross_entropy")
+    if logits.ndim == 2 and label_smoothing == 0:
+        # the fused node (ops.CrossEntropy): the same value and gradient as the composite below
+        return _unary(ops.CrossEntropy(labels, w, reduction), logits)
     log_p = log_softmax(logits, axis=class_axis)
     losses, total_weight = _per_sample_nll(log_p, labels, w)
     if label_smoothing > 0:

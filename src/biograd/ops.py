@@ -254,11 +254,14 @@ class Linear(Op):
         return y
 
     def backward(self, grad):
-        x = self.x
-        g2 = grad.reshape(-1, grad.shape[-1])
-        grad_x = np.matmul(grad, self.w) if self.needs_grad[0] else None
-        grad_w = np.matmul(g2.T, x.reshape(-1, x.shape[-1])) if self.needs_grad[1] else None
-        grad_b = g2.sum(axis=0) if len(self.needs_grad) > 2 and self.needs_grad[2] else None
+        x, needs = self.x, self.needs_grad
+        if grad.ndim == 2:
+            g2, x2 = grad, x
+        else:  # (..., in) inputs: every leading position is one more sample
+            g2, x2 = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
+        grad_x = np.matmul(grad, self.w) if needs[0] else None
+        grad_w = np.matmul(g2.T, x2) if needs[1] else None
+        grad_b = np.add.reduce(g2, axis=0) if len(needs) > 2 and needs[2] else None
         return (grad_x, grad_w, grad_b)
 
     def explain_shapes(self, x, w, b=None):
@@ -727,6 +730,70 @@ class LogSoftmax(Op):
 
     def backward(self, grad):
         return (grad - np.exp(self.y) * grad.sum(axis=self.axis, keepdims=True),)
+
+
+class CrossEntropy(Op):
+    """Softmax cross-entropy of logits z (N, C) with integer labels y, in one node:
+
+    L_i = -ln softmax(z_i)[y_i] = logsumexp(z_i) - z_i[y_i], times w[y_i] with class weights w;
+    "mean" divides sum_i L_i by sum_i w[y_i] (by N without weights), "sum" adds, "none" keeps L_i.
+
+    dL/dz_i = (softmax(z_i) - onehot(y_i)) * w[y_i] (then / sum w[y] for "mean").
+
+    Fused for speed and stability: it is ``log_softmax``, picking the true class, a negation, a sum and a
+    scaling (five nodes, one of them a scatter in backward) as one. ``functional.cross_entropy`` uses it
+    for (N, C) logits without label smoothing; tests check it against that composite and PyTorch.
+    """
+
+    derivatives = ("softmax(z) - onehot(y)  (times w[y], / sum w[y] for the mean)",)
+    arg_names = ("z",)
+
+    def __init__(self, labels: np.ndarray, weight: np.ndarray | None = None, reduction: str = "mean"):
+        self.labels, self.weight, self.reduction = labels, weight, reduction
+
+    def forward(self, z):
+        rows = np.arange(z.shape[0])
+        # logsumexp(z_i) - z_i[y_i], shifted by the row's max m_i so that e^(z - m) <= 1 never overflows
+        m = np.maximum.reduce(z, axis=1, keepdims=True)
+        if np.logical_and.reduce(np.isfinite(m), axis=None):  # every row max finite: the common case
+            shifted = z - m
+            e = np.exp(shifted)
+            total = np.add.reduce(e, axis=1, keepdims=True)  # >= 1: the max contributes e^0
+            losses = np.log(total[:, 0]) - shifted[rows, self.labels]
+        else:  # a row of +-inf or nan logits: shift by 0 there, as LogSumExp does
+            m = np.where(np.isfinite(m), m, 0)
+            shifted = z - m
+            e = np.exp(shifted)
+            total = np.add.reduce(e, axis=1, keepdims=True)
+            with np.errstate(divide="ignore"):  # a row of -inf logits: log(0) = -inf, as numpy says
+                losses = np.log(total[:, 0]) - shifted[rows, self.labels]
+        wy = None if self.weight is None else self.weight[self.labels]
+        if wy is not None:
+            losses = losses * wy
+        self.e, self.total, self.rows, self.row_scale = e, total, rows, wy
+        if self.reduction == "none":
+            return losses
+        loss_sum = np.add.reduce(losses, axis=None)
+        if self.reduction == "sum":
+            return loss_sum
+        self.divisor = z.shape[0] if wy is None else np.add.reduce(wy, axis=None)
+        return loss_sum * (1.0 / self.divisor)
+
+    def backward(self, grad):
+        g = self.e / self.total  # softmax(z)
+        g[self.rows, self.labels] -= 1
+        scale = self.row_scale
+        if self.reduction == "none":
+            scale = grad if scale is None else grad * scale
+            g *= scale[:, None]
+            return (g,)
+        if self.reduction == "mean":
+            grad = grad * (1.0 / self.divisor)
+        if scale is None:
+            g *= grad
+        else:
+            g *= (grad * scale)[:, None]
+        return (g,)
 
 
 # --------------------------------------------------------------------------------------------------

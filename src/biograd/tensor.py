@@ -16,6 +16,8 @@ applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(inp
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +33,11 @@ from biograd.tracing import _recording
 # --------------------------------------------------------------------------------------------------
 
 _grad_enabled = True
+
+# Every tensor gets the next number when it is created. An op's inputs exist before its output, so a
+# larger number always means "computed later": backward() visits nodes from the largest number down,
+# which is a valid reverse topological order without a separate sort.
+_creation_order = itertools.count()
 
 
 def is_grad_enabled() -> bool:
@@ -154,6 +161,7 @@ def _explain(error: ValueError, op: ops.Op, *arrays: Any) -> Exception:
 def _result(data: np.ndarray, op: ops.Op, inputs: tuple, needs: tuple) -> Tensor:
     """The output tensor; it records its node (op + inputs) only if some input needs a gradient."""
     out = _new_tensor(Tensor)
+    out._seq = next(_creation_order)
     out.data = data
     out.grad = None
     out.name = None
@@ -237,31 +245,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Nodes that need a gradient, each after all of its inputs (iterative: no recursion limit)."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        if isinstance(node._op, _FreedGraph):
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time: the graph below this "
-                f"{node._op.name} result was freed after the first backward() to save memory. "
-                "Call backward(retain_graph=True) the first time if you need to backward twice, "
-                "or recompute the forward pass."
-            )
-        stack.append((node, True))
-        for parent in node._parents:
-            if isinstance(parent, Tensor) and parent.requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
-    return order
+def _freed_error(op: _FreedGraph) -> RuntimeError:
+    return RuntimeError(
+        f"Trying to backward through the graph a second time: the graph below this "
+        f"{op.name} result was freed after the first backward() to save memory. "
+        "Call backward(retain_graph=True) the first time if you need to backward twice, "
+        "or recompute the forward pass."
+    )
+
+
+def _private(arr: Any, shared: set[int]) -> bool:
+    """True if backward may keep ``arr`` as a gradient and add into it in place: a writeable array that
+    owns its memory (not a view of something else) and was handed to one place only."""
+    return type(arr) is np.ndarray and arr.base is None and arr.flags.writeable and id(arr) not in shared
 
 
 # --------------------------------------------------------------------------------------------------
@@ -281,7 +277,7 @@ class Tensor:
         name: a label shown in traces and graph pictures.
     """
 
-    __slots__ = ("__weakref__", "_op", "_parents", "_retain", "data", "grad", "name", "requires_grad")
+    __slots__ = ("__weakref__", "_op", "_parents", "_retain", "_seq", "data", "grad", "name", "requires_grad")
     __array_ufunc__ = None  # numpy hands `array + tensor` to Tensor.__radd__ instead of looping
     __array_priority__ = 1000
 
@@ -298,6 +294,7 @@ class Tensor:
         self._op: Any = None
         self._parents: tuple = ()
         self._retain = False
+        self._seq = next(_creation_order)
 
     # -- basic properties --------------------------------------------------------------------------
     @property
@@ -438,6 +435,9 @@ class Tensor:
                 "(e.g. biograd.tensor(data, requires_grad=True)), and make sure the computation did not "
                 "run inside biograd.no_grad()."
             )
+        if isinstance(self._op, _FreedGraph):
+            raise _freed_error(self._op)
+        given = grad
         if grad is None:
             if self.data.size != 1:
                 raise RuntimeError(
@@ -445,7 +445,7 @@ class Tensor:
                     f"this tensor has shape {self.shape}. Reduce it first (e.g. .sum() or .mean()), or "
                     f"pass grad=, an array of shape {self.shape} holding dL/d(this tensor)."
                 )
-            grad = np.ones_like(self.data)
+            grad = np.ones(self.data.shape, self.data.dtype)  # dL/dL = 1
         else:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if grad.shape != self.shape:
@@ -455,38 +455,60 @@ class Tensor:
                 )
 
         recorder = _recording()
+        # Ids of arrays that must not be kept or changed in place: the caller's gradient, and any array an
+        # op hands to two inputs (Add passes its gradient to both). Every other gradient an op returns is
+        # a fresh array that only one tensor receives: a leaf keeps it as its .grad (no copy), and a tensor
+        # used twice adds the second gradient into the first in place. While a trace records, it keeps
+        # every gradient, so then nothing is kept or changed in place.
+        shared: set[int] = set() if given is None else {id(grad)}
+        in_place = recorder is None
         grads: dict[int, np.ndarray] = {id(self): grad}
-        for node in reversed(_topological_order(self)):
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
+        # Visit nodes newest first (see _creation_order): when a node comes off the heap, every node that
+        # used it has already passed its gradient down, so its gradient is complete.
+        heap: list[tuple[int, int, Tensor]] = [(-self._seq, 0, self)]
+        pushed = 1
+        while heap:
+            node = heapq.heappop(heap)[2]
+            g = grads.pop(id(node))
             op = node._op
             if op is None or node._retain:
                 if g.dtype != node.data.dtype:
                     g = g.astype(node.data.dtype)
                 if node.grad is None:
-                    node.grad = np.array(g, copy=True)
+                    keep = in_place and op is None and _private(g, shared)
+                    node.grad = g if keep else np.array(g, copy=True)
                 else:
                     node.grad += g
                 if recorder is not None and op is None:
                     recorder.record_leaf(node, g)
                 if op is None:
                     continue
+            if isinstance(op, _FreedGraph):
+                raise _freed_error(op)
             parents = node._parents
             input_grads = op.backward(g)
+            if len(input_grads) > 1:
+                ids = [id(pg) for pg in input_grads if pg is not None]
+                if len(set(ids)) < len(ids):
+                    shared.update(ids)
             for parent, pg in zip(parents, input_grads, strict=False):
                 if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
                     continue
                 if pg.shape != parent.data.shape:
                     pg = unbroadcast(np.asarray(pg), parent.data.shape)
-                assert pg.shape == parent.data.shape, (
-                    f"{op.name}: gradient shape {pg.shape} != {parent.shape}"
-                )
+                    assert pg.shape == parent.data.shape, (
+                        f"{op.name}: gradient shape {pg.shape} != {parent.shape}"
+                    )
                 key = id(parent)
-                if key in grads:
-                    grads[key] = grads[key] + pg
-                else:
+                total = grads.get(key)
+                if total is None:
                     grads[key] = pg
+                    heapq.heappush(heap, (-parent._seq, pushed, parent))
+                    pushed += 1
+                elif in_place and total.dtype == pg.dtype and _private(total, shared):
+                    total += pg  # a tensor used twice: its gradients add up (in place)
+                else:
+                    grads[key] = total + pg
             if recorder is not None:
                 passed = tuple(
                     None
@@ -743,9 +765,17 @@ def matmul(a: Any, b: Any) -> Tensor:
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, one layer of neurons, as a single fused node (see ``ops.Linear``)."""
     x = as_tensor(x)
+    if not isinstance(weight, Tensor) or not (bias is None or isinstance(bias, Tensor)):
+        return _apply(ops.Linear(), x, weight) if bias is None else _apply(ops.Linear(), x, weight, bias)
+    # What _apply does, spelled out: every layer of every network runs this line by line.
+    op = ops.Linear()
+    try:
+        data = op.forward(x.data, weight.data, None if bias is None else bias.data)
+    except ValueError as error:
+        raise _explain(error, op, x.data, weight.data, *(() if bias is None else (bias.data,))) from None
     if bias is None:
-        return _apply(ops.Linear(), x, weight)
-    return _apply(ops.Linear(), x, weight, bias)
+        return _result(data, op, (x, weight), (x.requires_grad, weight.requires_grad))
+    return _result(data, op, (x, weight, bias), (x.requires_grad, weight.requires_grad, bias.requires_grad))
 
 
 def exp(x: Any) -> Tensor:
