@@ -180,8 +180,20 @@ def _blas_axpy(dtype: np.dtype) -> Any:
     return _AXPY[dtype]
 
 
-def _axpy_(y: np.ndarray, alpha: float, x: np.ndarray, tmp: np.ndarray) -> None:
-    """y <- y + alpha * x, in place (``tmp``, shaped like y, is scratch for the numpy path)."""
+def _uses_blas(y: np.ndarray, x: np.ndarray) -> bool:
+    """True if ``_axpy_(y, alpha, x, tmp)`` takes the BLAS path, which needs no scratch array."""
+    return (
+        y.size >= _AXPY_MIN_SIZE
+        and y.dtype == x.dtype
+        and y.flags.c_contiguous
+        and x.flags.c_contiguous
+        and _blas_axpy(y.dtype) is not None
+    )
+
+
+def _axpy_(y: np.ndarray, alpha: float, x: np.ndarray, tmp: np.ndarray | None) -> None:
+    """y <- y + alpha * x, in place (``tmp``, shaped like y, is scratch for the numpy path; None: the
+    caller checked ``_uses_blas``, or accepts a temporary array)."""
     if y.size >= _AXPY_MIN_SIZE and y.dtype == x.dtype and y.flags.c_contiguous and x.flags.c_contiguous:
         axpy = _blas_axpy(y.dtype)
         if axpy is not None:
@@ -442,6 +454,9 @@ class SGD(Optimizer):
     def _update(self, i: int, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict) -> None:
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         nesterov = group["nesterov"]
+        if weight_decay == 0 and momentum == 0 and _uses_blas(w, g):
+            _axpy_(w, -lr, g, None)  # plain gradient descent on a large array: one BLAS pass, no scratch
+            return
         bufs = self._buffers(i, w, 2 if (weight_decay and nesterov) else 1)
         tmp = bufs[0]
         d = g  # the direction: g, plus weight decay, then through the momentum buffer
