@@ -314,3 +314,22 @@ def test_split_errors():
         train_val_split(x, y, stratify="yes")
     with pytest.raises(TypeError, match=r"'seed' parameter must be an int"):
         train_val_split(x, y, seed="abc")
+
+
+def test_split_messages_serve_the_command_line_and_python_with_plain_values():
+    x, y = _sorted_classes((5, 5, 5))
+    with pytest.raises(ValueError) as err:
+        train_val_split(x, y, val_fraction=0.1, stratify=True)
+    message = str(err.value)
+    assert "--val-fraction on the command line, val_fraction= in Python" in message, message
+    assert "stratify=None in Python splits without stratifying" in message
+    x, y = _sorted_classes((10, 10, 1))
+    with pytest.raises(ValueError, match=r"Remove or merge rare classes \(in Python, stratify=None splits"):
+        train_test_split(x, y, stratify=True, seed=0)
+    for bad, shown in [(np.float64(1.5), "Got 1.5 instead"), (np.int64(2), "Got 2 instead")]:
+        with pytest.raises(ValueError) as err:
+            train_val_split(x, y, val_fraction=bad)
+        assert shown in str(err.value) and "np." not in str(err.value)
+    with pytest.raises(ValueError) as err:
+        DataLoader(TensorDataset(x, y), batch_size=np.float64(2.5))
+    assert "Got 2.5 instead" in str(err.value)

@@ -171,12 +171,13 @@ class DataLoader:
         else:
             raise ValueError(
                 "The 'batch_size' parameter of DataLoader must be an int >= 1 (1: stochastic, k: mini-batch "
-                f"gradient descent) or 'full' (batch gradient descent). Got {batch_size!r} instead."
+                f"gradient descent) or 'full' (batch gradient descent). Got {_plain(batch_size)!r} instead."
             )
         for name, value in (("shuffle", shuffle), ("drop_last", drop_last)):
             if not isinstance(value, (bool, np.bool_)):
                 raise TypeError(
-                    f"The {name!r} parameter of DataLoader must be True or False. Got {value!r} instead."
+                    f"The {name!r} parameter of DataLoader must be True or False. Got {_plain(value)!r} "
+                    "instead."
                 )
         if drop_last and size > n:
             raise ValueError(
@@ -284,7 +285,9 @@ def _seed_int(seed: int | np.random.Generator | None) -> int:
         return int(seed)
     if seed is None or isinstance(seed, np.random.Generator):
         return int(get_generator(seed).integers(2**32 - 1))
-    raise TypeError(f"The 'seed' parameter must be an int, a numpy Generator or None. Got {seed!r} instead.")
+    raise TypeError(
+        f"The 'seed' parameter must be an int, a numpy Generator or None. Got {_plain(seed)!r} instead."
+    )
 
 
 def split_indices(
@@ -304,7 +307,8 @@ def split_indices(
     """
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
         raise ValueError(
-            f"The {part} fraction must be a float in the range (0, 1), e.g. 0.2. Got {fraction!r} instead."
+            f"The {part} fraction must be a float in the range (0, 1), e.g. 0.2. Got {_plain(fraction)!r} "
+            "instead."
         )
     n_held = math.ceil(n_samples * fraction)
     n_kept = n_samples - n_held
@@ -327,15 +331,16 @@ def split_indices(
             rare = ", ".join(repr(_plain(c)) for c in classes[counts < 2][:5])
             raise ValueError(
                 f"Cannot stratify the {part} split: class {rare} has only 1 sample, but a stratified split "
-                "needs at least 2 per class (one for each part). Remove or merge rare classes, or pass "
-                "stratify=None to split without stratifying."
+                "needs at least 2 per class (one for each part). Remove or merge rare classes (in Python, "
+                "stratify=None splits without stratifying)."
             )
         if n_held < len(classes) or n_kept < len(classes):
             raise ValueError(
                 f"Cannot stratify the {part} split: {n_held} {part} and {n_kept} training samples, but "
                 f"there are {len(classes)} classes and a stratified split puts at least one sample of each "
                 f"class in each part. Use a {part} fraction between {len(classes) / n_samples:.2g} and "
-                f"{1 - len(classes) / n_samples:.2g}, or stratify=None."
+                f"{1 - len(classes) / n_samples:.2g} ({_fraction_option(part)}stratify=None in Python "
+                "splits without stratifying)."
             )
     from sklearn.model_selection import train_test_split as sk_split
 
@@ -351,7 +356,14 @@ def split_indices(
 
 
 def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number or str it holds, so messages show 3, not np.int64(3)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _fraction_option(part: str) -> str:
+    """Where the fraction of a held-out part is set, on the command line and in Python."""
+    short = {"validation": "val", "test": "test"}.get(part)
+    return f"--{short}-fraction on the command line, {short}_fraction= in Python; " if short else ""
 
 
 def _take(data: Any, index: np.ndarray) -> Any:
