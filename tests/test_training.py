@@ -416,6 +416,7 @@ def test_keyboard_interrupt_restores_early_stopping_best_too():
     stop = biograd.EarlyStopping(patience=50)
     h = biograd.fit(MLP([2, 4, 1]), x, y, epochs=10, callbacks=[stop, CtrlC()], verbose=False)
     assert h.stop_reason == "interrupted" and h.epochs_run == 3 and h.restored_epoch == stop.best_epoch
+    assert sum("estored" in note for note in h.notes) == 1, h.notes  # said once, not by fit and again
 
 
 def _train_once(seed: int) -> dict:

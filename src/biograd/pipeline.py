@@ -1250,16 +1250,6 @@ def explain_sequences(
     }
 
 
-class _EarlyStopping(EarlyStopping):
-    """EarlyStopping that leaves Ctrl-C to fit, which already puts the best epoch's weights back and says
-    so: restoring them a second time printed "Restored the weights of epoch N" twice."""
-
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if (logs or {}).get("stop_reason") == "interrupted" and self.history.restored_epoch:
-            return
-        super().on_train_end(logs)
-
-
 def _versions() -> dict[str, str]:
     import sklearn
 
@@ -1297,7 +1287,7 @@ def train(
     tr, va, te = prepared.train_idx, prepared.val_idx, prepared.test_idx
     x, y_fit = prepared.x, prepared.y_fit
     opt = optim.create(config.optimizer, model.parameters(), lr=prepared.lr, weight_decay=config.weight_decay)
-    all_callbacks: list[Any] = [_EarlyStopping(monitor="val_loss", patience=config.patience)]
+    all_callbacks: list[Any] = [EarlyStopping(monitor="val_loss", patience=config.patience)]
     if progress:
         all_callbacks.append(ProgressBar(stream=progress_stream))
     all_callbacks += list(callbacks or [])

@@ -661,9 +661,10 @@ class EarlyStopping(Callback, _Monitor):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
+            said = self.history.restored_epoch == self.best_epoch  # fit put them back on Ctrl-C already
             self.model.load_state_dict(self.best_weights)
             self.history.restored_epoch = self.best_epoch
-            if self.history.epochs and self.best_epoch != self.history.epochs[-1]:
+            if not said and self.history.epochs and self.best_epoch != self.history.epochs[-1]:
                 self.history.notes.append(
                     f"Restored the weights of epoch {self.best_epoch} (best {self.monitor})."
                 )
