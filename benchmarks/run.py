@@ -121,12 +121,11 @@ def paired(cases: dict[str, Callable[[], Any]], s: Settings, max_calls: int = 10
     """
     calls = {}
     for name, fn in cases.items():
-        fn()
-        start, n = time.perf_counter(), 1
-        while time.perf_counter() - start < s.warmup_s or n < 2:
+        start, n = time.perf_counter(), 0
+        while n < 1 or time.perf_counter() - start < s.warmup_s:
             fn()
             n += 1
-        per_call = _time_calls(fn, 1) if s.warmup_s == 0 else (time.perf_counter() - start) / n
+        per_call = (time.perf_counter() - start) / n
         calls[name] = max(1, min(max_calls, round(s.sample_s / max(per_call, 1e-9))))
     samples: dict[str, list[float]] = {name: [] for name in cases}
     names = list(cases)
@@ -171,13 +170,13 @@ class Table:
         print(_format_row(row), flush=True)
 
 
-HEADER = f"{'#':<2} {'case':<34} {'biograd':>13}  {'peer':<30} {'ratio':>9}  {'target':<8} holds"
+HEADER = f"{'#':<2} {'case':<44} {'biograd':>12}  {'peer':<28} {'ratio':>8}  {'target':<8} holds"
 
 
 def _format_row(r: Row) -> str:
     ratio = "-" if r.ratio is None else f"{r.ratio:.2f}x" if r.ratio < 100 else f"{r.ratio:,.0f}x"
     holds = "-" if r.holds is None else "yes" if r.holds else "NO"
-    text = f"{r.number:<2} {r.case:<34} {r.ours:>13}  {r.peer:<30} {ratio:>9}  {r.target:<8} {holds}"
+    text = f"{r.number:<2} {r.case:<44} {r.ours:>12}  {r.peer:<28} {ratio:>8}  {r.target:<8} {holds}"
     return text + (f"  ({r.note})" if r.note else "")
 
 
@@ -643,12 +642,14 @@ def _cli_command() -> list[str]:
 
 
 def row_imports(table: Table, s: Settings) -> None:
-    modules = ["numpy", "biograd"] + (["torch"] if torch is not None else [])
+    with_torch = torch is not None and s.name != "smoke"  # smoke: skip the seconds-long torch import
+    modules = ["numpy", "biograd"] + (["torch"] if with_torch else [])
     cases: dict[str, Callable[[], float]] = {m: (lambda m=m: _import_seconds(m)) for m in modules}
     cases["biograd --help"] = lambda: _run_seconds(_cli_command())
     cases["python -c 'import numpy'"] = lambda: _run_seconds([sys.executable, "-c", "import numpy"])
-    for fn in cases.values():  # warm-up: compiled .pyc files, the page cache
-        fn()
+    if s.name != "smoke":
+        for fn in cases.values():  # warm-up: compiled .pyc files, the page cache
+            fn()
     samples: dict[str, list[float]] = {name: [] for name in cases}
     names = list(cases)
     for r in range(s.process_repeats):
@@ -669,7 +670,10 @@ def row_imports(table: Table, s: Settings) -> None:
             "ratio = time ratio",
         )
     )
-    if "torch" in t:
+    if "torch" not in t:
+        why = "skipped in --smoke" if torch is not None else "torch not installed"
+        table.add(Row(5, "import biograd vs import torch", _ms(t["biograd"]), why, None))
+    else:
         ratio = med([b / n for b, n in zip(samples["biograd"], samples["torch"], strict=True)])
         table.add(
             Row(
@@ -707,7 +711,8 @@ def _peak_memory(impl: str, s: Settings, threads: int) -> dict[str, Any]:
 
 
 def row_memory(table: Table, s: Settings, threads: int) -> None:
-    impls = ["biograd", "handfused"] + (["torch"] if torch is not None else [])
+    with_torch = torch is not None and s.name != "smoke"  # smoke: skip the seconds-long torch import
+    impls = ["biograd", "handfused"] + (["torch"] if with_torch else [])
     results: dict[str, list[dict[str, Any]]] = {impl: [] for impl in impls}
     for r in range(1 if s.name == "smoke" else 3):
         for impl in impls if r % 2 == 0 else impls[::-1]:
@@ -723,7 +728,10 @@ def row_memory(table: Table, s: Settings, threads: int) -> None:
     note = "training memory; whole process "
     note += f"{mb('biograd', 'peak_mb'):.0f} vs {mb('handfused', 'peak_mb'):.0f} MB"
     table.add(Row(6, what, ours, f"hand-fused {mb('handfused', 'training_mb'):.1f} MB", r, target, ok, note))
-    if "torch" in results:
+    if "torch" not in results:
+        why = "skipped in --smoke" if torch is not None else "torch not installed"
+        table.add(Row(6, "  same vs torch", ours, why, None))
+    else:
         r = mb("biograd", "training_mb") / mb("torch", "training_mb")
         note = f"whole process {mb('biograd', 'peak_mb'):.0f} vs {mb('torch', 'peak_mb'):.0f} MB"
         table.add(Row(6, "  same vs torch", ours, f"torch {mb('torch', 'training_mb'):.1f} MB", r, note=note))
