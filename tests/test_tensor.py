@@ -344,3 +344,89 @@ def test_indexing_with_a_tensor_of_integers_or_booleans():
     x = biograd.tensor([10.0, 20.0, 30.0], requires_grad=True)
     np.testing.assert_array_equal(x[biograd.tensor([2, 0])].data, [30.0, 10.0])  # float32 indices cast
     np.testing.assert_array_equal(x[x > 15].data, [20.0, 30.0])
+
+
+# --------------------------------------------------------------------------------------------------
+# In place: the gradient-descent step written by hand
+# --------------------------------------------------------------------------------------------------
+
+
+def test_hand_written_gradient_step_in_place_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    w0, x = rng.normal(size=(3,)), rng.normal(size=(5, 3))
+    w = biograd.tensor(w0, requires_grad=True)
+    tw = torch.tensor(w0, requires_grad=True)
+    for _ in range(3):
+        ((biograd.tensor(x) @ w).tanh() ** 2).sum().backward()
+        ((torch.tensor(x) @ tw).tanh() ** 2).sum().backward()
+        same_array = w.data
+        with biograd.no_grad():
+            w -= 0.1 * w.grad
+        with torch.no_grad():
+            tw -= 0.1 * tw.grad
+        w.grad, tw.grad = None, None
+        assert w.data is same_array and w.requires_grad and w.dtype == np.float64
+    np.testing.assert_allclose(w.data, tw.detach().numpy(), rtol=1e-12)
+
+
+def test_in_place_on_a_weight_while_recording_raises_like_pytorch():
+    w = biograd.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w -= 0.1
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+
+
+def test_in_place_inside_a_module_keeps_the_parameter_registered():
+    from biograd import nn
+
+    layer = nn.Linear(2, 1)
+    before = layer.weight.data.copy()
+    with biograd.no_grad():
+        layer.weight -= 1.0
+        layer.bias *= 0.0
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    np.testing.assert_allclose(layer.weight.data, before - 1.0)
+    assert isinstance(layer.weight, nn.Parameter)
+
+
+def test_in_place_on_an_intermediate_is_a_new_node_and_gradients_stay_right():
+    torch = pytest.importorskip("torch")
+    x = biograd.tensor([0.5, -1.0], requires_grad=True)
+    h = x * 3.0
+    h += x**2  # h = h + x^2: d/dx = 3 + 2x
+    h.sum().backward()
+    tx = torch.tensor([0.5, -1.0], requires_grad=True)
+    th = tx * 3.0
+    th += tx**2
+    th.sum().backward()
+    np.testing.assert_allclose(x.grad, tx.grad.numpy())
+
+
+def test_in_place_shape_change_is_a_clear_shape_error():
+    a = biograd.tensor([1.0, 2.0])
+    with pytest.raises(biograd.ShapeError, match="keeps the tensor's shape"):
+        a += np.ones((3, 2))
+
+
+def test_no_grad_works_as_a_bare_decorator_and_with_parentheses():
+    @biograd.no_grad
+    def bare(x):
+        return x * 2
+
+    @biograd.no_grad()
+    def called(x):
+        return x * 2
+
+    x = biograd.tensor([1.0], requires_grad=True)
+    assert not bare(x).requires_grad and not called(x).requires_grad
+    assert (x * 2).requires_grad  # the mode is back afterwards
+
+
+def test_float64_given_by_pandas_or_torch_is_kept_python_floats_become_float32():
+    torch = pytest.importorskip("torch")
+    pd = pytest.importorskip("pandas")
+    assert biograd.tensor(torch.zeros(2, dtype=torch.float64)).dtype == np.float64
+    assert biograd.tensor(pd.Series([1.0, 2.0])).dtype == np.float64
+    assert biograd.tensor(np.zeros(2)).dtype == np.float64
+    assert biograd.tensor([1.0, 2.0]).dtype == np.float32 and biograd.tensor(1.5).dtype == np.float32

@@ -19,7 +19,7 @@ import contextlib
 import heapq
 import itertools
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,18 +63,20 @@ class _GradMode(contextlib.ContextDecorator):
         _grad_enabled = self._previous
 
 
-def no_grad() -> _GradMode:
+def no_grad(func: Callable | None = None) -> Any:
     """Context manager (or decorator) in which no graph is recorded: for prediction and evaluation.
 
     >>> with biograd.no_grad():          # doctest: +SKIP
     ...     prediction = model(x)
+
+    As a decorator both ``@biograd.no_grad()`` and ``@biograd.no_grad`` work, as in PyTorch.
     """
-    return _GradMode(False)
+    return _GradMode(False) if func is None else _GradMode(False)(func)
 
 
-def enable_grad() -> _GradMode:
+def enable_grad(func: Callable | None = None) -> Any:
     """Context manager (or decorator) that turns graph recording back on inside ``no_grad()``."""
-    return _GradMode(True)
+    return _GradMode(True) if func is None else _GradMode(True)(func)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -113,7 +115,9 @@ def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
         return arr
     kind = arr.dtype.kind
     if kind == "f":
-        given_float64 = arr.dtype == np.float64 and isinstance(data, (np.ndarray, np.floating))
+        # float64 that came with the data (numpy, pandas, a torch tensor) is kept; Python floats and
+        # lists of them become float32, biograd's default
+        given_float64 = arr.dtype == np.float64 and not isinstance(data, (float, int, list, tuple))
         return arr if given_float64 or arr.dtype == np.float32 else arr.astype(np.float32)
     if kind in "iu":
         return arr.astype(np.float32)
@@ -559,6 +563,46 @@ class Tensor:
 
     def __neg__(self) -> Tensor:
         return _unary(ops.Neg(), self)
+
+    # -- in place: the gradient-descent step w -= lr * w.grad ---------------------------------------
+    def _inplace(self, other: Any, ufunc: np.ufunc, symbol: str, op: Callable) -> Tensor:
+        """``self.data`` updated in place (same array, same dtype), like ``w -= lr * w.grad``.
+
+        Inside ``no_grad()``, or for a tensor no gradient flows into, the numbers change in place. A
+        tensor that requires grad (a weight) outside ``no_grad()`` raises, as in PyTorch: a graph may
+        hold its old value. An intermediate result of the graph gets the ordinary new tensor instead
+        (``h += b`` means ``h = h + b``), so backpropagation stays right.
+        """
+        if _grad_enabled and self.requires_grad:
+            if self._parents:
+                return op(self, other)
+            raise RuntimeError(
+                f"In-place '{symbol}=' on a tensor that requires grad (a weight, a leaf of the graph) "
+                f"is not allowed while gradients are recorded. For a gradient-descent step write "
+                f"`with biograd.no_grad(): w {symbol}= lr * w.grad` (or change `w.data`)."
+            )
+        value = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except ValueError:
+            raise ShapeError(
+                f"In-place '{symbol}=' keeps the tensor's shape {self.data.shape}, but with an operand of "
+                f"shape {np.shape(value)} the result would have another shape (or none). Write "
+                f"`x = x {symbol} y` for a new tensor."
+            ) from None
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(other, np.add, "+", Tensor.__add__)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(other, np.subtract, "-", Tensor.__sub__)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(other, np.multiply, "*", Tensor.__mul__)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(other, np.true_divide, "/", Tensor.__truediv__)
 
     def __pos__(self) -> Tensor:
         return self
