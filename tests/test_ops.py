@@ -569,3 +569,14 @@ def test_maximum_and_minimum_split_the_gradient_on_ties_like_torch(rng):
     b = rng.integers(0, 3, size=(5,)).astype(np.float64)
     check_against_torch(biograd.maximum, torch.maximum, [a, b], rng)
     check_against_torch(biograd.minimum, torch.minimum, [a, b], rng)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min", "logsumexp"])
+def test_reducing_a_0d_tensor_over_axis_0_matches_torch(name):
+    torch = pytest.importorskip("torch")
+    x = biograd.tensor(2.0, requires_grad=True, dtype=np.float64)
+    getattr(x, name)(axis=0).backward()
+    t = torch.tensor(2.0, requires_grad=True, dtype=torch.float64)
+    reduce = {"logsumexp": torch.logsumexp, "max": torch.amax, "min": torch.amin}.get(name)
+    (reduce(t, dim=0) if reduce else getattr(t, name)(dim=0)).backward()
+    assert np.shape(x.grad) == () and float(x.grad) == pytest.approx(float(t.grad))

@@ -630,6 +630,8 @@ def erf(x: np.ndarray) -> np.ndarray:
 
 def _expand_like(grad, shape, axis, keepdims):
     """Put back the reduced axes (size 1) so `grad` broadcasts against the input's shape."""
+    if len(shape) == 0:  # a 0-d input (numpy lets axis=0 / -1 reduce it): the gradient is a number too
+        return np.reshape(grad, ())
     if axis is not None and not keepdims:
         grad = np.expand_dims(grad, axis)
     return grad

@@ -919,19 +919,25 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return _unary(ops.Sum(_axis(axis), keepdims), as_tensor(x))
 
 
+def _count(x: Tensor, axis: Any) -> int:
+    """How many elements a reduction over ``axis`` combines into each result (1 for a 0-d tensor)."""
+    if axis is None or x.ndim == 0:
+        return x.data.size
+    return int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
+
+
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Average over ``axis``: sum(x) / n, so each element's gradient is 1/n."""
     x = as_tensor(x)
     axis = _axis(axis)
-    n = x.data.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
-    return sum(x, axis, keepdims) * (1.0 / n)
+    return sum(x, axis, keepdims) * (1.0 / _count(x, axis))
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance: mean squared deviation from the mean (``ddof=1`` divides by n - 1)."""
     x = as_tensor(x)
     axis = _axis(axis)
-    n = x.data.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
+    n = _count(x, axis)
     centered = x - mean(x, axis, keepdims=True)
     return sum(centered * centered, axis, keepdims) * (1.0 / (n - ddof))
 
