@@ -419,3 +419,13 @@ def test_custom_activation_works_in_mlp_but_is_not_saveable_without_config(rng):
     assert model(rng.normal(size=(2, 3))).shape == (2, 1)
     with pytest.raises(TypeError, match="Square is a custom module without get_config"):
         nn.to_config(model)
+
+
+def test_softmax_modules_take_pytorchs_dim_as_well_as_axis():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    for ours, theirs in ((nn.Softmax, torch.nn.Softmax), (nn.LogSoftmax, torch.nn.LogSoftmax)):
+        for dim in (0, 1):
+            expected = theirs(dim=dim)(torch.tensor(x)).numpy()
+            np.testing.assert_allclose(ours(dim=dim)(biograd.tensor(x)).data, expected, rtol=1e-12)
+            np.testing.assert_allclose(ours(axis=dim)(biograd.tensor(x)).data, expected, rtol=1e-12)

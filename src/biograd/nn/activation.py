@@ -108,6 +108,11 @@ class GELU(Module):
         return {"approximate": self.approximate}
 
 
+def _axis_or_dim(axis: int, dim: int | None) -> int:
+    """numpy's ``axis``, or PyTorch's name for it, ``dim`` (``nn.Softmax(dim=1)`` carries over)."""
+    return int(axis if dim is None else dim)
+
+
 @register_layer
 class Softmax(Module):
     """y_i = e^(x_i) / sum_j e^(x_j) along ``axis``: class scores -> probabilities summing to 1.
@@ -115,9 +120,9 @@ class Softmax(Module):
     Do not put it before CrossEntropyLoss, which takes raw scores (logits) and applies log-softmax itself.
     """
 
-    def __init__(self, axis: int = -1) -> None:
+    def __init__(self, axis: int = -1, *, dim: int | None = None) -> None:
         super().__init__()
-        self.axis = int(axis)
+        self.axis = _axis_or_dim(axis, dim)
 
     def forward(self, x: Any) -> Tensor:
         return F.softmax(x, self.axis)
@@ -133,9 +138,9 @@ class Softmax(Module):
 class LogSoftmax(Module):
     """y = ln softmax(x) = x - logsumexp(x) along ``axis`` (pair it with NLLLoss)."""
 
-    def __init__(self, axis: int = -1) -> None:
+    def __init__(self, axis: int = -1, *, dim: int | None = None) -> None:
         super().__init__()
-        self.axis = int(axis)
+        self.axis = _axis_or_dim(axis, dim)
 
     def forward(self, x: Any) -> Tensor:
         return F.log_softmax(x, self.axis)
