@@ -260,3 +260,68 @@ def test_subprocess_bad_hidden(tmp_path):
         timeout=60,
     )
     assert proc.returncode == 2 and "'hidden'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def excel_like(tmp_path: Path, form: str) -> Path:
+    """good_table() as a spreadsheet program (or pandas/R) might have saved it."""
+    frame, path = good_table(), tmp_path / "data.csv"
+    if form == "semicolons and decimal commas":
+        frame.to_csv(path, sep=";", decimal=",", index=False)
+    elif form == "cp1252":
+        path.write_bytes(
+            frame.assign(status=frame.status.str.replace("e", "é")).to_csv(index=False).encode("cp1252")
+        )
+    elif form == "trailing comma":
+        path.write_text("".join(line + ",\n" for line in frame.to_csv(index=False).splitlines()))
+    else:  # "saved index"
+        frame.to_csv(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "form,warning",
+    [
+        ("semicolons and decimal commas", "read decimal commas as decimal points in 2 column(s)"),
+        ("cp1252", "is not UTF-8 text"),
+        ("trailing comma", "dropped 1 empty column(s) (no value in any row): 'Unnamed: 3'"),
+        ("saved index", "dropped column(s) 'Unnamed: 0': a saved row index"),
+    ],
+)
+def test_tables_saved_by_spreadsheets_train_on_the_real_columns(tmp_path, capsys, form, warning):
+    import json
+
+    path = excel_like(tmp_path, form)
+    code = main(train(path, tmp_path, "--target", "status"))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert warning in err, err
+    info = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert info["metadata"]["preprocessing"]["table"]["columns"] == ["gene_a", "gene_b"]
+    assert main(["predict", str(tmp_path / "run"), str(path), "--out", str(tmp_path / "p.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 60
+
+
+def test_messages_show_plain_values(tmp_path, capsys):
+    frame = good_table()
+    frame["status"] = "tumour"
+    err = fails(
+        capsys, train(write(tmp_path, frame), tmp_path, "--target", "status"), "single class ('tumour')"
+    )
+    assert "np." not in err
+
+
+def test_fasta_with_label_in_the_id_and_final_stops_predicts_by_plain_id(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    amino_acids = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+    lines = []
+    for i in range(60):
+        label = "amp" if i % 2 else "other"
+        core = "".join(rng.choice(amino_acids, 20)) + ("KKRK" if label == "amp" else "DEED")
+        lines += [f">p{i}|label={label}", core + "*"]
+    path = tmp_path / "peptides.fa"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["train", str(path), *FAST, "--out", str(tmp_path / "run")]) == 0
+    assert "removed the final '*' (stop codon) from 60 of 60 sequences" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "run"), str(path), "--out", str(tmp_path / "p.csv")]) == 0
+    predictions = pd.read_csv(tmp_path / "p.csv")
+    assert predictions.iloc[:, 0].tolist()[:3] == ["p0", "p1", "p2"], predictions.head()
