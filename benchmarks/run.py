@@ -209,6 +209,24 @@ def _data(sizes: Sequence[int], batch: int, seed: int = 0) -> tuple[np.ndarray, 
     return x, y
 
 
+# Each step trains on the same inputs with the next of LABEL_SETS random label vectors. With one fixed
+# batch, thousands of steps would memorize it: the softmax saturates, values become subnormal floats and
+# every implementation slows down by a different amount (they are at different steps when timed). With
+# labels that change every step nothing can be memorized, so a step costs the same at step 10 and 10,000.
+LABEL_SETS = 16
+
+
+def _label_pool(n_classes: int, shape: tuple[int, ...], seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, n_classes, size=shape) for _ in range(LABEL_SETS)]
+
+
+def _cycle(pool: Sequence[Any]) -> Callable[[], Any]:
+    """A function returning the pool's items in turn, forever."""
+    it = itertools.cycle(pool)
+    return it.__next__
+
+
 def _torch_mlp(sizes: Sequence[int]) -> Any:
     layers: list[Any] = []
     for i in range(len(sizes) - 1):
@@ -230,7 +248,8 @@ def _start_weights(sizes: Sequence[int], seed: int = 0) -> tuple[list[np.ndarray
 
 def mlp_steps(sizes: Sequence[int], batch: int, opt_name: str) -> dict[str, Callable[[], float]]:
     """One training step of the same MLP (same starting weights, same batch) in each implementation."""
-    x, y = _data(sizes, batch)
+    x, _ = _data(sizes, batch)
+    pool = _label_pool(sizes[-1], (batch,))
     ws, bs = _start_weights(sizes)
     lr = LR[opt_name]
 
@@ -242,16 +261,21 @@ def mlp_steps(sizes: Sequence[int], batch: int, opt_name: str) -> dict[str, Call
     opt = optim.SGD(model.parameters(), lr=lr) if opt_name == "sgd" else optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
     xt = biograd.tensor(x)
+    labels = _cycle(pool)
 
     def biograd_step() -> float:
         opt.zero_grad()
-        loss = loss_fn(model(xt), y)
+        loss = loss_fn(model(xt), labels())
         loss.backward()
         opt.step()
         return loss
 
     hand = HandFusedMLP(sizes, batch, opt_name, lr=lr, weights=ws, biases=bs)
-    steps: dict[str, Callable[[], Any]] = {"biograd": biograd_step, "hand": lambda: hand.step(x, y)}
+    hand_labels = _cycle(pool)
+    steps: dict[str, Callable[[], Any]] = {
+        "biograd": biograd_step,
+        "hand": lambda: hand.step(x, hand_labels()),
+    }
 
     if torch is not None:
         tmodel = _torch_mlp(sizes)
@@ -263,11 +287,11 @@ def mlp_steps(sizes: Sequence[int], batch: int, opt_name: str) -> dict[str, Call
         params = tmodel.parameters()
         topt = torch.optim.SGD(params, lr=lr) if opt_name == "sgd" else torch.optim.Adam(params, lr=lr)
         tloss = torch.nn.CrossEntropyLoss()
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        tx, tlabels = torch.from_numpy(x), _cycle([torch.from_numpy(y) for y in pool])
 
         def torch_step() -> Any:
             topt.zero_grad()
-            loss = tloss(tmodel(tx), ty)
+            loss = tloss(tmodel(tx), tlabels())
             loss.backward()
             topt.step()
             return loss
@@ -426,17 +450,18 @@ def cnn_steps(
     bases = rng.integers(0, 4, size=(batch, length))
     x = np.zeros((batch, 4, length), dtype=np.float32)
     np.put_along_axis(x, bases[:, None, :], 1.0, axis=1)
-    y = rng.integers(0, 2, size=(batch, 1)).astype(np.float32)
+    pool = [y.astype(np.float32) for y in _label_pool(2, (batch, 1))]
     model = nn.Sequential(
         nn.Conv1d(4, filters, kernel), nn.ReLU(), nn.GlobalMaxPool1d(), nn.Linear(filters, 1)
     )
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.BCEWithLogitsLoss()
     xt = biograd.tensor(x)
+    labels = _cycle(pool)
 
     def biograd_step() -> Any:
         opt.zero_grad()
-        loss = loss_fn(model(xt), y)
+        loss = loss_fn(model(xt), labels())
         loss.backward()
         opt.step()
         return loss
@@ -457,11 +482,11 @@ def cnn_steps(
             tmodel[4].bias.copy_(torch.from_numpy(model[3].bias.data))
         topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
         tloss = torch.nn.BCEWithLogitsLoss()
-        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        tx, tlabels = torch.from_numpy(x), _cycle([torch.from_numpy(y) for y in pool])
 
         def torch_step() -> Any:
             topt.zero_grad()
-            loss = tloss(tmodel(tx), ty)
+            loss = tloss(tmodel(tx), tlabels())
             loss.backward()
             topt.step()
             return loss
