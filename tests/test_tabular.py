@@ -288,3 +288,9 @@ def test_missing_value_hints_name_the_option_and_the_parameter(tmp_path):
         Preprocessor().fit(train[["a"]])
     with pytest.raises(DataError, match=r"'b' has no finite values.*Remove the column"):
         Preprocessor(impute="mean").fit(train)
+
+
+def test_missing_values_at_prediction_say_how_to_retrain():
+    prep = Preprocessor().fit(pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
+    with pytest.raises(DataError, match=r"'a' has 1 missing.*train again with --impute mean or median"):
+        prep.transform(pd.DataFrame({"a": [1.0, np.nan]}))

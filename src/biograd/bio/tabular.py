@@ -592,7 +592,8 @@ class Preprocessor:
                     if self.impute is None:
                         raise DataError(
                             f"Column {name!r} has {int(bad.sum())} missing or infinite values; the model was "
-                            "trained without imputation (--impute). Fill them in first."
+                            "trained without imputation, so it cannot fill them in. Fill them in first, or "
+                            "train again with --impute mean or median (impute='mean' or 'median' in Python)."
                         )
                     values = np.where(bad, stats["fill"], values)
                 blocks.append(((values - stats["mean"]) / stats["std"])[:, None])
