@@ -321,14 +321,9 @@ def _check_labels(y: np.ndarray, target_names: list[str], task: str, target: str
             "and test a network."
         )
     if task == "classification":
-        counts = np.bincount(y, minlength=len(target_names))
-        smallest = int(counts.argmin())
-        if counts[smallest] < max(5, 0.05 * len(y)):
-            warnings.warn(
-                f"Extreme class imbalance in {target!r}: class {target_names[smallest]!r} has only "
-                f"{counts[smallest]} of {len(y)} samples; accuracy will mislead (look at balanced accuracy).",
-                stacklevel=3,
-            )
+        from biograd.bio.tabular import warn_class_imbalance
+
+        warn_class_imbalance(y, target_names, target, stacklevel=3)
 
 
 def load_data(
@@ -520,7 +515,7 @@ def split(
             len(rest), val_fraction, None if labels is None else labels[rest], seed + 1, part="validation"
         )
     except ValueError as err:
-        reason = str(err).replace(", or stratify=None", "").replace(" or stratify=None", "")
+        reason = str(err)
         raise DataError(
             f"{len(y)} samples are too few for the requested splits (test fraction {test_fraction:g}, "
             f"validation fraction {val_fraction:g}): {reason}"

@@ -365,6 +365,20 @@ def _check_text_columns(features: Any, where: str, max_categories: int) -> None:
             )
 
 
+def warn_class_imbalance(
+    y: np.ndarray, target_names: Sequence[str], target: str, stacklevel: int = 2
+) -> None:
+    """Warn when the rarest class has fewer than 5 samples or 5% of them: accuracy then misleads."""
+    counts = np.bincount(y, minlength=len(target_names))
+    smallest = int(counts.argmin())
+    if counts[smallest] < max(5, 0.05 * len(y)):
+        warnings.warn(
+            f"Extreme class imbalance in {target!r}: class {str(target_names[smallest])!r} has only "
+            f"{counts[smallest]} of {len(y)} samples; accuracy will mislead (look at balanced accuracy).",
+            stacklevel=stacklevel + 1,
+        )
+
+
 def load_table(
     path: str | PathLike,
     target: str,
@@ -450,14 +464,7 @@ def load_table(
             "validate and test a network."
         )
     if task == "classification":
-        counts = np.bincount(y, minlength=len(target_names))
-        smallest = int(counts.argmin())
-        if counts[smallest] < max(5, 0.05 * len(y)):
-            warnings.warn(
-                f"Extreme class imbalance in {target!r}: class {target_names[smallest]!r} has only "
-                f"{counts[smallest]} of {len(y)} samples; accuracy will mislead (look at balanced accuracy).",
-                stacklevel=2,
-            )
+        warn_class_imbalance(y, target_names, str(target), stacklevel=3)
     return Table(features, y, target_names, str(target), task, ids, id_column, str(path))
 
 
