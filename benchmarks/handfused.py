@@ -17,19 +17,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-try:  # BLAS axpy: y <- y + a * x in one pass over memory (numpy needs two for large arrays)
-    from scipy.linalg.blas import saxpy as _saxpy
-except ImportError:  # pragma: no cover - scipy comes with scikit-learn
-    _saxpy = None
-
-_AXPY_MIN_SIZE = 4096
-
 
 def _axpy(y: np.ndarray, alpha: float, x: np.ndarray, tmp: np.ndarray) -> None:
-    """y <- y + alpha * x in place; x may be overwritten through ``tmp`` (which may be x itself)."""
-    if _saxpy is not None and y.size >= _AXPY_MIN_SIZE:
-        _saxpy(x.reshape(-1), y.reshape(-1), a=alpha)
-        return
+    """y <- y + alpha * x in place, through ``tmp`` (which may be x itself when x is scratch).
+
+    numpy only: scipy's BLAS axpy would be one pass instead of two, but it is a second OpenBLAS with its
+    own thread pool, which fights numpy's for the cores.
+    """
     np.multiply(x, alpha, out=tmp)
     y += tmp
 

@@ -12,7 +12,6 @@ baseline: the memory the model, its gradients, the optimizer and one step's inte
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -67,11 +66,6 @@ def main(argv: list[str] | None = None) -> None:
         import biograd
         from biograd import nn, optim
 
-        # biograd.optim imports scipy's BLAS lazily on the first large update; the hand-fused reference
-        # imports it up front. Load it before the baseline in both, so library code is not counted as
-        # training memory.
-        with contextlib.suppress(ImportError):
-            import scipy.linalg.blas  # noqa: F401
         xt = biograd.tensor(x)
     elif args.impl == "torch":
         import torch
