@@ -5,11 +5,11 @@ A glass-box engine: tensors that compute their own gradients by the chain rule (
 checker (``biograd.gradcheck``). Networks, training, pictures and biology build on these.
 """
 
+from typing import TYPE_CHECKING
+
 from biograd import data, functional, nn, optim
 from biograd.errors import GradcheckError, ShapeError
 from biograd.gradcheck import GradcheckReport, gradcheck
-from biograd.io import ModelFileError, load, save
-from biograd.nn.summary import Summary, summary
 from biograd.random import manual_seed
 from biograd.tensor import (
     Tensor,
@@ -63,18 +63,22 @@ from biograd.tensor import (
     zeros_like,
 )
 from biograd.tracing import Step, Trace
-from biograd.training import (
-    Callback,
-    Diagnosis,
-    EarlyStopping,
-    History,
-    ModelCheckpoint,
-    ProgressBar,
-    evaluate,
-    fit,
-    predict,
-    predict_proba,
-)
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time these load on first use (below)
+    from biograd.io import ModelFileError, load, save
+    from biograd.nn.summary import Summary, summary
+    from biograd.training import (
+        Callback,
+        Diagnosis,
+        EarlyStopping,
+        History,
+        ModelCheckpoint,
+        ProgressBar,
+        evaluate,
+        fit,
+        predict,
+        predict_proba,
+    )
 
 __version__ = "0.1.0"
 
@@ -84,12 +88,43 @@ __version__ = "0.1.0"
 _LAZY_MODULES = ("viz", "datasets", "bio", "explain", "pipeline", "report", "sklearn", "interop", "tour")
 
 
-def __getattr__(name: str):
-    if name in _LAZY_MODULES:
-        import importlib
+# Training, saving and summaries: the module that defines each name is imported the first time the name
+# is used (``biograd.fit(...)``), which keeps ``import biograd`` close to ``import numpy`` in time.
+_LAZY_NAMES = {
+    **dict.fromkeys(
+        (
+            "Callback",
+            "Diagnosis",
+            "EarlyStopping",
+            "History",
+            "ModelCheckpoint",
+            "ProgressBar",
+            "evaluate",
+            "fit",
+            "predict",
+            "predict_proba",
+        ),
+        "biograd.training",
+    ),
+    **dict.fromkeys(("ModelFileError", "load", "save"), "biograd.io"),
+    **dict.fromkeys(("Summary", "summary"), "biograd.nn.summary"),
+}
 
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY_MODULES:
         return importlib.import_module(f"biograd.{name}")
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        globals()[name] = value  # later uses are plain attribute lookups
+        return value
     raise AttributeError(f"module 'biograd' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_MODULES, *_LAZY_NAMES})
 
 
 def trace() -> Trace:
