@@ -105,3 +105,14 @@ def test_unnamed_tensors_read_like_the_notes_output_y_input_x_intermediates_v():
     assert (first.output_label, first.input_labels) == ("y", ("v1",))
     assert (second.output_label, second.input_labels[0]) == ("v1", "x")
     assert "dL/dx = " in str(steps) and abs(float(x.grad) - 2 * 1.5 * np.cos(2.25)) < 1e-5
+
+
+def test_input_gradients_are_also_written_in_terms_of_the_inputs():
+    """The notes: d/dx sin(x^2) = cos(x^2) * 2x, here with the numbers of x = 1.5 (the closed form)."""
+    x = biograd.tensor(1.5, requires_grad=True)
+    with biograd.trace() as steps:
+        (x**2).sin().backward()
+    last = str(steps).splitlines()[-1]
+    assert "cos(x^2) * 2*x" in last
+    assert float(last.rsplit("=", 1)[1]) == pytest.approx(np.cos(1.5**2) * 2 * 1.5, rel=1e-5)
+    assert steps.in_terms_of_inputs("v1 * 3") == "(x^2) * 3"  # an inserted expression keeps its precedence

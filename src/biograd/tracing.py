@@ -18,6 +18,7 @@ This module knows nothing of Tensor: the engine hands it plain values, so it sit
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,7 @@ class Trace:
         self._chains: dict[int, str] = {}
         self._keep: list[Any] = []  # keeps labelled objects alive so their ids stay unique
         self.leaf_grads: dict[str, np.ndarray] = {}
+        self.leaf_chains: dict[str, str] = {}  # dL/d(input) as a chain-rule product, per input label
 
     # -- context manager ---------------------------------------------------------------------------
     def __enter__(self) -> Trace:
@@ -157,7 +159,27 @@ class Trace:
         )
 
     def record_leaf(self, leaf, grad) -> None:
-        self.leaf_grads[self.label(leaf)] = np.asarray(grad)
+        label = self.label(leaf)
+        self.leaf_grads[label] = np.asarray(grad)
+        self.leaf_chains[label] = self._chains.get(id(leaf), "")
+
+    def in_terms_of_inputs(self, text: str) -> str:
+        """``text`` with every intermediate label replaced by the expression that computed it, until only
+        inputs remain: ``cos(u) * 2*x`` becomes ``cos(x^2) * 2*x`` when ``u = x^2``."""
+        definitions = {
+            s.output_label: _forward_expression(s.op, s.input_labels)
+            for s in self.steps
+            if s.output_label not in self.leaf_grads
+        }
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, definitions)) + r")\b") if definitions else None
+        for _ in range(len(definitions)):
+            if pattern is None:
+                break
+            new = pattern.sub(lambda m: _inserted(definitions[m.group(1)], m), text)
+            if new == text or len(new) > 200:
+                break
+            text = new
+        return text
 
     # -- display -----------------------------------------------------------------------------------
     def __str__(self) -> str:
@@ -179,11 +201,44 @@ class Trace:
         if self.leaf_grads:
             lines.append("gradients stored in .grad:")
             for label, g in self.leaf_grads.items():
-                lines.append(f"    dL/d{label} = {_num(g)}")
+                chain = self.leaf_chains.get(label, "")
+                expanded = self.in_terms_of_inputs(chain) if chain else ""
+                shown = "".join(f"{c} = " for c in dict.fromkeys((chain, expanded)) if c)
+                lines.append(f"    dL/d{label} = {shown}{_num(g)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"<Trace of {len(self.steps)} backward steps>"
+
+
+# How each op computes its output, for writing gradients in terms of the inputs; other ops: name(args).
+_FORWARD = {
+    "Add": "{0} + {1}",
+    "Sub": "{0} - {1}",
+    "Mul": "{0}*{1}",
+    "Div": "{0}/{1}",
+    "Pow": "{0}^{1}",
+    "Neg": "-{0}",
+    "MatMul": "{0} @ {1}",
+}
+
+
+def _forward_expression(op: str, labels: tuple[str, ...]) -> str:
+    template = _FORWARD.get(op)
+    if template is not None and template.count("{") == len(labels):
+        return template.format(*labels)
+    return f"{op.lower()}({', '.join(labels)})"
+
+
+def _inserted(expression: str, match: re.Match) -> str:
+    """An expression put where its label stood: in parentheses unless it is a single term or the label
+    is already the whole argument of a function, as in cos(u)."""
+    text = match.string
+    alone = (
+        match.start() > 0 and text[match.start() - 1] == "(" and text[match.end() : match.end() + 1] == ")"
+    )
+    simple = not any(c in expression for c in " +-*/@^")
+    return expression if alone or simple else f"({expression})"
 
 
 def _const_label(x) -> str:
