@@ -227,6 +227,20 @@ def _cycle(pool: Sequence[Any]) -> Callable[[], Any]:
     return it.__next__
 
 
+def _torch_step(model: Any, opt: Any, loss_fn: Any, x: np.ndarray, pool: Sequence[np.ndarray]) -> Callable:
+    """One PyTorch training step on x, with the next label vector of the pool each time."""
+    tx, labels = torch.from_numpy(x), _cycle([torch.from_numpy(y) for y in pool])
+
+    def torch_step() -> Any:
+        opt.zero_grad()
+        loss = loss_fn(model(tx), labels())
+        loss.backward()
+        opt.step()
+        return loss
+
+    return torch_step
+
+
 def _torch_mlp(sizes: Sequence[int]) -> Any:
     layers: list[Any] = []
     for i in range(len(sizes) - 1):
@@ -286,17 +300,7 @@ def mlp_steps(sizes: Sequence[int], batch: int, opt_name: str) -> dict[str, Call
                 layer.bias.copy_(torch.from_numpy(b))
         params = tmodel.parameters()
         topt = torch.optim.SGD(params, lr=lr) if opt_name == "sgd" else torch.optim.Adam(params, lr=lr)
-        tloss = torch.nn.CrossEntropyLoss()
-        tx, tlabels = torch.from_numpy(x), _cycle([torch.from_numpy(y) for y in pool])
-
-        def torch_step() -> Any:
-            topt.zero_grad()
-            loss = tloss(tmodel(tx), tlabels())
-            loss.backward()
-            topt.step()
-            return loss
-
-        steps["torch"] = torch_step
+        steps["torch"] = _torch_step(tmodel, topt, torch.nn.CrossEntropyLoss(), x, pool)
     return steps
 
 
@@ -481,17 +485,7 @@ def cnn_steps(
             tmodel[4].weight.copy_(torch.from_numpy(model[3].weight.data))
             tmodel[4].bias.copy_(torch.from_numpy(model[3].bias.data))
         topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
-        tloss = torch.nn.BCEWithLogitsLoss()
-        tx, tlabels = torch.from_numpy(x), _cycle([torch.from_numpy(y) for y in pool])
-
-        def torch_step() -> Any:
-            topt.zero_grad()
-            loss = tloss(tmodel(tx), tlabels())
-            loss.backward()
-            topt.step()
-            return loss
-
-        steps["torch"] = torch_step
+        steps["torch"] = _torch_step(tmodel, topt, torch.nn.BCEWithLogitsLoss(), x, pool)
     return steps
 
 
