@@ -155,3 +155,73 @@ def test_clear_errors():
         Conv1d(4, 2, kernel_size=3, padding=-1)
     with pytest.raises(ShapeError, match="MaxPool1d"):
         MaxPool1d(5)(np.zeros((1, 2, 3), dtype=np.float32))
+
+
+def _motif_cnn_grads(x, w, b, lw, lb, lib):
+    """Conv1d -> ReLU -> GlobalMaxPool1d -> Linear -> sigmoid -> sum, in biograd or torch (float64)."""
+    if lib == "biograd":
+        ps = [biograd.tensor(a, requires_grad=True, dtype=np.float64) for a in (x, w, b, lw, lb)]
+        h = GlobalMaxPool1d()(conv1d(ps[0], ps[1], ps[2]).relu())
+        biograd.linear(h, ps[3], ps[4]).sigmoid().sum().backward()
+        return [p.grad for p in ps]
+    ps = [torch.tensor(a, requires_grad=True) for a in (x, w, b, lw, lb)]
+    h = F.relu(F.conv1d(ps[0], ps[1], ps[2])).amax(dim=2)
+    torch.sigmoid(F.linear(h, ps[3], ps[4])).sum().backward()
+    return [p.grad.numpy() for p in ps]
+
+
+def test_motif_cnn_large_enough_for_the_sparse_gradient_paths_matches_torch():
+    """Big enough (N*O*T >= 4096, one position in ~90 wins) that ReLU and Conv1d take their sparse
+    backward paths. One-hot input makes exact ties (a repeated k-mer scores the same twice), and a filter
+    with a large negative bias is dead for every sample (its max is 0, reached everywhere)."""
+    rng = np.random.default_rng(6)
+    x = np.zeros((8, 4, 100))
+    np.put_along_axis(x, rng.integers(0, 4, size=(8, 1, 100)), 1.0, axis=1)
+    x[:, :, 30:42] = x[:, :, 5:17]  # the same 12-mer twice in every sequence: tied maxima
+    w, b = rng.normal(size=(32, 4, 12)), rng.normal(size=32)
+    b[3] = -100.0  # a dead filter: ReLU output 0 everywhere, so its gradient must vanish
+    lw, lb = rng.normal(size=(1, 32)), rng.normal(size=1)
+    ours = _motif_cnn_grads(x, w, b, lw, lb, "biograd")
+    theirs = _motif_cnn_grads(x, w, b, lw, lb, "torch")
+    for name, a, t in zip(["x", "W", "b", "linear W", "linear b"], ours, theirs, strict=True):
+        np.testing.assert_allclose(a, t, rtol=1e-10, atol=1e-12, err_msg=name)
+    assert ours[2][3] == 0 and not ours[1][3].any()
+
+
+@pytest.mark.parametrize("dead_share", [0.0, 0.5])
+def test_relu_backward_on_a_sparse_upstream_matches_torch(dead_share):
+    """A large, mostly-zero upstream gradient (what global max pooling passes down): entries where
+    x <= 0 must be zeroed, and the caller's upstream array must not change."""
+    rng = np.random.default_rng(7)
+    x = np.abs(rng.normal(size=(4, 8, 300))) + 0.1
+    upstream = np.zeros_like(x)
+    rows = rng.integers(0, 300, size=(4, 8, 1))
+    np.put_along_axis(upstream, rows, rng.normal(size=(4, 8, 1)), axis=2)
+    flip = rng.random(size=(4, 8, 1)) < dead_share
+    np.put_along_axis(x, rows, np.where(flip, -1.0, np.take_along_axis(x, rows, 2)), axis=2)
+    kept = upstream.copy()
+    xb = biograd.tensor(x, requires_grad=True, dtype=np.float64)
+    xb.relu().backward(upstream)
+    xt = torch.tensor(x, requires_grad=True)
+    F.relu(xt).backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(xb.grad, xt.grad.numpy())
+    np.testing.assert_array_equal(upstream, kept)
+    assert xb.grad is not upstream
+
+
+@pytest.mark.parametrize("axis", [2, -1, None, 1])
+def test_max_backward_with_ties_float32_matches_torch_amax(axis):
+    """Max over the last axis (or everything) writes dL/dy / k to the k tied winners only (other axes:
+    the dense formula); float32 in,
+    float32 gradient out."""
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 3, size=(5, 6, 70)).astype(np.float32)  # many ties
+    xb = biograd.tensor(x, requires_grad=True)
+    y = biograd.max(xb, axis=axis)
+    upstream = rng.normal(size=y.shape).astype(np.float32)
+    y.backward(upstream)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = xt.amax(dim=axis if axis is not None else (0, 1, 2))
+    yt.backward(torch.tensor(upstream))
+    assert xb.grad.dtype == np.float32
+    np.testing.assert_allclose(xb.grad, xt.grad.numpy(), rtol=1e-6, atol=1e-7)

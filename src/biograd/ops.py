@@ -474,8 +474,24 @@ class Sigmoid(Op):
         return (self.y * (1 - self.y),)
 
 
+def _few_nonzero(grad: np.ndarray, max_share: float = 1 / 16) -> np.ndarray | None:
+    """Flat indices of the nonzero entries of ``grad`` if they are few (at most ``max_share`` of a large
+    contiguous array), else None. After global max pooling only one position per row gets a gradient;
+    ops that see such a gradient can work on those entries instead of making dense passes over it."""
+    if grad.size < 4096 or not grad.flags.c_contiguous:
+        return None
+    nonzero = grad != 0
+    if np.count_nonzero(nonzero) > max_share * grad.size:
+        return None
+    return np.flatnonzero(nonzero)
+
+
 class ReLU(Op):
-    """y = max(0, x);  dy/dx = 1 if x > 0 else 0."""
+    """y = max(0, x);  dy/dx = 1 if x > 0 else 0, so dL/dx = dL/dy where x > 0, else 0.
+
+    When few entries of dL/dy are nonzero (global max pooling follows), only those are looked at; if
+    every one of them sits where x > 0, dL/dx equals dL/dy and is passed on as it is.
+    """
 
     derivatives = ("1 if x > 0 else 0",)
 
@@ -487,7 +503,15 @@ class ReLU(Op):
         return ((self.x > 0).astype(self.x.dtype),)
 
     def backward(self, grad):
-        return (grad * (self.x > 0),)
+        where = _few_nonzero(grad) if self.x.flags.c_contiguous else None
+        if where is None:
+            return (grad * (self.x > 0),)
+        silenced = where[self.x.reshape(-1)[where] <= 0]
+        if silenced.size == 0:
+            return (grad,)
+        dx = grad.copy()
+        dx.reshape(-1)[silenced] = 0
+        return (dx,)
 
 
 class LeakyReLU(Op):
@@ -673,9 +697,22 @@ class Max(Op):
 
     def backward(self, grad):
         winners = self.x == self.y
-        count = winners.sum(axis=self.axis, keepdims=True)
+        if self.x.ndim and self.axis in (-1, self.x.ndim - 1, None):
+            return (self._scatter(winners, grad),)
+        count = winners.sum(axis=self.axis, keepdims=True).astype(grad.dtype)
         grad = _expand_like(grad, self.x.shape, self.axis, self.keepdims)
         return (winners * (grad / count),)
+
+    def _scatter(self, winners, grad):
+        """Reduction over the last axis (or all of x): write grad/k to the k winners of each row only,
+        instead of a dense product over x (after global max pooling one position in ~200 wins)."""
+        row_length = winners.shape[-1] if self.axis is not None else winners.size
+        where = np.flatnonzero(winners)  # flat indices of the winners, row by row
+        row = where // row_length
+        count = np.bincount(row, minlength=winners.size // row_length).astype(grad.dtype)
+        dx = np.zeros(self.x.shape, dtype=grad.dtype)
+        dx.reshape(-1)[where] = (np.reshape(grad, -1) / count)[row]
+        return dx
 
 
 class Min(Max):
@@ -918,18 +955,20 @@ class Conv1d(Op):
     """y[n, o, t] = b[o] + sum over c, k of W[o, c, k] * x_pad[n, c, t*stride + k]  (cross-correlation,
     as in PyTorch: a filter W[o] of width K slides along the sequence and scores each window).
 
-    Computed as one matrix product (im2col): the windows of x become rows of a matrix
-    cols[(n, t), (c, k)], so y = cols @ W.reshape(O, C*K)^T + b. Backward is the chain rule on that:
+    Computed as one matrix product per sample (im2col): the windows of x become the columns of a matrix
+    cols[n][(c, k), t] = x_pad[n, c, t*stride + k], so y[n] = W.reshape(O, C*K) @ cols[n] + b, already in
+    the (N, O, T) layout. Backward is the chain rule on that product:
 
-    - dL/dW = dL/dy^T @ cols  (each weight's gradient sums upstream gradient times the input it saw)
+    - dL/dW = sum over n, t of dL/dy[n, :, t] cols[n, :, t]^T  (each weight's gradient sums upstream
+      gradient times the input it saw)
     - dL/db[o] = sum over n, t of dL/dy[n, o, t]
-    - dL/dcols = dL/dy @ W, then every window's gradient is added back to the positions it came from
-      (dL/dx[n, c, t*stride + k] += dL/dcols[n, t, c, k]); padding positions are dropped.
+    - dL/dcols[n] = W.reshape(O, C*K)^T @ dL/dy[n], then every window's gradient is added back to the
+      positions it came from (dL/dx[n, c, t*stride + k] += dL/dcols[n, (c, k), t]); padding is dropped.
     """
 
     derivatives = (
-        "W  (dL/dx: each window gets dL/dy @ W, added back where it came from)",
-        "x  (dL/dW = dL/dy.T @ windows of x)",
+        "W  (dL/dx: each window gets W^T @ dL/dy, added back where it came from)",
+        "x  (dL/dW = sum over samples of dL/dy @ windows of x)",
         "1  (dL/db = sum of dL/dy over samples and positions)",
     )
     arg_names = ("x", "W", "b")
@@ -946,34 +985,51 @@ class Conv1d(Op):
         xp = np.pad(x, ((0, 0), (0, 0), (left, right))) if left or right else x
         if xp.shape[-1] < k:
             raise ValueError("too short")
-        win = _windows(xp, k, self.stride)  # (N, C, T, K)
+        win = _windows(xp, k, self.stride)  # (N, C, T, K), a view
         t = win.shape[2]
-        self.cols = win.transpose(0, 2, 1, 3).reshape(n * t, c * k)  # the one copy: (N*T, C*K)
-        self.w, self.padded_length, self.out_length = w, xp.shape[-1], t
-        y = self.cols @ w.reshape(o, c * k).T  # (N*T, O)
+        self.cols = win.transpose(0, 1, 3, 2).reshape(n, c * k, t)  # the one copy: (N, C*K, T)
+        self.w, self.padded_length = w, xp.shape[-1]
+        y = w.reshape(o, c * k) @ self.cols  # (N, O, T): one (O, C*K) @ (C*K, T) product per sample
         if b is not None:
-            y += b
-        return np.ascontiguousarray(y.reshape(n, t, o).transpose(0, 2, 1))
+            y += b[:, None]
+        return y
 
     def backward(self, grad):
         w = self.w
         o, c, k = w.shape
-        n, t = grad.shape[0], self.out_length
-        g2 = grad.transpose(0, 2, 1).reshape(n * t, o)  # (N*T, O)
+        n, _, t = grad.shape
         grad_x = grad_w = grad_b = None
         if self.needs_grad[0]:
-            dcols = (g2 @ w.reshape(o, c * k)).reshape(n, t, c, k).transpose(0, 2, 1, 3)  # (N, C, T, K)
+            dcols = (w.reshape(o, c * k).T @ grad).reshape(n, c, k, t)  # (N, C, K, T)
             dxp = np.zeros((n, c, self.padded_length), dtype=dcols.dtype)
             s = self.stride
             for j in range(k):  # K strided slice-adds instead of np.add.at: windows overlap only across j
-                dxp[:, :, j : j + s * (t - 1) + 1 : s] += dcols[:, :, :, j]
+                dxp[:, :, j : j + s * (t - 1) + 1 : s] += dcols[:, :, j, :]
             left, right = self.padding
             grad_x = dxp[:, :, left : self.padded_length - right]
+        need_b = len(self.needs_grad) > 2 and self.needs_grad[2]
+        where = _few_nonzero(grad) if self.needs_grad[1] or need_b else None
+        if where is not None:  # e.g. after global max pooling: one (n, t) per filter and sample
+            grad_w, grad_b = self._sparse_param_grads(grad, where)
+            return (grad_x, grad_w if self.needs_grad[1] else None, grad_b if need_b else None)
         if self.needs_grad[1]:
-            grad_w = (g2.T @ self.cols).reshape(o, c, k)
-        if len(self.needs_grad) > 2 and self.needs_grad[2]:
-            grad_b = g2.sum(axis=0)
+            # sum over n and t of dL/dy[n, o, t] * cols[n, (c, k), t]: one (O, N*T) @ (N*T, C*K) product
+            grad_w = np.tensordot(grad, self.cols, axes=([0, 2], [0, 2])).reshape(o, c, k)
+        if need_b:
+            grad_b = grad.sum(axis=(0, 2))
         return (grad_x, grad_w, grad_b)
+
+    def _sparse_param_grads(self, grad, where):
+        """dL/dW and dL/db from the few nonzero entries dL/dy[n, o, t] (flat indices ``where``) only:
+        dL/dW[o] = sum over them of dL/dy[n, o, t] * cols[n, :, t], dL/db[o] = sum of those dL/dy."""
+        o, c, k = self.w.shape
+        n_i, o_i, t_i = np.unravel_index(where, grad.shape)
+        values = grad.reshape(-1)[where]
+        # pick[o, j] = the j-th entry's dL/dy if it belongs to filter o: one product adds each filter's own
+        pick = np.zeros((o, where.size), dtype=grad.dtype)
+        pick[o_i, np.arange(where.size)] = values
+        grad_w = (pick @ self.cols[n_i, :, t_i]).reshape(o, c, k)  # (O, nnz) @ (nnz, C*K)
+        return grad_w, pick.sum(axis=1)
 
     def explain_shapes(self, x, w, b=None):
         sx, sw = np.shape(x), np.shape(w)
