@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -28,7 +30,7 @@ CONV_CASES = [
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv1d_matches_torch_values_and_gradients(case):
     n, c, length, o, k, stride, padding, bias = case
-    rng = np.random.default_rng(hash(case) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(str(case).encode()))  # the same inputs in every run
     x = rng.normal(size=(n, c, length))
     w = rng.normal(size=(o, c, k))
     b = rng.normal(size=o) if bias else None
