@@ -234,3 +234,21 @@ def test_losses_are_serializable():
     rebuilt = nn.from_config(nn.to_config(loss))
     assert rebuilt.get_config() == loss.get_config()
     assert isinstance(rebuilt, nn.CrossEntropyLoss)
+
+
+def test_bce_on_saturated_probabilities_has_pytorchs_finite_gradient():
+    """p exactly 0 or 1: the loss is capped at 100 and the gradient (p - y) / max(p(1 - p), 1e-12)."""
+    torch = pytest.importorskip("torch")
+    p = np.array([0.0, 1e-9, 0.3, 0.5, 1.0, 1.0, 0.0, 0.999999])
+    y = np.array([1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.25])
+    w = np.linspace(0.5, 2.0, len(p))
+    for reduction in ("mean", "sum", "none"):
+        ours = biograd.tensor(p, requires_grad=True)
+        loss = biograd.nn.BCELoss(weight=w, reduction=reduction)(ours, y)
+        theirs = torch.tensor(p, requires_grad=True)
+        expected = torch.nn.BCELoss(weight=torch.tensor(w), reduction=reduction)(theirs, torch.tensor(y))
+        upstream = np.random.default_rng(0).normal(size=np.shape(loss.data))
+        loss.backward(upstream)
+        expected.backward(torch.tensor(upstream))
+        np.testing.assert_allclose(loss.data, expected.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-8)  # ~1e11 values: rounding order

@@ -291,9 +291,9 @@ def binary_cross_entropy(
     """Binary cross-entropy on probabilities p in [0, 1]: L = -[y ln p + (1 - y) ln(1 - p)].
 
     Less stable than :func:`binary_cross_entropy_with_logits`: once sigmoid rounds p to exactly 0 or 1
-    the information is lost. Like PyTorch, each log is clamped at -100 (implemented as ln(max(p, e^-100)),
-    the same value), so a confident wrong answer costs 100, not infinity; its gradient is then 0.
-    Prefer a model that outputs logits with BCEWithLogitsLoss.
+    the information is lost. Like PyTorch, each log is clamped at -100, so a confident wrong answer costs
+    100, not infinity, and the gradient (p - y) / p(1 - p) keeps its denominator >= 1e-12 (large but
+    finite there; see ``ops.BinaryCrossEntropy``). Prefer a model that outputs logits with BCEWithLogitsLoss.
     """
     _check_reduction(reduction, "binary_cross_entropy")
     p, target = _prediction_target(probabilities, target, "binary_cross_entropy")
@@ -304,10 +304,15 @@ def binary_cross_entropy(
             f"{' and NaN' if np.isnan(p.data).any() else ''}. If the model outputs raw scores (logits, "
             "no sigmoid at the end), use BCEWithLogitsLoss instead: it applies the sigmoid itself, stably."
         )
-    floor = math.exp(-100.0)
-    log_p = p.clip(min=floor).log()
-    log_not_p = (1.0 - p).clip(min=floor).log()
-    loss = -(target * log_p + (1.0 - target) * log_not_p)
+    if isinstance(target, Tensor) and target.requires_grad:  # a target that learns: the composite form
+        floor = math.exp(-100.0)
+        log_p = p.clip(min=floor).log()
+        log_not_p = (1.0 - p).clip(min=floor).log()
+        loss = -(target * log_p + (1.0 - target) * log_not_p)
+    else:  # one node, with PyTorch's finite gradient at p = 0 or 1
+        y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=p.dtype)
+        with np.errstate(divide="ignore"):
+            loss = _unary(ops.BinaryCrossEntropy(y.astype(p.dtype, copy=False)), p)
     if weight is not None:
         loss = loss * np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=p.dtype)
     return _reduce(loss, reduction)

@@ -1082,3 +1082,31 @@ class MaxPool1d(Op):
             f"MaxPool1d(kernel_size={self.kernel_size}) needs input of shape (samples, channels, length) "
             f"with length >= {self.kernel_size}; got shape {np.shape(x)}."
         )
+
+
+class BinaryCrossEntropy(Op):
+    """Binary cross-entropy of probabilities p against targets y (elementwise, PyTorch's BCELoss):
+
+    L = -[y ln p + (1 - y) ln(1 - p)], each log clamped at -100 so that a confident wrong answer
+    (p exactly 0 or 1) costs 100, not infinity.
+
+    dL/dp = (p - y) / (p (1 - p)), the denominator kept >= 1e-12: at p = 0 or 1 the gradient is large
+    and finite (as in PyTorch) rather than 0, so training can still move a saturated prediction.
+    """
+
+    derivatives = ("(p - y) / max(p*(1 - p), 1e-12)",)
+    arg_names = ("p",)
+
+    def __init__(self, target: np.ndarray) -> None:
+        self.target = target
+
+    def forward(self, p):
+        self.p = p
+        y = self.target
+        log_p = np.maximum(np.log(p), -100.0)
+        log_not_p = np.maximum(np.log1p(-p), -100.0)
+        return -(y * log_p + (1 - y) * log_not_p)
+
+    def local(self):
+        p = self.p
+        return ((p - self.target) / np.maximum(p * (1 - p), 1e-12),)
