@@ -27,6 +27,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 import biograd  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 try:
     import torch
@@ -35,12 +36,7 @@ except ImportError:  # the table still shows biograd vs numpy
 
 
 def machine_description() -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "?")
     try:
         from threadpoolctl import threadpool_info

@@ -47,6 +47,7 @@ import biograd  # noqa: E402
 from biograd import nn, optim  # noqa: E402
 from biograd.data import DataLoader, TensorDataset  # noqa: E402
 from handfused import HandFusedMLP  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 try:
     import torch
@@ -769,12 +770,7 @@ def _version(dist: str) -> str | None:
 
 
 def header(threads: int, s: Settings) -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_name()
     blas = "unknown (threadpoolctl not installed)"
     if threadpool_info is not None:
         pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]

@@ -9,22 +9,12 @@ the console stays free of errors.
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 from biograd.cli import main
-
-CHROMIUM = shutil.which("chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from chromium import CHROMIUM, launch
 
 
 def test_tour_writes_one_self_contained_page_that_renders(tmp_path):
@@ -69,7 +59,7 @@ def _check_numbers_against_closed_forms(page: str) -> None:
 def _check_renders_in_chromium(page_path, expected_images: int) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             problems = []

@@ -416,6 +416,24 @@ def test_keyboard_interrupt_restores_early_stopping_best_too():
     stop = biograd.EarlyStopping(patience=50)
     h = biograd.fit(MLP([2, 4, 1]), x, y, epochs=10, callbacks=[stop, CtrlC()], verbose=False)
     assert h.stop_reason == "interrupted" and h.epochs_run == 3 and h.restored_epoch == stop.best_epoch
+
+
+def test_keyboard_interrupt_after_the_best_epoch_announces_the_restore_once():
+    """Ctrl-C well after the best epoch: fit puts the best weights back and says so; EarlyStopping must not
+    say it a second time."""
+
+    class CtrlC(biograd.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 40:
+                raise KeyboardInterrupt
+
+    x, y = _noisy_tiny()
+    biograd.manual_seed(0)
+    stop = biograd.EarlyStopping(patience=100)
+    h = biograd.fit(
+        MLP([2, 64, 64, 1]), x, y, lr=0.02, epochs=100, seed=0, callbacks=[stop, CtrlC()], verbose=False
+    )
+    assert h.stop_reason == "interrupted" and h.restored_epoch == stop.best_epoch < 40
     assert sum("estored" in note for note in h.notes) == 1, h.notes  # said once, not by fit and again
 
 

@@ -5,27 +5,18 @@ screenshot is not blank."""
 from __future__ import annotations
 
 import io
-import shutil
 
 import numpy as np
 import pytest
 
 import biograd
 from biograd import nn, viz
+from chromium import CHROMIUM, launch
 
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"
 )
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def test_next_button_keys_and_slider_move_the_highlight(tmp_path):
@@ -33,7 +24,7 @@ def test_next_button_keys_and_slider_move_the_highlight(tmp_path):
     steps = viz.backprop(nn.MLP([2, 3, 1]), [0.5, -1.0], [1.0], nn.MSELoss(), lr=0.1)
     page_path = steps.save(tmp_path / "step.html")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             errors = []

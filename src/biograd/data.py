@@ -33,6 +33,7 @@ from biograd.tensor import Tensor
 
 __all__ = [
     "DataLoader",
+    "StratifyError",
     "TensorDataset",
     "looks_like_class_labels",
     "split_indices",
@@ -290,6 +291,10 @@ def _seed_int(seed: int | np.random.Generator | None) -> int:
     )
 
 
+class StratifyError(ValueError):
+    """A split cannot keep every class's share in both parts (a class too rare, or a part too small)."""
+
+
 def split_indices(
     n_samples: int,
     fraction: float = 0.2,
@@ -301,8 +306,9 @@ def split_indices(
     """Shuffled row indices (kept, held_out) with ceil(n_samples * fraction) rows held out.
 
     With ``labels`` the split is stratified: each class keeps (within one sample) its proportion in both
-    parts, using scikit-learn's StratifiedShuffleSplit. Raises a ValueError if a part would be empty, if a
-    class has fewer than 2 samples, or if a part is too small to hold one sample of every class.
+    parts, using scikit-learn's StratifiedShuffleSplit. Raises a ValueError if a part would be empty, and a
+    StratifyError (a ValueError) if a class has fewer than 2 samples or a part is too small to hold one
+    sample of every class.
     ``part`` only names the held-out part in error messages ("validation", "test").
     """
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < fraction < 1:
@@ -329,13 +335,13 @@ def split_indices(
         classes, counts = np.unique(stratify, return_counts=True)
         if counts.min() < 2:
             rare = ", ".join(repr(_plain(c)) for c in classes[counts < 2][:5])
-            raise ValueError(
+            raise StratifyError(
                 f"Cannot stratify the {part} split: class {rare} has only 1 sample, but a stratified split "
                 "needs at least 2 per class (one for each part). Remove or merge rare classes (in Python, "
                 "stratify=None splits without stratifying)."
             )
         if n_held < len(classes) or n_kept < len(classes):
-            raise ValueError(
+            raise StratifyError(
                 f"Cannot stratify the {part} split: {n_held} {part} and {n_kept} training samples, but "
                 f"there are {len(classes)} classes and a stratified split puts at least one sample of each "
                 f"class in each part. Use a {part} fraction between {len(classes) / n_samples:.2g} and "

@@ -1046,6 +1046,20 @@ def _correlation(values: np.ndarray, attr: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, (xc * ac).sum(axis=0) / np.where(denom > 0, denom, 1.0), 0.0)
 
 
+def _prediction_columns(ids: Any, found: dict[str, Any], classes: Any) -> dict[str, Any]:
+    """The first columns of a per-sample explanation: the sample, what the model predicted and, for
+    classes, which class the attributions point towards and its probability."""
+    if classes is None:
+        return {"id": ids, "predicted": found["score"]}
+    names = np.asarray(classes, dtype=object)
+    return {
+        "id": ids,
+        "predicted": names[found["predicted"]],
+        "explained_class": names[found["explained"]],
+        "probability_explained": np.round(found["probability"], 6),
+    }
+
+
 def explain_table(
     model: Any,
     x: np.ndarray,
@@ -1108,14 +1122,8 @@ def explain_table(
             by_name = dict(zip(names, _correlation(values, per_class), strict=True))
             ranking[f"direction_{cname}"] = [float(by_name[f]) for f in ranking["feature"]]
     per_sample = pd.DataFrame(attr, columns=names)
-    front: dict[str, Any] = {"id": [str(i) for i in np.asarray(ids, dtype=object)[rows]] if ids else rows + 1}
-    if task == "classification":
-        arr = np.asarray(classes, dtype=object)
-        front["predicted"] = arr[found["predicted"]]
-        front["explained_class"] = arr[found["explained"]]
-        front["probability_explained"] = np.round(found["probability"], 6)
-    else:
-        front["predicted"] = found["score"]
+    sample_ids = [str(i) for i in np.asarray(ids, dtype=object)[rows]] if ids else rows + 1
+    front = _prediction_columns(sample_ids, found, classes if task == "classification" else None)
     per_sample = pd.concat([pd.DataFrame(front), per_sample], axis=1)
     return {
         "ranking": ranking,
@@ -1224,14 +1232,7 @@ def explain_sequences(
                 "ism": ism,
             }
         )
-    front: dict[str, Any] = {"id": ids}
-    if found["explained"] is not None:
-        arr = np.asarray(classes, dtype=object)
-        front["predicted"] = arr[found["predicted"]]
-        front["explained_class"] = arr[found["explained"]]
-        front["probability_explained"] = np.round(found["probability"], 6)
-    else:
-        front["predicted"] = found["score"]
+    front = _prediction_columns(ids, found, classes if found["explained"] is not None else None)
     per_position = pd.DataFrame(positions, columns=[f"position_{p + 1}" for p in range(length)])
     return {
         "groups": groups,

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from biograd.data import DataLoader, TensorDataset, split_indices
+from biograd.data import DataLoader, StratifyError, TensorDataset, split_indices
 from biograd.nn.module import Module
 from biograd.optim import Optimizer, ReduceLROnPlateau, create
 from biograd.random import manual_seed
@@ -1039,9 +1039,7 @@ def _validation_rows(n: int, fraction: float, labels: np.ndarray | None) -> tupl
         try:
             train_idx, val_idx = split_indices(n, fraction, labels, part="validation")
             return np.sort(train_idx), np.sort(val_idx)
-        except ValueError as err:
-            if "stratify" not in str(err):
-                raise
+        except StratifyError:
             warnings.warn(
                 "The validation split could not be stratified (a class has fewer than 2 rows, or there are "
                 "more classes than validation rows); it is shuffled only.",
