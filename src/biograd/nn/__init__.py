@@ -17,6 +17,7 @@ from biograd.nn.activation import (
     Tanh,
     get_activation,
 )
+from biograd.nn.committee import Committee, SelectFeatures
 from biograd.nn.conv import Conv1d, GlobalMaxPool1d, MaxPool1d
 from biograd.nn.layers import MLP, Dropout, Flatten, Linear, Neuron, Sequential
 from biograd.nn.loss import (
@@ -36,6 +37,7 @@ __all__ = [
     "MLP",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "Committee",
     "Conv1d",
     "CrossEntropyLoss",
     "Dropout",
@@ -54,6 +56,7 @@ __all__ = [
     "Neuron",
     "Parameter",
     "ReLU",
+    "SelectFeatures",
     "Sequential",
     "Sigmoid",
     "Softmax",
