@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -130,3 +131,35 @@ def test_choose_scheme_by_size():
 def test_format_interval():
     assert stats.format_interval(0.91234, (0.8712, 0.948)) == "0.912 [0.871, 0.948]"
     assert stats.format_interval(None, None) == "n/a"
+
+
+def test_univariate_selection_keeps_the_columns_scikit_learn_scores_highest():
+    from sklearn.feature_selection import SelectKBest, f_classif, f_regression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 30))
+    y = rng.integers(0, 3, 40)
+    x[:, 7] += 3 * y  # an informative gene
+    x[:, 11] = 1.0  # a constant one
+    got = stats.univariate_selection(x, y, "classification", 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the oracle warns about the constant column
+        want = SelectKBest(f_classif, k=5).fit(x, y).get_support(indices=True)
+    assert sorted(got.tolist()) == sorted(want.tolist())
+    assert got[0] == 7 and 11 not in got
+    yr = x[:, 3] * 2 + rng.normal(size=40) * 0.1
+    got_r = stats.univariate_selection(x, yr, "regression", 4)
+    want_r = SelectKBest(f_regression, k=4).fit(x, yr).get_support(indices=True)
+    assert sorted(got_r.tolist()) == sorted(want_r.tolist()) and got_r[0] == 3
+    assert stats.univariate_selection(x, y, "classification", 100).tolist() == list(range(30))
+
+
+def test_rank_stability_counts_members_that_rank_a_feature_in_their_top_list():
+    attributions = np.array(
+        [
+            [5.0, 4.0, 0.1, 0.2],
+            [5.0, 0.1, 4.0, 0.2],
+            [-5.0, 0.1, 0.2, 4.0],  # signs do not matter: |attribution|
+        ]
+    )
+    np.testing.assert_allclose(stats.rank_stability(attributions, top=2), [1.0, 1 / 3, 1 / 3, 1 / 3])

@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -282,3 +283,49 @@ def format_interval(value: float | None, interval: Sequence[float] | None, digit
     if not interval:
         return f"{value:.{digits}f}"
     return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+
+
+def univariate_selection(x: Any, y: Any, task: str, keep: int) -> np.ndarray:
+    """The ``keep`` columns of ``x`` that best separate the classes (ANOVA F test) or track the target
+    (correlation F test), strongest first: column indices.
+
+    Meant to be run inside each training fold, on the training rows only (choosing features on all rows,
+    test rows included, leaks the answer into the evaluation). Constant columns score 0.
+    """
+    from sklearn.feature_selection import f_classif, f_regression
+
+    x_ = np.asarray(x, dtype=np.float64)
+    x_ = x_.reshape(len(x_), -1)
+    y_ = np.asarray(y)
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
+    keep = int(keep)
+    if keep < 1:
+        raise ValueError(f"Feature selection must keep at least 1 feature; got {keep}.")
+    if keep >= x_.shape[1]:
+        return np.arange(x_.shape[1])
+    test = f_classif if task == "classification" else f_regression
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant columns: sklearn warns and gives NaN; they score 0
+        scores, _ = test(x_, y_)
+    scores = np.nan_to_num(scores, nan=0.0, posinf=np.finfo(np.float64).max)
+    order = np.argsort(-scores, kind="stable")
+    return order[:keep]
+
+
+def rank_stability(attributions: Any, top: int = 20) -> np.ndarray:
+    """For each feature, the share of committee members that rank it among their ``top`` features.
+
+    ``attributions`` has one row per member (members x features, e.g. mean |attribution| per feature).
+    A feature that every member puts in its top 20 scores 1.0; a feature in the committee's top list that
+    few members agree on is an unstable finding and should not be reported as one.
+    """
+    a = np.abs(np.asarray(attributions, dtype=np.float64))
+    if a.ndim != 2:
+        raise ValueError(f"attributions must be members x features; got shape {a.shape}.")
+    top = max(1, min(int(top), a.shape[1]))
+    ranks = np.argsort(-a, axis=1, kind="stable")[:, :top]
+    counts = np.zeros(a.shape[1])
+    for row in ranks:
+        counts[row] += 1
+    return counts / a.shape[0]
