@@ -163,3 +163,36 @@ def test_rank_stability_counts_members_that_rank_a_feature_in_their_top_list():
         ]
     )
     np.testing.assert_allclose(stats.rank_stability(attributions, top=2), [1.0, 1 / 3, 1 / 3, 1 / 3])
+
+
+def test_check_shift_finds_a_shifted_batch_and_names_its_features():
+    rng = np.random.default_rng(0)
+    names = [f"gene{i}" for i in range(6)]
+    train = rng.normal(size=(200, 6))
+    profile = stats.Profile.of(train, names)
+    same = stats.check_shift(profile, rng.normal(size=(50, 6)))
+    assert same.shifted == [] and same.outside_share < 0.05
+    batch = rng.normal(size=(50, 6))
+    batch[:, 2] += 3.0  # one gene measured on another scale
+    batch[:, 4] *= 1000  # another in other units
+    found = stats.check_shift(profile, batch)
+    assert found.shifted[0][0] in ("gene2", "gene4")
+    assert dict(found.shifted)["gene2"] == pytest.approx(3.0 / train[:, 2].std(), abs=0.4)
+    assert found.outside_features[0][0] == "gene4" and found.outside_share > 0.5
+    text = found.describe()
+    assert "'gene2'" in text and "'gene4'" in text and "outside the range" in text
+
+
+def test_profile_round_trips_through_json():
+    import json
+
+    profile = stats.Profile.of(np.arange(12.0).reshape(4, 3), ["a", "b", "c"])
+    back = stats.Profile.from_dict(json.loads(json.dumps(profile.as_dict())))
+    np.testing.assert_array_equal(back.mean, profile.mean)
+    assert back.names == ["a", "b", "c"] and back.samples == 4
+
+
+def test_a_moved_constant_feature_counts_as_shifted():
+    profile = stats.Profile.of(np.column_stack([np.ones(10), np.arange(10.0)]), ["const", "x"])
+    found = stats.check_shift(profile, np.column_stack([np.full(4, 2.0), np.arange(3.0, 7.0)]))
+    assert [name for name, _ in found.shifted] == ["const"]

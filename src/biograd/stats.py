@@ -329,3 +329,142 @@ def rank_stability(attributions: Any, top: int = 20) -> np.ndarray:
     for row in ranks:
         counts[row] += 1
     return counts / a.shape[0]
+
+
+# Thresholds of :func:`check_shift`. A batch whose mean moved by more than one training standard deviation
+# is far beyond chance for any batch of a few samples (its standard error is sd / sqrt(n)).
+SHIFT_SD = 1.0
+# A value counts as outside the training range when it lies beyond [min, max] by more than this share of
+# the range; a sample is "outside" when any of its features is.
+RANGE_MARGIN = 0.1
+
+
+@dataclass
+class Profile:
+    """What the training data looked like, feature by feature (saved with a model as JSON)."""
+
+    names: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    samples: int
+
+    @classmethod
+    def of(cls, x: Any, names: Sequence[str] | None = None) -> Profile:
+        """The profile of the training rows ``x`` (samples x features; other shapes are flattened)."""
+        x_ = np.asarray(x, dtype=np.float64)
+        x_ = x_.reshape(len(x_), -1)
+        names_ = [str(n) for n in names] if names is not None else [f"x{i + 1}" for i in range(x_.shape[1])]
+        if len(names_) != x_.shape[1]:
+            raise ValueError(f"{len(names_)} feature names for {x_.shape[1]} features.")
+        with np.errstate(invalid="ignore"):
+            return cls(
+                names_,
+                np.nanmean(x_, axis=0),
+                np.nanstd(x_, axis=0),
+                np.nanmin(x_, axis=0),
+                np.nanmax(x_, axis=0),
+                len(x_),
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "names": self.names,
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            "low": self.low.tolist(),
+            "high": self.high.tolist(),
+            "samples": self.samples,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Profile:
+        arrays = {k: np.asarray(d[k], dtype=np.float64) for k in ("mean", "std", "low", "high")}
+        n = len(d["names"])
+        if any(len(a) != n for a in arrays.values()):
+            raise ValueError("The saved training profile is damaged: its lists have different lengths.")
+        return cls([str(v) for v in d["names"]], samples=int(d["samples"]), **arrays)
+
+
+@dataclass
+class Shift:
+    """How new samples differ from the training data (:func:`check_shift`)."""
+
+    samples: int
+    shifted: list[tuple[str, float]]  # (feature, batch mean shift in training SDs), largest first
+    outside_share: float  # share of new samples with a feature outside the training range
+    outside_features: list[tuple[str, float]]  # (feature, share of samples outside its range)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.shifted) or self.outside_share > 0
+
+    def describe(self) -> str:
+        """One paragraph for a warning or the outputs of predict/evaluate/explain; empty when no shift."""
+        parts = []
+        if self.shifted:
+            top = ", ".join(f"{name!r} ({sd:+.1f} SD)" for name, sd in self.shifted[:5])
+            parts.append(
+                f"the new samples as a whole differ from the training data in {len(self.shifted)} "
+                f"feature(s), most in {top} (another batch, other units or another preparation?)"
+            )
+        if self.outside_share > 0:
+            top = ", ".join(f"{name!r}" for name, _ in self.outside_features[:5])
+            parts.append(
+                f"{self.outside_share:.0%} of the {self.samples} new samples lie outside the range the model "
+                f"was trained on (in {top})"
+            )
+        if not parts:
+            return ""
+        return (
+            "; ".join(parts)[0].upper()
+            + "; ".join(parts)[1:]
+            + ". Predictions and explanations there are extrapolations: check units and batches first."
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "shifted_features": [{"feature": n, "shift_sd": s} for n, s in self.shifted],
+            "outside_share": self.outside_share,
+            "outside_features": [{"feature": n, "share": s} for n, s in self.outside_features],
+        }
+
+
+def check_shift(profile: Profile, x: Any) -> Shift:
+    """Do the new samples ``x`` lie where the training data lay?
+
+    Two checks, per feature: the batch's mean shift in training standard deviations
+    (|mean_new - mean_train| / sd_train > :data:`SHIFT_SD`, only with 3 or more new samples), and values
+    beyond the training [min, max] by more than :data:`RANGE_MARGIN` of the range. Constant training
+    features count as shifted when the new values differ at all.
+    """
+    x_ = np.asarray(x, dtype=np.float64)
+    x_ = x_.reshape(len(x_), -1)
+    if x_.shape[1] != len(profile.names):
+        raise ValueError(
+            f"The new data have {x_.shape[1]} features; the model was trained on {len(profile.names)}."
+        )
+    n = len(x_)
+    shifted: list[tuple[str, float]] = []
+    if n >= 3:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delta = np.nanmean(x_, axis=0) - profile.mean
+            sd = np.where(profile.std > 0, profile.std, np.nan)
+            z = delta / sd
+        constant_moved = (profile.std == 0) & (np.abs(delta) > 1e-12)
+        z = np.where(constant_moved, np.sign(delta) * np.inf, z)
+        flagged = np.flatnonzero(np.nan_to_num(np.abs(z), nan=0.0) > SHIFT_SD)
+        shifted = sorted(((profile.names[j], float(z[j])) for j in flagged), key=lambda t: -abs(t[1]))
+    span = profile.high - profile.low
+    margin = RANGE_MARGIN * np.where(span > 0, span, np.abs(profile.high) + 1.0)
+    with np.errstate(invalid="ignore"):
+        outside = (x_ < profile.low - margin) | (x_ > profile.high + margin)
+    per_feature = outside.mean(axis=0) if n else np.zeros(x_.shape[1])
+    outside_features = sorted(
+        ((profile.names[j], float(per_feature[j])) for j in np.flatnonzero(per_feature > 0)),
+        key=lambda t: -t[1],
+    )
+    outside_share = float(outside.any(axis=1).mean()) if n else 0.0
+    return Shift(n, shifted, outside_share, outside_features)
