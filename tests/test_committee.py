@@ -103,3 +103,22 @@ def test_committee_errors_name_the_fix():
         nn.Committee([])
     with pytest.raises(ValueError, match="'softmax' for"):
         nn.Committee(_members([2, 2, 2], n=1), combine="vote")
+
+
+def test_standardize_layer_equals_pytorch_affine_and_round_trips(tmp_path):
+    layer = nn.Standardize([1.0, -2.0, 0.5], [2.0, 0.5, 1.0])
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    want = (xt - torch.tensor([1.0, -2.0, 0.5])) / torch.tensor([2.0, 0.5, 1.0])
+    want.sum().backward()
+    xb = biograd.tensor(x, requires_grad=True)
+    got = layer(xb)
+    got.sum().backward()
+    np.testing.assert_allclose(got.data, want.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(xb.grad, xt.grad.numpy(), rtol=1e-12)
+    model = nn.Sequential(layer, nn.Linear(3, 1))
+    biograd.save(model, tmp_path / "m")
+    back = biograd.load(tmp_path / "m")
+    np.testing.assert_allclose(back(biograd.tensor(x)).data, model(biograd.tensor(x)).data, rtol=1e-6)
+    with pytest.raises(ValueError, match="scales > 0"):
+        nn.Standardize([0.0], [0.0])

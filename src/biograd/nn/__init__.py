@@ -19,7 +19,7 @@ from biograd.nn.activation import (
 )
 from biograd.nn.committee import Committee, SelectFeatures
 from biograd.nn.conv import Conv1d, GlobalMaxPool1d, MaxPool1d
-from biograd.nn.layers import MLP, Dropout, Flatten, Linear, Neuron, Sequential
+from biograd.nn.layers import MLP, Dropout, Flatten, Linear, Neuron, Sequential, Standardize
 from biograd.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -60,6 +60,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "Standardize",
     "Summary",
     "Tanh",
     "from_config",

@@ -312,3 +312,41 @@ class Dropout(Module):
 
     def get_config(self) -> dict[str, Any]:
         return {"p": self.p}
+
+
+@register_layer
+class Standardize(Module):
+    """Rescale each input feature: y = (x - shift) / scale, with fixed (not learned) ``shift`` and ``scale``.
+
+    This is the standardization x' = (x - mean) / sd that tables get before training, as a layer, so that
+    a network can carry its own scaling (e.g. a committee member trained on one fold, whose mean and sd
+    came from that fold's training rows only). The gradient is dL/dx = dL/dy / scale.
+    """
+
+    def __init__(self, shift: Sequence[float], scale: Sequence[float]) -> None:
+        super().__init__()
+        shift_ = np.asarray(shift, dtype=np.float64).ravel()
+        scale_ = np.asarray(scale, dtype=np.float64).ravel()
+        if shift_.shape != scale_.shape or shift_.size == 0:
+            raise ValueError(
+                f"Standardize needs one shift and one scale per feature; got {shift_.size} and {scale_.size}."
+            )
+        if not (np.isfinite(shift_).all() and np.isfinite(scale_).all() and (scale_ > 0).all()):
+            raise ValueError("Standardize needs finite shifts and finite scales > 0 (a standard deviation).")
+        self.shift = shift_
+        self.scale = scale_
+
+    def forward(self, x: Any) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        if x.shape[-1] != self.shift.size:
+            raise ValueError(
+                f"Standardize expects {self.shift.size} features (last axis); got shape {tuple(x.shape)}."
+            )
+        dtype = x.data.dtype if x.data.dtype.kind == "f" else np.float32
+        return (x - self.shift.astype(dtype)) / self.scale.astype(dtype)
+
+    def extra_repr(self) -> str:
+        return f"features={self.shift.size}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"shift": self.shift.tolist(), "scale": self.scale.tolist()}
