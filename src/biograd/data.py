@@ -484,8 +484,8 @@ def train_val_split(
         x: the inputs (numpy array, Tensor, pandas DataFrame or list), one row per sample.
         y: the targets, one per sample (or None to split x alone).
         val_fraction: the share held out for validation, in (0, 1): ceil(n * val_fraction) samples.
-        stratify: ``"auto"`` (default): stratify when y looks like class labels (integers, booleans or text
-            with few distinct values; see :func:`looks_like_class_labels`), and if a class is too rare to
+        stratify: ``"auto"`` (default): stratify when y looks like class labels (text, booleans or a few
+            distinct whole numbers; see :func:`class_label_count`), and if a class is too rare to
             stratify, warn and only shuffle. ``True``: stratify by y (errors if impossible). ``None``:
             only shuffle. An array: stratify by those labels.
         seed: makes the split reproducible; None draws from biograd's global generator

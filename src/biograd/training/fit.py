@@ -208,12 +208,14 @@ def fit(
         model: the network (a biograd Module). It is trained in place.
         x: the inputs, one row per sample: numpy array, nested list, Tensor or pandas DataFrame (whose
             column names become ``history.feature_names``).
-        y: the targets: class labels (integers, booleans or text) for classification, numbers for
-            regression.
+        y: the targets: class labels (text, booleans, or a few whole numbers such as 0/1 or 0/1/2) for
+            classification, measured numbers for regression.
         loss: a loss module (``biograd.nn.CrossEntropyLoss()``), a name for ``biograd.nn.get_loss``
             (``"mse"``, ``"cross_entropy"``, ``"bce_with_logits"``...), or None to choose from y and the
-            model: integer/boolean/text labels with 2 classes and 1 output -> BCEWithLogitsLoss; k classes
-            and k outputs -> CrossEntropyLoss; floating-point y -> MSELoss.
+            model by the rule of :mod:`biograd.training.targets`: class labels with 2 classes and 1 output
+            -> BCEWithLogitsLoss; k classes and k outputs -> CrossEntropyLoss; measured numbers (and 3 or
+            more class-like whole numbers for a 1-output model, with a warning) -> MSELoss. Floats
+            0.0/1.0 are two classes (with a warning: pass ``loss="mse"`` to fit them as numbers).
         optimizer: a name for ``biograd.optim.create`` (``"adam"``, ``"sgd"``, ``"adamw"``, ``"rmsprop"``)
             or an optimizer object built on ``model.parameters()``.
         lr: the learning rate for an optimizer given by name (None: that optimizer's default).

@@ -305,8 +305,12 @@ class _LegacyTargetDict(dict):
         if model is not None:
             object.__setattr__(model, "target_info", TargetInfo.from_dict(self))
 
+    # a copied or pickled model has its own target_info; its copy of this view is a plain dict
     def __deepcopy__(self, memo: dict) -> dict:
-        return dict(self)  # a copied model has its own target_info; this copy is only the old view
+        return dict(self)
+
+    def __reduce__(self) -> tuple:
+        return (dict, (dict(self),))
 
 
 # --------------------------------------------------------------------------------------------------
