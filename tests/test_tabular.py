@@ -102,7 +102,8 @@ def test_config_round_trips_through_json():
 def test_infer_task_and_encode_target():
     assert infer_task(["a", "b"]) == "classification"
     assert infer_task([0, 1, 1, 0]) == "classification"
-    assert infer_task([1.0, 2.0, 3.0, 2.0]) == "classification"
+    assert infer_task([1.0, 2.0, 3.0, 2.0, 1.0, 3.0]) == "classification"  # grades: whole numbers
+    assert infer_task([1.0, 2.0, 3.0, 4.0]) == "regression"  # 4 values in 4 rows: each seen once
     assert infer_task(np.arange(50)) == "regression"
     assert infer_task([0.5, 1.2, 3.3]) == "regression"
     y, names, task = encode_target(["tumour", "healthy", "tumour"])

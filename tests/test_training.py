@@ -140,12 +140,6 @@ def test_float_targets_mean_regression_with_mse():
     assert h.params["loss"] == "MSELoss" and h.task == "regression" and "r2" in h.history
 
 
-def test_float_zero_one_targets_warn_that_they_mean_regression():
-    x, y = _blobs()
-    with pytest.warns(UserWarning, match="treats this as regression"):
-        biograd.fit(Linear(2, 1), x, y.astype(float), epochs=1, verbose=False)
-
-
 def test_text_labels_become_classes_and_predict_returns_them():
     x, y = _blobs(classes=3)
     names = np.array(["T cell", "B cell", "NK cell"])[y]

@@ -32,9 +32,11 @@ from biograd.random import get_generator
 from biograd.tensor import Tensor
 
 __all__ = [
+    "MAX_NUMERIC_CLASSES",
     "DataLoader",
     "StratifyError",
     "TensorDataset",
+    "class_label_count",
     "looks_like_class_labels",
     "split_indices",
     "train_test_split",
@@ -256,28 +258,58 @@ def _labels_array(y: Any) -> np.ndarray:
     return np.asarray(y)
 
 
-def looks_like_class_labels(y: Any, max_classes: int = 50) -> bool:
-    """Whether ``y`` looks like class labels (so a split should be stratified), not measured values.
+#: Whole numbers are read as class codes when they take at most this many distinct values (and at most
+#: one distinct value per two samples): 0/1, grades 1-5, a few tissue codes. Ages or counts take more.
+MAX_NUMERIC_CLASSES = 10
 
-    True for integer, boolean or text labels (one per sample: shape (n,) or (n, 1)) with at most
-    ``max_classes`` distinct values and at most half as many distinct values as samples. Floats are
-    treated as measurements (regression), except arrays holding only 0.0 and 1.0 (binary labels).
+
+def class_label_count(y: Any) -> int | None:
+    """How many classes ``y`` holds if its values look like class labels; None if they look measured.
+
+    This is biograd's one answer to "are these values class labels?" (the table readers, the split's
+    ``stratify="auto"`` and ``fit`` all come here; :func:`biograd.training.targets.infer_task` adds the
+    model's output width and the loss to it):
+
+    - text or booleans, one value per sample: class labels, however many.
+    - numbers, integers and floats alike (a table read from a file cannot tell 1 from 1.0, and one missing
+      value turns a column of integers into floats): class codes when every finite value is a whole number
+      and there are at most :data:`MAX_NUMERIC_CLASSES` distinct values and at most half as many distinct
+      values as samples (two values always count: 0/1 is a binary label).
+    - anything else (fractions, many distinct numbers such as ages, several values per sample): None.
+
+    Text whose every value reads as a number (``"1"``, ``"2.5"``) counts as those numbers.
     """
     arr = _labels_array(y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1 or len(arr) == 0:
-        return False
-    kind = arr.dtype.kind
-    if kind == "f":
-        return bool(np.all((arr == 0) | (arr == 1)))
-    if kind not in "biuUSO":
-        return False
-    try:
-        n_classes = len(np.unique(arr))
-    except TypeError:  # objects that cannot be sorted
-        return False
-    return n_classes <= max_classes and n_classes <= max(2, len(arr) // 2)
+        return None
+    if arr.dtype.kind == "b":
+        return len(np.unique(arr))
+    if arr.dtype.kind in "OUS":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            return len({str(v) for v in arr})
+    if arr.dtype.kind not in "iuf":
+        return None
+    finite = arr[np.isfinite(arr)] if arr.dtype.kind == "f" else arr
+    if finite.size == 0 or not np.all(finite == np.round(finite)):
+        return None
+    n_classes = len(np.unique(finite))
+    if n_classes <= 2 or (n_classes <= MAX_NUMERIC_CLASSES and n_classes <= len(arr) // 2):
+        return n_classes
+    return None
+
+
+def looks_like_class_labels(y: Any, max_classes: int = 50) -> bool:
+    """Whether ``y`` looks like class labels (so a split should be stratified), not measured values.
+
+    True when :func:`class_label_count` finds class labels (text, booleans, or few distinct whole numbers,
+    floats included: ``[0., 1., 1., 0.]`` is a binary label) and there are at most ``max_classes`` of them.
+    """
+    n_classes = class_label_count(y)
+    return n_classes is not None and n_classes <= max_classes
 
 
 def _seed_int(seed: int | np.random.Generator | None) -> int:
@@ -452,8 +484,8 @@ def train_val_split(
         x: the inputs (numpy array, Tensor, pandas DataFrame or list), one row per sample.
         y: the targets, one per sample (or None to split x alone).
         val_fraction: the share held out for validation, in (0, 1): ceil(n * val_fraction) samples.
-        stratify: ``"auto"`` (default): stratify when y looks like class labels (integers, booleans or text
-            with few distinct values; see :func:`looks_like_class_labels`), and if a class is too rare to
+        stratify: ``"auto"`` (default): stratify when y looks like class labels (text, booleans or a few
+            distinct whole numbers; see :func:`class_label_count`), and if a class is too rare to
             stratify, warn and only shuffle. ``True``: stratify by y (errors if impossible). ``None``:
             only shuffle. An array: stratify by those labels.
         seed: makes the split reproducible; None draws from biograd's global generator

@@ -322,10 +322,12 @@ def save(
         "preprocessing": None,
         "training": None,
     }
-    fitted = model.__dict__.get("_biograd_target") or {}
-    if fitted:
-        info["task"] = fitted.get("task")
-        info["class_names"] = None if fitted.get("classes") is None else [str(c) for c in fitted["classes"]]
+    from biograd.training.targets import get_target_info
+
+    fitted = get_target_info(model)
+    if fitted is not None:
+        info["task"] = fitted.task
+        info["class_names"] = None if fitted.classes is None else [str(c) for c in fitted.classes]
     if history is not None:
         info["training"] = history.summary()
         info["task"] = history.task
@@ -359,7 +361,7 @@ def save(
         },
         "metadata": info,
         # how fit read y (task, loss, classes): lets predict() return class labels after load()
-        "target": model.__dict__.get("_biograd_target"),
+        "target": None if fitted is None else fitted.to_dict(),
     }
     try:
         text = json.dumps(document, indent=2, default=_jsonable)
@@ -519,7 +521,12 @@ def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None
         message = err.args[0] if err.args else str(err)
         raise _fail(weights_path, f"the weights do not fit the architecture: {message}") from None
     if isinstance(document.get("target"), dict):
-        object.__setattr__(model, "_biograd_target", document["target"])
+        from biograd.training.targets import TargetInfo, set_target_info
+
+        try:
+            set_target_info(model, TargetInfo.from_dict(document["target"]))
+        except (TypeError, ValueError) as err:
+            raise _fail(config_path, f"its description of the target is not readable: {err}") from None
     model.eval()
     if with_metadata:
         return model, read_metadata(path)

@@ -1110,3 +1110,10 @@ class BinaryCrossEntropy(Op):
     def local(self):
         p = self.p
         return ((p - self.target) / np.maximum(p * (1 - p), 1e-12),)
+
+
+def stable_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """softmax(x)_i = e^(x_i - max x) / sum_j e^(x_j - max x) along ``axis``: the same value as
+    e^x_i / sum_j e^x_j, but subtracting the max keeps every exponent <= 0, so nothing overflows."""
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)

@@ -42,6 +42,7 @@ import biograd.random as _random
 from biograd import nn, optim
 from biograd.training import ConvergenceWarning as _BiogradConvergenceWarning
 from biograd.training import EarlyStopping, fit, predict, predict_proba
+from biograd.training.targets import classifier_outputs
 
 __all__ = ["NeuralNetClassifier", "NeuralNetRegressor"]
 
@@ -277,11 +278,9 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
                 f"{type(self).__name__} needs samples of at least 2 classes in y; got only one class "
                 f"({self.classes_[0]!r})."
             )
-        if k == 2:
-            self._train(X, indices.astype(np.int64), 1, "bce_with_logits")
-        else:
-            self._train(X, indices.astype(np.int64), k, "cross_entropy")
-        self.n_outputs_ = 1 if k == 2 else k
+        # the same head and loss biograd.fit picks for k classes: 1 logit for 2, k logits for k > 2
+        self.n_outputs_, loss = classifier_outputs(k)
+        self._train(X, indices.astype(np.int64), self.n_outputs_, loss)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:

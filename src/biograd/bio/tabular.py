@@ -25,9 +25,11 @@ from typing import Any
 import numpy as np
 
 from biograd.bio.errors import DataError
+from biograd.data import MAX_NUMERIC_CLASSES
 
-#: A numeric target with at most this many distinct integer values is read as class labels.
-MAX_INTEGER_CLASSES = 10
+#: A numeric target with at most this many distinct whole-number values is read as class labels (the
+#: rule lives in biograd.data.class_label_count).
+MAX_INTEGER_CLASSES = MAX_NUMERIC_CLASSES
 
 
 # --------------------------------------------------------------------------------------------------
@@ -183,20 +185,15 @@ def read_frame(path: str | PathLike) -> Any:
 
 
 def infer_task(values: Sequence[Any]) -> str:
-    """ "classification" when the values are text/booleans, or whole numbers with at most
-    MAX_INTEGER_CLASSES distinct values (e.g. 0/1, or grades 1-5); "regression" otherwise."""
-    arr = np.asarray(values)
-    if arr.dtype.kind in "OUSb":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            return "classification"
-        if np.asarray(values).dtype.kind == "b":
-            return "classification"
-    arr = arr[np.isfinite(arr)]
-    if arr.size and np.all(arr == np.round(arr)) and np.unique(arr).size <= MAX_INTEGER_CLASSES:
-        return "classification"
-    return "regression"
+    """ "classification" or "regression" for a target column, by biograd's one rule
+    (:func:`biograd.training.targets.infer_task`, here without a model: the main job builds it to fit):
+    text and booleans are classes; numbers, whole or not, integer or float (a missing value makes a
+    column of integers float), are class codes when they are whole numbers with at most
+    MAX_INTEGER_CLASSES distinct values and at most half as many distinct values as rows (e.g. 0/1, or
+    grades 1-5); otherwise measured values (ages, expression levels). ``task=`` / ``--task`` overrides it."""
+    from biograd.training.targets import infer_task as decide
+
+    return decide(values).task
 
 
 def encode_target(
