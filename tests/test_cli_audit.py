@@ -70,10 +70,10 @@ def test_sequence_sites_find_the_motif_when_the_positive_class_sorts_first(dna_r
     model, info = pipeline.load_run(out)
     data = pipeline.read_new_data(info, new, model=model)
     found = pipeline.explain_new(model, info, data, top=10)
-    assert [g["class"] for g in found["groups"]] == ["bound", "unbound"]  # positive by name, not alphabet
-    bound = found["groups"][0]
+    assert [g.class_name for g in found.groups] == ["bound", "unbound"]  # positive by name, not alphabet
+    bound = found.groups[0]
     by_id = {f"s{i}": s for i, s in enumerate(starts)}
-    top_sites = bound["sites"][:10]
+    top_sites = bound.sites[:10]
     assert all(by_id[s["id"]] >= 0 for s in top_sites)  # the confident 'bound' ones carry the motif
     hits = sum(overlaps(s["start"], s["end"], by_id[s["id"]]) for s in top_sites)
     assert hits >= 9, top_sites
@@ -244,7 +244,7 @@ def test_multiclass_class_option_direction_is_numpy_correlation_of_that_class(mu
     beta = info["preprocessing"]["class_names"].index("beta")
     ig = explain.integrated_gradients(model, data.x, steps=32, target=beta).astype(np.float64)
     names = info["feature_names"]
-    for _, row in found["ranking"].iterrows():
+    for _, row in found.ranking.iterrows():
         j = names.index(row["feature"])
         expected = np.corrcoef(data.x[:, j].astype(np.float64), ig[:, j])[0, 1]
         assert row["direction"] == pytest.approx(expected, abs=1e-4)

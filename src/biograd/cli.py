@@ -213,7 +213,9 @@ def _train(args: argparse.Namespace) -> int:
     )
     prepared = pipeline.prepare(data, config)
     counts = data.class_counts()
-    classes = ", ".join(f"{name} {n}" for name, n in counts.items()) if counts else f"target {data.target!r}"
+    classes = (
+        ", ".join(f"{name} {n}" for name, n in counts.items()) if counts else f"target {data.target_name!r}"
+    )
     what = (
         f"{data.x.shape[2]}-letter {data.kind.upper()} sequences"
         if data.is_sequence
@@ -249,8 +251,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _summary(result: Any, out: Path) -> None:
-    from biograd.pipeline import key_metric
-
     task = result.prepared.data.task
     keys = (
         [
@@ -275,20 +275,19 @@ def _summary(result: Any, out: Path) -> None:
         f"Training: {h.epochs_run} epochs, stop reason {h.stop_reason}, best epoch {h.best_epoch}. "
         f"Diagnosis: {result.diagnosis.verdict}. {result.diagnosis.advice}".rstrip()
     )
-    if result.importance is not None and not result.prepared.data.is_sequence:
-        top = ", ".join(result.importance["ranking"]["feature"].head(5).astype(str))
+    found = result.importance
+    if found is not None and found.kind == "table":
+        top = ", ".join(found.ranking["feature"].head(5).astype(str))
         _out(f"Most important features: {top}")
-    elif result.importance is not None:
-        for group in result.importance["groups"]:
-            sites = group["sites"][:3]
-            if group["n"]:
-                name = f" of sequences predicted as {group['class']!r}" if group["class"] is not None else ""
-                _out(f"Most important sites{name}: {', '.join(s['site'] for s in sites)}")
+    elif found is not None:
+        for group in found.groups:
+            if group.n:
+                name = "" if group.class_name is None else f" of sequences predicted as {group.class_name!r}"
+                _out(f"Most important sites{name}: {', '.join(s['site'] for s in group.sites[:3])}")
     _out(
         f"Written to {out}/: report.html (open it in a browser), model.safetensors + model.json, "
         "metrics.json, history.csv, predictions.csv"
     )
-    del key_metric
 
 
 # --------------------------------------------------------------------------------------------------
@@ -353,29 +352,25 @@ def _explain(args: argparse.Namespace) -> int:
         raise pipeline.ConfigError(f"The 'top' parameter must be an int >= 1. Got {args.top} instead.")
     model, info, new = _load_for(args, need_target=False)
     found = pipeline.explain_new(model, info, new, top=args.top, explain_class=args.explain_class)
-    used = (
-        f"a random sample of {found['n_used']:,} of the {found['n_total']:,} samples (seed 0)"
-        if found["sampled"]
-        else f"all {found['n_total']:,} samples"
-    )
-    if "ranking" in found:
-        _explain_table_text(found, used)
+    if found.kind == "table":
+        _explain_table_text(found)
     else:
-        _explain_sequences_text(found, used)
+        _explain_sequences_text(found)
     if args.out:
-        found["table"].to_csv(args.out, index=False)
+        found.table().to_csv(args.out, index=False)
         _out(f"Written to {args.out}")
     if args.per_sample:
-        found["per_sample"].to_csv(args.per_sample, index=False)
-        what = "feature" if "ranking" in found else "position"
+        found.per_sample.to_csv(args.per_sample, index=False)
+        what = "feature" if found.kind == "table" else "position"
         _out(f"Per-sample attributions (one row per sample, one column per {what}) -> {args.per_sample}")
     return 0
 
 
-def _explain_table_text(found: dict[str, Any], used: str) -> None:
-    table = found["table"]
-    per_class = [c for c in table.columns if str(c).startswith("direction_")]
-    towards = found["towards"]
+def _explain_table_text(found: Any) -> None:
+    table = found.table()
+    per_class = found.direction_columns
+    towards = found.towards
+    used = found.used()
     if per_class:
         _out(f"Features ranked by mean |integrated gradients| of each sample's predicted class, over {used}:")
     elif towards is not None:
@@ -409,25 +404,21 @@ def _explain_table_text(found: dict[str, Any], used: str) -> None:
         _out("(direction > 0: higher values of the feature raise the predicted value; < 0: they lower it)")
 
 
-def _explain_sequences_text(found: dict[str, Any], used: str) -> None:
-    import numpy as np
-
-    from biograd.pipeline import common_sites
-
-    window = found["window"]
-    _out(f"Integrated gradients over {used}; each sequence's most important {window}-letter site.")
-    for group in found["groups"]:
-        name = group["class"]
-        shown = group["sites"][: len(group["top"])]
+def _explain_sequences_text(found: Any) -> None:
+    window = found.window
+    _out(f"Integrated gradients over {found.used()}; each sequence's most important {window}-letter site.")
+    for group in found.groups:
+        name = group.class_name
+        shown = group.shown
         _out("")
         if name is None:
             _out(f"The {len(shown)} sequences with the highest predicted value:")
-        elif not group["n"]:
+        elif not group.n:
             _out(f"No sequence is predicted as {name!r}.")
             continue
         else:
             _out(
-                f"Explained towards {name!r}: {group['n']} sequence(s); the {len(shown)} most confident "
+                f"Explained towards {name!r}: {group.n} sequence(s); the {len(shown)} most confident "
                 f"(attribution > 0 pushes towards {name!r}):"
             )
         header = ["sequence", *(["P(" + str(name) + ")"] if name is not None else []), "score", "positions"]
@@ -443,16 +434,16 @@ def _explain_sequences_text(found: dict[str, Any], used: str) -> None:
             for s in shown
         ]
         _out(_table(rows, [*header, "site", "attribution"]))
-        common = common_sites(group["sites"])
+        common = group.common_sites()
         if common:
             _out("Most frequent sites (a candidate motif): " + ", ".join(f"{k} ({n}x)" for k, n in common))
-        ism = group["ism"]
-        if ism is not None:
-            pos = int(np.unravel_index(ism.argmin(), ism.shape)[1]) + 1
+        damage = group.most_damaging()
+        if damage is not None:
+            pos, drop = damage
             what = f"the score of {name!r}" if name is not None else "the predicted value"
             _out(
-                f"In-silico mutagenesis of {group['top_ids'][0]}: the most damaging single substitution "
-                f"(at position {pos}) lowers {what} by {float(-ism.min()):.3f}."
+                f"In-silico mutagenesis of {group.top_ids[0]}: the most damaging single substitution "
+                f"(at position {pos}) lowers {what} by {drop:.3f}."
             )
 
 

@@ -5,8 +5,9 @@ file has no external links: it can be mailed, archived or opened offline. Sectio
 the verdict at a glance, the data, the network, training (curves and diagnosis), test results, the
 comparison with classical baselines, what drove the predictions, and how to reproduce the run.
 
-Colors come from the Okabe-Ito palette (readable by color-blind readers), and lines also differ by style,
-so the figures survive greyscale printing.
+Colors come from :mod:`biograd.viz.palette` (Okabe-Ito, readable by color-blind readers), and lines also
+differ by style, so the figures survive greyscale printing. The learning curves and the network are drawn
+by :mod:`biograd.viz`, as in the notebooks.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-# Okabe-Ito: blue, orange, bluish green, vermillion, reddish purple, sky blue, yellow, black
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+from biograd.viz.palette import BLUE, GREEN, ORANGE, line_style
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#222;max-width:1100px;
@@ -108,7 +108,7 @@ def figure_class_balance(names: list[str], counts: list[int]) -> str:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 0.5 + 0.45 * len(names)))
     y = np.arange(len(names))
-    ax.barh(y, counts, color=[PALETTE[i % len(PALETTE)] for i in range(len(names))], edgecolor="black")
+    ax.barh(y, counts, color=[line_style(i)[0] for i in range(len(names))], edgecolor="black")
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     total = sum(counts)
@@ -123,7 +123,7 @@ def figure_class_balance(names: list[str], counts: list[int]) -> str:
 def figure_target_histogram(values: np.ndarray, name: str) -> str:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 2.8))
-    ax.hist(values, bins=30, color=PALETTE[0], edgecolor="black")
+    ax.hist(values, bins=30, color=BLUE, edgecolor="black")
     ax.set_xlabel(f"{name} (target units)")
     ax.set_ylabel("samples")
     ax.set_title(f"Distribution of the target {name!r}")
@@ -131,36 +131,11 @@ def figure_target_histogram(values: np.ndarray, name: str) -> str:
 
 
 def figure_curves(history: Any, metric: str | None) -> str:
-    """Loss (and the metric) per epoch, training vs validation, best epoch and stop marked."""
-    plt = _plt()
-    epochs = history.epochs
-    panels = [("loss", "val_loss", "loss")]
-    if metric and metric in history.history:
-        panels.append((metric, f"val_{metric}", metric))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.4))
-    axes = np.atleast_1d(axes)
-    best = history.best_epoch
-    for ax, (train_key, val_key, label) in zip(axes, panels, strict=True):
-        ax.plot(epochs, history.history[train_key], color=PALETTE[0], lw=2, label="training")
-        if val_key in history.history:
-            ax.plot(epochs, history.history[val_key], color=PALETTE[1], lw=2, ls="--", label="validation")
-        if best is not None:
-            ax.axvline(best, color=PALETTE[2], ls=":", lw=2, label=f"best epoch ({best})")
-        if history.stop_reason in ("early_stopping", "interrupted", "diverged") and epochs:
-            marker = {"early_stopping": "early stop", "interrupted": "interrupted", "diverged": "diverged"}
-            ax.axvline(
-                epochs[-1],
-                color=PALETTE[3],
-                ls="-.",
-                lw=1.5,
-                label=f"{marker[history.stop_reason]} (epoch {epochs[-1]})",
-            )
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.set_title(f"{label} per epoch")
-        ax.legend(frameon=True, framealpha=0.9, fontsize=8, loc="best")
-    fig.tight_layout()
-    return _png(fig, "training curves")
+    """Loss (and the metric) per epoch, training vs validation, best epoch and stop marked: the same
+    figure as :func:`biograd.viz.loss_curves`."""
+    from biograd.viz.plots import loss_curves
+
+    return _png(loss_curves(history, title="Learning curves", metric=metric), "training curves")
 
 
 def figure_confusion(matrix: list[list[int]], names: list[str]) -> str:
@@ -198,7 +173,6 @@ def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> st
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     k = len(names)
     classes = [1] if k == 2 else list(range(k))
-    styles = ["-", "--", "-.", ":"]
     for n, c in enumerate(classes):
         truth = (y_true == c).astype(int)
         if truth.min() == truth.max():
@@ -206,7 +180,7 @@ def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> st
         fpr, tpr, _ = roc_curve(truth, proba[:, c])
         prec, rec, _ = precision_recall_curve(truth, proba[:, c])
         label = names[c] if k > 2 else f"{names[1]} vs {names[0]}"
-        color, ls = PALETTE[n % len(PALETTE)], styles[n % len(styles)]
+        color, ls, _ = line_style(n)
         ax1.plot(fpr, tpr, color=color, ls=ls, lw=2, label=f"{label} (AUC {auc(fpr, tpr):.3f})")
         ax2.plot(rec, prec, color=color, ls=ls, lw=2, label=label)
         ax2.axhline(truth.mean(), color=color, lw=0.8, ls=":")
@@ -228,13 +202,13 @@ def figure_pred_vs_true(y_true: np.ndarray, y_pred: np.ndarray, name: str) -> st
     plt = _plt()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     lo, hi = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
-    ax1.scatter(y_true, y_pred, s=18, color=PALETTE[0], edgecolor="black", linewidth=0.3, alpha=0.8)
-    ax1.plot([lo, hi], [lo, hi], color=PALETTE[3], ls="--", label="perfect prediction")
+    ax1.scatter(y_true, y_pred, s=18, color=BLUE, edgecolor="black", linewidth=0.3, alpha=0.8)
+    ax1.plot([lo, hi], [lo, hi], color=ORANGE, ls="--", label="perfect prediction")
     ax1.set_xlabel(f"true {name}")
     ax1.set_ylabel(f"predicted {name}")
     ax1.set_title("Predicted vs true (test set)")
     ax1.legend(frameon=False)
-    ax2.scatter(y_true, y_pred - y_true, s=18, color=PALETTE[2], edgecolor="black", linewidth=0.3)
+    ax2.scatter(y_true, y_pred - y_true, s=18, color=GREEN, edgecolor="black", linewidth=0.3)
     ax2.axhline(0, color="grey", ls=":")
     ax2.set_xlabel(f"true {name}")
     ax2.set_ylabel("error (predicted - true)")
@@ -250,14 +224,12 @@ def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) 
     shown = ranking.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.3 * len(shown)))
     if class_name is None:
-        ax.barh(
-            shown["feature"].astype(str), shown["mean_abs_attribution"], color=PALETTE[0], edgecolor="black"
-        )
+        ax.barh(shown["feature"].astype(str), shown["mean_abs_attribution"], color=BLUE, edgecolor="black")
         ax.set_xlabel("mean |integrated gradients| over test samples (logit units)")
         ax.set_title(f"Top {len(shown)} features")
         return _png(fig, "feature ranking")
     up = shown["direction"].to_numpy() >= 0
-    colors = np.where(up, PALETTE[3], PALETTE[0])
+    colors = np.where(up, ORANGE, BLUE)
     bars = ax.barh(
         shown["feature"].astype(str), shown["mean_abs_attribution"], color=colors, edgecolor="black"
     )
@@ -267,9 +239,9 @@ def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) 
 
     ax.legend(
         handles=[
-            Patch(facecolor=PALETTE[3], edgecolor="black", label=f"higher values -> {class_name}"),
+            Patch(facecolor=ORANGE, edgecolor="black", label=f"higher values -> {class_name}"),
             Patch(
-                facecolor=PALETTE[0],
+                facecolor=BLUE,
                 edgecolor="black",
                 hatch="//",
                 label=f"higher values -> away from {class_name}",
@@ -284,12 +256,12 @@ def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) 
     return _png(fig, "feature ranking")
 
 
-def figure_sequence_map(found: dict[str, Any], group: dict[str, Any], alphabet: str) -> str:
+def figure_sequence_map(found: Any, group: Any, alphabet: str) -> str:
     """Per-position importance of a group's top sequences as a heatmap, with each sequence's letters."""
     plt = _plt()
-    top = group["top"]
-    pos = found["positions"][top]
-    seqs = group["top_sequences"]
+    top = group.top
+    pos = found.positions[top]
+    seqs = group.top_sequences
     length = pos.shape[1]
     fig, ax = plt.subplots(figsize=(min(16, 2 + 0.2 * length), 0.8 + 0.42 * len(top)))
     vmax = float(np.abs(pos).max()) or 1.0
@@ -298,9 +270,9 @@ def figure_sequence_map(found: dict[str, Any], group: dict[str, Any], alphabet: 
         for r, seq in enumerate(seqs):
             for c, letter in enumerate(seq[:length]):
                 ax.text(c, r, letter, ha="center", va="center", fontsize=7, family="monospace")
-    ax.set_yticks(range(len(top)), [str(i) for i in group["top_ids"]])
+    ax.set_yticks(range(len(top)), [str(i) for i in group.top_ids])
     ax.set_xlabel("position in the sequence")
-    towards = f"'{group['class']}'" if group["class"] is not None else "a higher prediction"
+    towards = f"'{group.class_name}'" if group.class_name is not None else "a higher prediction"
     ax.set_title(f"Integrated gradients per position (orange: pushes towards {towards})")
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label="attribution")
     ax.spines[:].set_visible(False)
@@ -327,69 +299,25 @@ def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str, towards: s
     return _png(fig, "in-silico mutagenesis")
 
 
-def figure_network(prepared: Any) -> str:
-    """The network: every neuron and weight (``biograd.viz.network``) for an MLP small enough to read,
-    a chain of layer boxes otherwise (convolutional networks, or very wide inputs)."""
-    drawn = _neuron_diagram(prepared.model)
-    if drawn:
-        return drawn
-    plt = _plt()
-    layers = [("input", _input_text(prepared))]
-    for module in prepared.model:
-        layers.append((type(module).__name__, _layer_text(module)))
-    fig, ax = plt.subplots(figsize=(min(14, 1.7 * len(layers) + 0.5), 1.7))
-    ax.set_axis_off()
-    for i, (name, detail) in enumerate(layers):
-        x = i * 1.7
-        kind = name.lower()
-        color = (
-            "#f6f8fa"
-            if kind == "input"
-            else ("#d8e9f5" if kind in ("linear", "conv1d") else "#fdebd3" if "pool" in kind else "#e3f3ec")
-        )
-        ax.add_patch(_plt().Rectangle((x, 0), 1.35, 1, facecolor=color, edgecolor="black"))
-        ax.text(x + 0.675, 0.64, name, ha="center", va="center", fontsize=9, fontweight="bold")
-        ax.text(x + 0.675, 0.3, detail, ha="center", va="center", fontsize=8)
-        if i:
-            ax.annotate("", xy=(x, 0.5), xytext=(x - 0.35, 0.5), arrowprops={"arrowstyle": "->"})
-    ax.set_xlim(-0.1, 1.7 * len(layers))
-    ax.set_ylim(-0.1, 1.1)
-    return _png(fig, "network diagram")
-
-
 MAX_DIAGRAM_INPUTS = 64  # wider inputs make a neuron diagram an unreadable smear: boxes instead
 
 
-def _neuron_diagram(model: Any) -> str | None:
-    """biograd.viz.network's SVG of an MLP's neurons and weights, or None for what it cannot draw."""
-    from biograd.viz import network
-    from biograd.viz.network import dense_layers
+def figure_network(prepared: Any) -> str:
+    """The network: every neuron and weight (:func:`biograd.viz.network`) for an MLP small enough to
+    read, a chain of layer boxes (:func:`biograd.viz.network.layer_chain`) otherwise (convolutional
+    networks, or very wide inputs)."""
+    from biograd.viz.network import dense_layers, layer_chain, network
 
+    model = prepared.model
     try:
         if dense_layers(model)[0].weight.shape[1] > MAX_DIAGRAM_INPUTS:
-            return None
+            raise ValueError("too many inputs to draw neuron by neuron")
         picture = network(model, title="The trained network and its weights")
     except (TypeError, ValueError):  # e.g. a Conv1d, which the neuron diagram does not draw
-        return None
+        x = prepared.x
+        what = f"{x.shape[1]} x {x.shape[2]}" if x.ndim == 3 else f"{x.shape[1]} features"
+        picture = layer_chain(model, what)
     return f'<div class="svg">{picture.svg}</div>'
-
-
-def _input_text(prepared: Any) -> str:
-    x = prepared.x
-    return f"{x.shape[1]} x {x.shape[2]}" if x.ndim == 3 else f"{x.shape[1]} features"
-
-
-def _layer_text(module: Any) -> str:
-    name = type(module).__name__
-    if name == "Linear":
-        w = module.weight.data.shape
-        return f"{w[1]} -> {w[0]}"
-    if name == "Conv1d":
-        w = module.weight.data.shape
-        return f"{w[0]} filters x {w[2]}"
-    if name == "Dropout":
-        return f"p = {getattr(module, 'p', '')}"
-    return ""
 
 
 # ==================================================================================================
@@ -415,7 +343,7 @@ def _section_summary(result: Any) -> str:
         cards.insert(1, (_fmt(result.test_metrics["balanced_accuracy"]), "test balanced accuracy"))
     else:
         cards.insert(
-            1, (_fmt(result.test_metrics["mae"]), f"test mean absolute error ({_esc(p.data.target)})")
+            1, (_fmt(result.test_metrics["mae"]), f"test mean absolute error ({_esc(p.data.target_name)})")
         )
     beats = result.comparison["network_beats_baseline"]
     cls = "good" if beats else ("bad" if beats is False else "")
@@ -442,7 +370,7 @@ def _section_data(result: Any) -> str:
             if d.is_sequence
             else f"{len(p.feature_names)} features (from {d.features.shape[1]} columns)",
         ],
-        ["target", _esc(d.target) + f" ({d.task})"],
+        ["target", _esc(d.target_name) + f" ({d.task})"],
         [
             "split",
             f"{len(p.train_idx)} training / {len(p.val_idx)} validation / {len(p.test_idx)} test"
@@ -469,7 +397,7 @@ def _section_data(result: Any) -> str:
         counts = d.class_counts()
         out += figure_class_balance(list(counts), list(counts.values()))
     else:
-        out += figure_target_histogram(d.y, d.target)
+        out += figure_target_histogram(d.y, d.target_name)
     return out
 
 
@@ -549,12 +477,12 @@ def _section_test(result: Any) -> str:
         )
     rows = [
         ["R^2", m["r2"], "share of the target's variance explained (1 perfect, 0 = predicting the mean)"],
-        ["MAE", m["mae"], f"mean absolute error, in units of {p.data.target}"],
+        ["MAE", m["mae"], f"mean absolute error, in units of {p.data.target_name}"],
         ["RMSE", m["rmse"], "root mean squared error (large errors weigh more)"],
         ["Pearson r", m["pearson_r"], "correlation of predicted with true values"],
     ]
     return _table(["metric", "value", "meaning"], rows) + figure_pred_vs_true(
-        out["y_true"], out["y_pred"], p.data.target
+        out["y_true"], out["y_pred"], p.data.target_name
     )
 
 
@@ -595,28 +523,27 @@ def _section_importance(result: Any) -> str:
     if not p.data.is_sequence:
         return _table_importance(result, imp)
     from biograd.bio.sequences import ALPHABETS
-    from biograd.pipeline import common_sites
 
     alphabet = ALPHABETS[p.data.kind]
     parts = [
         "<p>Integrated gradients (baseline: an empty sequence) on the correctly predicted test sequences. "
         "Each sequence is explained towards the class it is predicted as: a positive attribution pushes "
-        f"towards that class. Each sequence's most important {imp['window']}-letter window is listed; "
+        f"towards that class. Each sequence's most important {imp.window}-letter window is listed; "
         "sequences are grouped by predicted class, the most confident first. This shows what the "
         "<i>network</i> uses, which is not proof of biological cause.</p>"
     ]
-    for group in imp["groups"]:
-        name = group["class"]
+    for group in imp.groups:
+        name = group.class_name
         title = (
-            f"Sequences predicted as {_esc(name)} ({group['n']})"
+            f"Sequences predicted as {_esc(name)} ({group.n})"
             if name is not None
-            else f"The sequences with the highest predicted {_esc(p.data.target)}"
+            else f"The sequences with the highest predicted {_esc(p.data.target_name)}"
         )
         parts.append(f"<h3>{title}</h3>")
-        if not group["n"]:
+        if not group.n:
             parts.append("<p>None.</p>")
             continue
-        sites = group["sites"][:12]
+        sites = group.sites[:12]
         rows = [
             [
                 _esc(s["id"]),
@@ -628,7 +555,7 @@ def _section_importance(result: Any) -> str:
             ]
             for s in sites
         ]
-        common = common_sites(group["sites"])
+        common = group.common_sites()
         if common:
             parts.append(
                 "<p>Most frequent top sites (a candidate motif): "
@@ -638,26 +565,24 @@ def _section_importance(result: Any) -> str:
         parts.append(figure_sequence_map(imp, group, alphabet))
         header = ["sequence", *([f"P({_esc(name)})"] if name is not None else []), "score", "top site"]
         parts.append(_table([*header, "site", "site attribution"], rows))
-        if group["ism"] is not None:
-            parts.append(
-                figure_ism(group["ism"], alphabet, group["top_sequences"][0], group["top_ids"][0], name)
-            )
+        if group.ism is not None:
+            parts.append(figure_ism(group.ism, alphabet, group.top_sequences[0], group.top_ids[0], name))
     return "".join(parts)
 
 
-def _table_importance(result: Any, imp: dict[str, Any]) -> str:
+def _table_importance(result: Any, imp: Any) -> str:
     p = result.prepared
-    ranking = imp["ranking"]
+    ranking = imp.ranking
     head = ranking.head(20)
-    towards = imp["towards"]
-    per_class = [c for c in ranking.columns if str(c).startswith("direction_")]
+    towards = imp.towards
+    per_class = imp.direction_columns
     if per_class:
         scored = "each sample's predicted class's logit"
     elif towards is not None:
         scored = f"the log-odds of {_esc(towards)}"
     else:
-        scored = f"the predicted {_esc(p.data.target)}"
-        towards = f"a higher {p.data.target}"
+        scored = f"the predicted {_esc(p.data.target_name)}"
+        towards = f"a higher {p.data.target_name}"
     rows = []
     for _, r in head.iterrows():
         if per_class:
@@ -666,11 +591,7 @@ def _table_importance(result: Any, imp: dict[str, Any]) -> str:
         else:
             effect = _direction(float(r["direction"]), towards)
         rows.append([int(r["rank"]), _esc(r["feature"]), float(r["mean_abs_attribution"]), effect])
-    used = (
-        f"a random sample of {imp['n_used']} of the {imp['n_total']} test samples"
-        if imp["sampled"]
-        else f"the {imp['n_total']} test samples"
-    )
+    used = imp.used("test samples")
     return (
         f"<p>Integrated gradients on {used}: how much each input moved {scored} away from that of an "
         "average sample. Features are ranked by the mean absolute attribution. The effect of higher "

@@ -492,7 +492,9 @@ def load_fasta(
         task=task_found,
         kind=alphabet,
         name="FASTA text" if _is_fasta_text(path) else Path(str(path)).name,
-        target_name="label",
+        target_name=label_column or "label",
         sequences=seqs,
         ids=ids,
+        source="FASTA text" if _is_fasta_text(path) else str(path),
+        input_format="fasta",
     )

@@ -136,4 +136,7 @@ def read_h5ad(
         name=path.name,
         target_name=label or "label",
         ids=cell_ids,
+        source=str(path),
+        input_format="h5ad",
+        layer=layer,
     )

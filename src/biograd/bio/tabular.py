@@ -17,13 +17,13 @@ import io
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from biograd.bio.dataset import Dataset
 from biograd.bio.errors import DataError
 from biograd.data import MAX_NUMERIC_CLASSES
 
@@ -302,26 +302,8 @@ def drop_unusable_columns(frame: Any, where: str = "the table", keep: Sequence[s
     return frame.drop(columns=empty + index) if empty or index else frame
 
 
-@dataclass
-class Table:
-    """A table read by :func:`load_table`: raw feature columns, the encoded target, and sample IDs.
-
-    ``features`` is a pandas DataFrame of the input columns as read (unscaled, categories as text):
-    fit a :class:`Preprocessor` on its training rows to turn it into numbers.
-    """
-
-    features: Any
-    y: np.ndarray
-    target_names: list[str]
-    target: str
-    task: str
-    ids: list[str] | None
-    id_column: str | None
-    path: str
-
-    @property
-    def n_samples(self) -> int:
-        return len(self.y)
+#: The name :func:`load_table`'s result had before every reader returned a :class:`Dataset`.
+Table = Dataset
 
 
 def _non_finite_counts(frame: Any) -> dict[str, int]:
@@ -384,8 +366,11 @@ def load_table(
     impute: str | None = None,
     min_samples: int = 20,
     max_categories: int = 50,
-) -> Table:
+) -> Dataset:
     """Read a CSV/TSV, pick the target column, check the data, and encode the target.
+
+    Returns a :class:`Dataset` whose ``features`` holds the input columns as read (unscaled, categories
+    as text; ``x`` is None): fit a :class:`Preprocessor` on its training rows to turn them into numbers.
 
     Args:
         path: the file (.csv, .tsv, or sniffed from its content).
@@ -462,7 +447,23 @@ def load_table(
         )
     if task == "classification":
         warn_class_imbalance(y, target_names, str(target), stacklevel=3)
-    return Table(features, y, target_names, str(target), task, ids, id_column, str(path))
+    name = Path(path).name
+    return Dataset(
+        x=None,
+        y=y,
+        feature_names=[str(c) for c in features.columns],
+        target_names=target_names,
+        description=f"{len(y)} samples x {features.shape[1]} columns from {name}.",
+        task=task,
+        kind="table",
+        name=name,
+        target_name=str(target),
+        ids=ids,
+        features=features,
+        id_column=id_column,
+        source=str(path),
+        input_format="csv",
+    )
 
 
 # --------------------------------------------------------------------------------------------------

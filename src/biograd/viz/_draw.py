@@ -1,8 +1,9 @@
 """A tiny scene of shapes drawn two ways: as SVG text (for the browser and Jupyter) and with matplotlib
 (for PNG files and animation frames). No Graphviz, no browser needed to make a picture.
 
-Colors follow the Okabe-Ito palette, which reads for color-blind viewers; sign is always shown twice:
-blue and solid for positive, orange and dashed for negative, so it survives greyscale printing.
+Colors come from :mod:`biograd.viz.palette` (Okabe-Ito, which reads for color-blind viewers); sign is
+always shown twice: blue and solid for positive, orange and dashed for negative, so it survives greyscale
+printing.
 """
 
 from __future__ import annotations
@@ -15,14 +16,8 @@ from typing import Any
 
 import numpy as np
 
-BLUE = "#0072B2"  # positive
-ORANGE = "#D55E00"  # negative
-SKY = "#56B4E9"
-GREEN = "#009E73"
-GREY = "#777777"
-INK = "#222222"
-PALE = "#f4f4f4"
-HIGHLIGHT = "#000000"
+from biograd.viz.palette import BLUE, GREEN, GREY, HIGHLIGHT, INK, ORANGE, PALE, SKY  # noqa: F401 - re-exported
+
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 
 

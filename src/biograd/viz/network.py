@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from biograd.tensor import Tensor, no_grad
-from biograd.viz._draw import BLUE, GREY, INK, ORANGE, PALE, Picture, Scene, fmt, signed_color, text_color_on
+from biograd.viz._draw import Picture, Scene, fmt, signed_color, text_color_on
+from biograd.viz.palette import BLUE, GREY, INK, ORANGE, PALE
 
 SMALL = 10  # layers up to this many neurons are drawn neuron by neuron, with numbers
 _SHOW = ("weights", "gradients", "activations")
@@ -584,3 +585,56 @@ def network(model: Any, x: Any = None, show: str = "weights", title: str | None 
         subtitle=subtitle,
     )
     return Picture(layout.scene)
+
+
+# fills of the layer boxes: weights (Linear, Conv1d), pooling, everything else (activations, dropout)
+_LAYER_FILLS = {"input": PALE, "weights": "#d8e9f5", "pool": "#fdebd3", "other": "#e3f3ec"}
+
+
+def _layer_text(module: Any) -> str:
+    """One line on a layer's size: ``in -> out`` (Linear), ``filters x width`` (Conv1d), ``p`` (Dropout)."""
+    name = type(module).__name__
+    if name == "Linear":
+        out_features, in_features = module.weight.data.shape
+        return f"{in_features} -> {out_features}"
+    if name == "Conv1d":
+        filters, _, width = module.weight.data.shape
+        return f"{filters} filters x {width}"
+    if name == "Dropout":
+        return f"p = {getattr(module, 'p', '')}"
+    return ""
+
+
+def layer_chain(model: Any, input_text: str = "", title: str | None = None) -> Picture:
+    """A network as a chain of boxes, one per layer with its kind and size, from the input to the output.
+
+    For what :func:`network` does not draw neuron by neuron (convolutional networks, very wide inputs).
+    ``input_text`` says what goes in, e.g. ``"4 x 100"`` (letters x positions) or ``"30 features"``.
+    In its SVG every layer is a ``<rect class="layer">``.
+    """
+    children = list(model) if hasattr(model, "__iter__") else [model]
+    boxes = [("input", input_text)] + [(type(m).__name__, _layer_text(m)) for m in children]
+    box_w, box_h, gap, pad, head = 132.0, 58.0, 30.0, 16.0, 30.0
+    width = pad * 2 + len(boxes) * box_w + (len(boxes) - 1) * gap
+    scene = Scene(width, head + box_h + pad * 2, title=title or "The network, layer by layer")
+    scene.text(pad, pad + 12, scene.title, size=14, bold=True, anchor="start")
+    y = pad + head
+    for i, (name, detail) in enumerate(boxes):
+        x = pad + i * (box_w + gap)
+        kind = name.lower()
+        role = (
+            "input"
+            if i == 0
+            else "weights"
+            if kind in ("linear", "conv1d")
+            else "pool"
+            if "pool" in kind
+            else "other"
+        )
+        scene.rect(x, y, box_w, box_h, rx=6, fill=_LAYER_FILLS[role], stroke=INK, cls="layer")
+        scene.text(x + box_w / 2, y + 24, name, size=12, bold=True)
+        if detail:
+            scene.text(x + box_w / 2, y + 44, detail, size=11)
+        if i:
+            scene.arrow(x - gap + 2, y + box_h / 2, x - 2, y + box_h / 2, color=INK)
+    return Picture(scene)

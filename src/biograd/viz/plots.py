@@ -15,17 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from biograd.ops import stable_sigmoid
+from biograd.random import manual_seed
 from biograd.tensor import Tensor, no_grad
-from biograd.viz._draw import BLUE, GREEN, ORANGE, SKY
-
-# (color, line style, marker): distinguishable by color, by dash and by marker
-STYLES = [
-    (BLUE, "-", "o"),
-    (ORANGE, "--", "s"),
-    (GREEN, ":", "^"),
-    ("#000000", "-.", "D"),
-    ("#CC79A7", (0, (5, 1, 1, 1)), "v"),
-]
+from biograd.viz.palette import BLACK, BLUE, GREEN, ORANGE, SKY, line_style
 
 
 def _figure(ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 4.0):
@@ -37,7 +30,7 @@ def _figure(ncols: int = 1, nrows: int = 1, width: float = 5.2, height: float = 
 
 
 def _style(i: int, every: int | None = None) -> dict[str, Any]:
-    color, ls, marker = STYLES[i % len(STYLES)]
+    color, ls, marker = line_style(i)
     out: dict[str, Any] = {"color": color, "linestyle": ls, "marker": marker, "markersize": 5}
     if every:
         out["markevery"] = every
@@ -45,10 +38,9 @@ def _style(i: int, every: int | None = None) -> dict[str, Any]:
 
 
 def _mlp(sizes: Sequence[int], activation: str = "tanh", seed: int = 0):
-    import biograd
     from biograd import nn
 
-    biograd.manual_seed(seed)
+    manual_seed(seed)
     return nn.MLP(list(sizes), activation=activation).double()
 
 
@@ -133,54 +125,71 @@ def _leaky():
 # --------------------------------------------------------------------------------------------------
 
 
-def loss_curves(history: Any, title: str = "Learning curves"):
-    """Training and validation loss per epoch from ``biograd.fit``'s History: the best epoch, where early
-    stopping stopped, and the overfitting region (validation loss rising while training loss falls) shaded.
+_STOPS = {"early_stopping": "early stop", "interrupted": "interrupted", "diverged": "diverged"}
+
+
+def loss_curves(history: Any, title: str = "Learning curves", metric: str | None = None):
+    """Training and validation loss per epoch from ``biograd.fit``'s History: the best epoch, where training
+    stopped (early stopping, Ctrl-C, divergence), and the overfitting region (validation loss rising while
+    training loss falls) shaded.
+
+    ``metric`` (e.g. ``"accuracy"`` or ``"r2"``, if the History recorded it) adds a second panel with that
+    metric per epoch, training vs validation, the best epoch marked. The run report draws its learning
+    curves with this function.
     """
     if not hasattr(history, "history") or "loss" not in getattr(history, "history", {}):
         raise TypeError("loss_curves needs the History returned by biograd.fit (with a 'loss' entry).")
     epochs = np.asarray(history.epochs)
-    train = np.asarray(history.history["loss"], dtype=np.float64)
-    val = history.history.get("val_loss")
-    fig, axes = _figure(1, 1, width=7, height=4.3)
-    ax = axes[0][0]
+    panels = ["loss"] + ([metric] if metric and metric in history.history else [])
+    fig, axes = _figure(len(panels), 1, width=7 if len(panels) == 1 else 5.4, height=4.3)
     every = max(1, len(epochs) // 15)
-    ax.plot(epochs, train, label="training loss", **_style(0, every))
-    if val is not None and np.isfinite(np.asarray(val, dtype=float)).any():
-        val = np.asarray(val, dtype=np.float64)
-        ax.plot(epochs, val, label="validation loss", **_style(1, every))
-        best = history.best_epoch
-        if best is not None:
-            bi = list(epochs).index(best)
-            ax.axvline(best, color="#000000", linestyle=":", linewidth=1.2)
-            ax.plot(
-                [best],
-                [val[bi]],
-                marker="*",
-                markersize=14,
-                color="#000000",
-                linestyle="none",
-                label=f"best epoch {best} (val loss {val[bi]:.3g})",
-            )
-            if best < epochs[-1] and np.nanmax(val[bi:]) > val[bi] * 1.02:
-                ax.axvspan(
-                    best,
-                    epochs[-1],
-                    facecolor=ORANGE,
-                    alpha=0.12,
-                    hatch="//",
-                    edgecolor=ORANGE,
-                    label="overfitting: validation loss rises",
+    best = history.best_epoch
+    for ax, key in zip(axes[0], panels, strict=True):
+        is_loss = key == "loss"
+        train = np.asarray(history.history[key], dtype=np.float64)
+        val = history.history.get(f"val_{key}")
+        ax.plot(epochs, train, label=f"training {key}", **_style(0, every))
+        if val is not None and np.isfinite(np.asarray(val, dtype=float)).any():
+            val = np.asarray(val, dtype=np.float64)
+            ax.plot(epochs, val, label=f"validation {key}", **_style(1, every))
+            if best is not None and best in list(epochs):
+                bi = list(epochs).index(best)
+                ax.axvline(best, color=BLACK, linestyle=":", linewidth=1.2)
+                ax.plot(
+                    [best],
+                    [val[bi]],
+                    marker="*",
+                    markersize=14,
+                    color=BLACK,
+                    linestyle="none",
+                    label=f"best epoch {best} (val {key} {val[bi]:.3g})",
                 )
-    if getattr(history, "stop_reason", "") == "early_stopping":
-        ax.axvline(
-            epochs[-1], color=GREEN, linestyle="-.", linewidth=1.5, label=f"early stop (epoch {epochs[-1]})"
-        )
-    ax.set_xlabel("epoch (passes over the training data)")
-    ax.set_ylabel("loss (lower is better)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+                if is_loss and best < epochs[-1] and np.nanmax(val[bi:]) > val[bi] * 1.02:
+                    ax.axvspan(
+                        best,
+                        epochs[-1],
+                        facecolor=ORANGE,
+                        alpha=0.12,
+                        hatch="//",
+                        edgecolor=ORANGE,
+                        label="overfitting: validation loss rises",
+                    )
+        stop = getattr(history, "stop_reason", "")
+        if stop in _STOPS and len(epochs):
+            ax.axvline(
+                epochs[-1],
+                color=GREEN,
+                linestyle="-.",
+                linewidth=1.5,
+                label=f"{_STOPS[stop]} (epoch {epochs[-1]})",
+            )
+        ax.set_xlabel("epoch (passes over the training data)")
+        ax.set_ylabel("loss (lower is better)" if is_loss else key)
+        ax.set_title(title if len(panels) == 1 else f"{key} per epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8 if len(panels) > 1 else None)
+    if len(panels) > 1:
+        fig.suptitle(title)
     return fig
 
 
@@ -254,7 +263,7 @@ def learning_rates(lrs: Sequence[float] = (0.005, 0.1, 1.2), epochs: int = 60, s
                 f"lr = {lr:g}: the loss shoots up\n(off the chart: diverges)",
                 xy=(x_exit, top * 0.9),
                 xytext=(x_exit + epochs * 0.12, top * 0.2),
-                arrowprops={"arrowstyle": "->", "color": "#000000"},
+                arrowprops={"arrowstyle": "->", "color": BLACK},
                 fontsize=9,
             )
     ax.set_yscale("log")
@@ -312,7 +321,7 @@ def optimizer_paths(steps: int = 60, start: Sequence[float] = (-4.0, 2.5)):
             linewidth=1.6,
         )
     best = np.linalg.solve(np.array([[0.2, 0.5], [0.5, 4.0]]), np.array([0.2, 2.0]))
-    ax.plot(*best, marker="*", markersize=16, color="#000000", linestyle="none", label="minimum")
+    ax.plot(*best, marker="*", markersize=16, color=BLACK, linestyle="none", label="minimum")
     ax.plot(*start, marker="X", markersize=11, color="#555555", linestyle="none", label="start")
     ax.set_xlabel("weight w1 (unitless)")
     ax.set_ylabel("weight w2 (unitless)")
@@ -324,6 +333,13 @@ def optimizer_paths(steps: int = 60, start: Sequence[float] = (-4.0, 2.5)):
 # --------------------------------------------------------------------------------------------------
 # What a model learned
 # --------------------------------------------------------------------------------------------------
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """softmax(z)_j = e^(z_j - max z) / sum_k e^(z_k - max z) along the last axis: shifting by the largest
+    logit leaves the result unchanged and keeps every exponent <= 0, so nothing overflows."""
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def decision_boundary(
@@ -363,10 +379,9 @@ def decision_boundary(
     model.train(was_training)
     out = out.reshape(len(grid), -1)
     if out.shape[1] == 1:
-        surface = 1 / (1 + np.exp(-out[:, 0]))
+        surface = stable_sigmoid(out[:, 0])
     else:
-        e = np.exp(out - out.max(axis=1, keepdims=True))
-        p = e / e.sum(axis=1, keepdims=True)
+        p = _softmax(out)
         surface = p[:, 1] if p.shape[1] == 2 else p.argmax(axis=1).astype(float)
     surface = surface.reshape(g1.shape)
     fig, axes = _figure(1, 1, width=6.2, height=5)
@@ -378,18 +393,18 @@ def decision_boundary(
         raise ValueError(f"class_names has {len(names)} names but y has {len(classes)} classes.")
     if multi:  # one color per predicted class, the same as its markers
         k = out.shape[1]
-        cmap = ListedColormap([STYLES[i % len(STYLES)][0] for i in range(k)])
+        cmap = ListedColormap([line_style(i)[0] for i in range(k)])
         shade = ax.contourf(g1, g2, surface, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.3)
         bar = fig.colorbar(shade, ax=ax, ticks=range(k), label="predicted class")
         bar.ax.set_yticklabels([names[i] if i < len(names) else str(i) for i in range(k)])
     else:  # class 0's color (blue) where class 1 is unlikely, class 1's (orange) where it is likely
         cmap = LinearSegmentedColormap.from_list("blue_white_orange", [BLUE, "#ffffff", ORANGE])
         shade = ax.contourf(g1, g2, surface, levels=np.linspace(0, 1, 21), cmap=cmap, alpha=0.55)
-        ax.contour(g1, g2, surface, levels=[0.5], colors="#000000", linewidths=2.2)
+        ax.contour(g1, g2, surface, levels=[0.5], colors=BLACK, linewidths=2.2)
         label_1 = names[1] if len(names) > 1 else "class 1"
         fig.colorbar(shade, ax=ax, ticks=np.linspace(0, 1, 6), label=f"predicted probability of {label_1}")
     for i, c in enumerate(classes):
-        color, _, marker = STYLES[i % len(STYLES)]
+        color, _, marker = line_style(i)
         mask = labels == c
         ax.scatter(
             x[mask, 0],
@@ -397,7 +412,7 @@ def decision_boundary(
             marker=marker,
             s=36,
             c=color,
-            edgecolors="#000000",
+            edgecolors=BLACK,
             linewidths=0.7,
             label=names[i] if class_names is not None else f"class {c}",
         )
@@ -505,7 +520,7 @@ def fitting_regimes(seed: int = 0):
             alpha=0.6,
             label="new points (not trained on)",
         )
-        ax.scatter(x.ravel(), y.ravel(), s=30, c="#000000", marker="o", label="training points", zorder=5)
+        ax.scatter(x.ravel(), y.ravel(), s=30, c=BLACK, marker="o", label="training points", zorder=5)
         ax.plot(grid.ravel(), curve, label="model", **{**_style(1), "marker": None}, linewidth=2.2)
         ax.set_title(f"{label}\ntraining loss {train:.3g}, new-data loss {test:.3g}", fontsize=10)
         ax.set_xlabel("input x (arbitrary units)")

@@ -1,0 +1,199 @@
+"""Before training: the split (test rows first, then validation), the preprocessing learned from the
+training rows only, and the network chosen for the kind of data."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from biograd.bio.dataset import Dataset
+from biograd.bio.errors import DataError
+from biograd.pipeline.config import TrainConfig
+from biograd.pipeline.sources import _task_of
+from biograd.random import manual_seed
+
+
+@dataclass
+class Prepared:
+    """Everything decided before training: the split, the network inputs, the untrained model."""
+
+    data: Dataset
+    config: TrainConfig
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    test_idx: np.ndarray
+    x: np.ndarray  # network inputs for every sample (preprocessed with training-row statistics)
+    y_fit: np.ndarray  # what the network is trained on (standardized for regression)
+    feature_names: list[str]
+    model: Any
+    architecture: str  # one line: what the network is
+    why: str  # why this architecture for this data
+    lr: float
+    preprocessing: dict[str, Any]
+    y_scale: tuple[float, float] | None = None  # regression: (mean, std) of the training targets
+    kernel_size: int | None = None
+
+    @property
+    def n_parameters(self) -> int:
+        return int(sum(p.data.size for p in self.model.parameters()))
+
+
+def split(
+    y: np.ndarray, task: str, test_fraction: float, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, validation, test) row indices: the test rows first, then validation from the rest, both
+    shuffled and, for classification, stratified by class."""
+    from biograd.data import split_indices
+
+    labels = y if task == "classification" else None
+    try:
+        rest, test = split_indices(len(y), test_fraction, labels, seed, part="test")
+        kept, held = split_indices(
+            len(rest), val_fraction, None if labels is None else labels[rest], seed + 1, part="validation"
+        )
+    except ValueError as err:
+        reason = str(err)
+        raise DataError(
+            f"{len(y)} samples are too few for the requested splits (test fraction {test_fraction:g}, "
+            f"validation fraction {val_fraction:g}): {reason}"
+        ) from None
+    return np.sort(rest[kept]), np.sort(rest[held]), np.sort(test)
+
+
+def _n_outputs(data: Dataset) -> int:
+    if data.task == "classification" and len(data.target_names) > 2:
+        return len(data.target_names)
+    return 1
+
+
+def build_model(
+    data: Dataset, n_inputs: int | tuple[int, int], config: TrainConfig
+) -> tuple[Any, str, str, int | None]:
+    """(model, one-line description, why this architecture, kernel size) for this kind of data.
+
+    Tables: a multilayer perceptron ``n_inputs -> hidden... -> outputs``. Sequences: a convolution
+    (``hidden[0]`` filters of ``kernel_size`` positions, each a learned motif detector), ReLU, global max
+    pooling (the best match anywhere in the sequence), then Linear layers.
+    """
+    from biograd import nn
+
+    n_out = _n_outputs(data)
+    act_name = config.activation
+    config = config.with_defaults(data.is_sequence)
+    if not data.is_sequence:
+        hidden = config.hidden
+        sizes = [int(n_inputs), *hidden, n_out]
+        model = nn.MLP(sizes, activation=act_name, dropout=config.dropout)
+        text = f"MLP {' -> '.join(map(str, sizes))} ({act_name}" + (
+            f", dropout {config.dropout:g})" if config.dropout else ")"
+        )
+        why = "a multilayer perceptron: the default for a table of measurements"
+        return model, text, why, None
+    channels, length = n_inputs
+    hidden = config.hidden or (32,)
+    default_k = 12 if data.kind in ("dna", "rna") else 9
+    k = min(config.kernel_size or default_k, length)
+    layers: list[Any] = [
+        nn.Conv1d(channels, hidden[0], k),
+        nn.get_activation(act_name),
+        nn.GlobalMaxPool1d(),
+    ]
+    for a, b in itertools.pairwise(hidden):
+        if config.dropout:
+            layers.append(nn.Dropout(config.dropout))
+        layers += [nn.Linear(a, b), nn.get_activation(act_name)]
+    if config.dropout:
+        layers.append(nn.Dropout(config.dropout))
+    layers.append(nn.Linear(hidden[-1], n_out))
+    model = nn.Sequential(*layers)
+    dense = "".join(f" -> Linear {b}" for b in hidden[1:])
+    text = (
+        f"CNN: Conv1d {channels} -> {hidden[0]} filters x {k} positions -> {act_name} -> GlobalMaxPool1d"
+        f"{dense} -> Linear {n_out}"
+    )
+    why = (
+        "a small convolutional network: the default for one-hot sequences (each filter is a learned "
+        "motif detector; global max pooling finds the motif wherever it sits)"
+    )
+    return model, text, why, k
+
+
+def prepare(data: Dataset, config: TrainConfig | None = None) -> Prepared:
+    """Split the data, learn the preprocessing from the training rows, and build the network."""
+    from biograd.bio.tabular import Preprocessor
+
+    config = (config or TrainConfig()).check()
+    _task_of(data, config.task)
+    y = data.y
+    train_idx, val_idx, test_idx = split(y, data.task, config.test_fraction, config.val_fraction, config.seed)
+    if data.is_sequence:
+        x = data.x.astype(np.float32, copy=False)
+        feature_names = [f"{letter}{pos + 1}" for letter in _alphabet(data) for pos in range(x.shape[2])]
+        preprocessing = {
+            "kind": data.kind,
+            "input_format": data.input_format,
+            "alphabet": data.kind,
+            "length": int(x.shape[2]),
+        }
+        n_inputs: Any = (int(x.shape[1]), int(x.shape[2]))
+    else:
+        prep = Preprocessor(impute=config.impute, id_column=data.id_column or "")
+        with warnings.catch_warnings():  # unseen categories in the held-out rows are expected here
+            warnings.simplefilter("ignore")
+            prep.fit(data.features.iloc[train_idx])
+            x = prep.transform(data.features)
+        feature_names = prep.feature_names
+        preprocessing = {
+            "kind": "table",
+            "input_format": data.input_format,
+            "table": prep.to_config(),
+            "id_column": data.id_column,
+            "layer": data.layer,
+        }
+        n_inputs = x.shape[1]
+    y_scale = None
+    if data.task == "regression":
+        mean, std = float(y[train_idx].mean()), float(y[train_idx].std())
+        y_scale = (mean, std if std > 0 else 1.0)
+        y_fit = ((y - y_scale[0]) / y_scale[1]).astype(np.float32)
+    else:
+        y_fit = y.astype(np.int64)
+    manual_seed(config.seed)
+    config = config.with_defaults(data.is_sequence)
+    model, text, why, k = build_model(data, n_inputs, config)
+    lr = config.lr
+    preprocessing.update(
+        {
+            "target": data.target_name,
+            "task": data.task,
+            "class_names": list(data.target_names),
+            "y_scale": list(y_scale) if y_scale else None,
+        }
+    )
+    return Prepared(
+        data=data,
+        config=config,
+        train_idx=train_idx,
+        val_idx=val_idx,
+        test_idx=test_idx,
+        x=x,
+        y_fit=y_fit,
+        feature_names=feature_names,
+        model=model,
+        architecture=text,
+        why=why,
+        lr=lr,
+        preprocessing=preprocessing,
+        y_scale=y_scale,
+        kernel_size=k,
+    )
+
+
+def _alphabet(data: Dataset) -> str:
+    from biograd.bio.sequences import ALPHABETS
+
+    return ALPHABETS[data.kind]

@@ -1,0 +1,251 @@
+"""Using a trained run on new data: load the run directory, read a new file the way the training data
+were read, then predict, evaluate or explain."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from biograd.bio.dataset import SEQUENCE_KINDS
+from biograd.bio.errors import DataError
+from biograd.explain.predictions import Explanation, class_index, explain_sequences, explain_table
+from biograd.io import ModelFileError, load
+from biograd.pipeline.evaluate import classification_metrics, regression_metrics
+from biograd.pipeline.rundir import PIPELINE_FORMAT
+from biograd.pipeline.sources import _check_readable, _frame, _warnings_if_ok, data_format
+from biograd.training import predict, predict_proba
+
+
+@dataclass
+class NewData:
+    """New samples turned into network inputs the way the model's training data were."""
+
+    x: np.ndarray
+    ids: list[str]
+    y: np.ndarray | None  # class codes or values, when the data have the target
+    sequences: list[str] | None = None
+
+
+def load_run(model_dir: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """(model, metadata) of a directory written by ``biograd train``.
+
+    Raises ModelFileError for a missing, corrupt or truncated model, and DataError for a model that
+    ``biograd train`` did not write (no saved preprocessing).
+    """
+    path = Path(model_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"Model directory {str(path)!r} not found. Check the path.")
+    if not path.is_dir():
+        raise ModelFileError(
+            f"{str(path)!r} is a file; expected the directory written by biograd train (--out)."
+        )
+    model, info = load(path, with_metadata=True)
+    prep = info.get("preprocessing")
+    if info.get("pipeline") != PIPELINE_FORMAT or not isinstance(prep, dict) or "kind" not in prep:
+        raise ModelFileError(
+            f"{str(path)!r} holds a biograd model that `biograd train` did not write (it has no saved "
+            "preprocessing), so it cannot read data files. Use biograd.load() and biograd.predict() in "
+            "Python."
+        )
+    return model, info
+
+
+def read_new_data(
+    info: dict[str, Any],
+    path: str | os.PathLike,
+    *,
+    model: Any = None,
+    labels: str | os.PathLike | None = None,
+    label_column: str | None = None,
+    need_target: bool = False,
+    id_column: str | None = None,
+) -> NewData:
+    """Read a data file for a trained model: the same columns (matched by name, in any order), scaling
+    and encoding for tables; the same alphabet for sequences.
+
+    Sequences: a network that ends its convolutions with global max pooling (what ``biograd train``
+    builds) reads any length, so new sequences are only ever padded (to the training length, or to the
+    longest new one), never cut: a motif at base 80 of a 120-base sequence is still seen. Pass the
+    ``model`` so this can be checked; without it, or for a network that needs a fixed length, sequences
+    are padded or trimmed to the training length (one_hot warns about it).
+    """
+    from biograd.bio.tabular import Preprocessor, read_frame
+
+    prep = info["preprocessing"]
+    kind, target = prep["kind"], prep.get("target")
+    path = Path(path)
+    fmt = data_format(path)
+    _check_readable(path)
+    y_raw = None
+    if kind in SEQUENCE_KINDS:
+        if fmt != "fasta":
+            raise DataError(f"This model reads {kind.upper()} sequences (FASTA); {path.name!r} is not FASTA.")
+        from biograd.bio.sequences import load_fasta
+
+        train_length = int(prep["length"])
+        any_length = _reads_any_length(model)
+        with _warnings_if_ok():  # a padding warning is noise in front of a missing-label error
+            seqs = load_fasta(
+                path,
+                labels=labels,
+                alphabet=prep["alphabet"],
+                length=None if any_length else train_length,
+                task=prep.get("task", "classification"),
+                label_column=label_column,
+                require_labels=need_target,
+            )
+        x, ids, sequences = seqs.x, list(seqs.ids), seqs.sequences
+        if x.shape[2] < train_length:  # never shorter than in training (nor than the filters)
+            x = np.pad(x, ((0, 0), (0, 0), (0, train_length - x.shape[2])))
+        if seqs.y is not None:
+            y_raw = np.asarray(seqs.target_names, dtype=object)[seqs.y] if seqs.target_names else seqs.y
+    else:
+        sequences = None
+        if fmt == "fasta":
+            raise DataError(f"This model reads tables; {path.name!r} is a FASTA file.")
+        if fmt == "h5ad":
+            from biograd.bio.singlecell import read_h5ad
+
+            obs = target if need_target else None
+            cells = read_h5ad(path, label=obs, layer=prep.get("layer"), task=prep.get("task", "auto"))
+            frame = _frame(cells.x, cells.feature_names)
+            ids = list(cells.ids)
+            if cells.y is not None:
+                y_raw = (
+                    np.asarray(cells.target_names, dtype=object)[cells.y] if cells.target_names else cells.y
+                )
+        else:
+            frame = read_frame(path)
+            id_col = id_column or prep.get("id_column")
+            ids = (
+                frame[id_col].astype(str).tolist()
+                if id_col and id_col in frame.columns
+                else [str(i + 1) for i in range(len(frame))]
+            )
+            if target in frame.columns:
+                y_raw = frame[target].to_numpy()
+            elif need_target:
+                raise DataError(
+                    f"{path.name!r} has no column {target!r}, the target the model was trained to predict; "
+                    "evaluate needs it."
+                )
+        x = Preprocessor.from_config(prep["table"]).transform(frame)
+    y = None
+    if y_raw is not None:
+        y = _encode_new_target(y_raw, info, target)
+    elif need_target:
+        raise DataError(f"{path.name!r} has no labels ({target!r}); evaluate needs them.")
+    return NewData(x=x, ids=ids, y=y, sequences=sequences)
+
+
+def _reads_any_length(model: Any) -> bool:
+    """True if a sequence network's output does not depend on the input length: every convolution is
+    followed, before any dense layer, by global pooling."""
+    from biograd import nn
+
+    if model is None:
+        return False
+    pooled = False
+    for module in model.modules():
+        if isinstance(module, nn.GlobalMaxPool1d):
+            pooled = True
+        elif isinstance(module, (nn.Linear, nn.Flatten)) and not pooled:
+            return False
+    return pooled
+
+
+def _encode_new_target(values: np.ndarray, info: dict[str, Any], target: str | None) -> np.ndarray:
+    prep = info["preprocessing"]
+    if prep.get("task") == "regression":
+        try:
+            y = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"The target {target!r} must hold numbers for this regression model.") from None
+        if not np.isfinite(y).all():
+            raise DataError(f"The target {target!r} has {int((~np.isfinite(y)).sum())} missing values.")
+        return y
+    names = [str(c) for c in prep["class_names"]]
+    index = {n: i for i, n in enumerate(names)}
+
+    def text(v: Any) -> str:
+        if isinstance(v, float) and v == int(v):
+            v = int(v)
+        return str(v)
+
+    labels = [text(v) for v in values]
+    unknown = sorted({v for v in labels if v not in index})
+    if unknown:
+        raise DataError(
+            f"The target {target!r} has labels the model never saw: {', '.join(map(repr, unknown[:5]))}. "
+            f"The model knows: {', '.join(map(repr, names))}."
+        )
+    return np.asarray([index[v] for v in labels], dtype=np.int64)
+
+
+def predict_table(model: Any, info: dict[str, Any], new: NewData) -> Any:
+    """Predictions as a DataFrame: id, predicted (class name or value), class probabilities."""
+    import pandas as pd
+
+    prep = info["preprocessing"]
+    frame = pd.DataFrame({"id": new.ids})
+    if prep.get("task") == "classification":
+        names = [str(c) for c in prep["class_names"]]
+        proba = predict_proba(model, new.x)
+        if new.y is not None:
+            frame["true"] = np.asarray(names, dtype=object)[new.y]
+        frame["predicted"] = np.asarray(names, dtype=object)[proba.argmax(axis=1)]
+        for j, name in enumerate(names):
+            frame[f"probability_{name}"] = np.round(proba[:, j], 6)
+    else:
+        if new.y is not None:
+            frame["true"] = new.y
+        frame["predicted"] = np.asarray(predict(model, new.x), dtype=np.float64).reshape(len(new.x))
+    return frame
+
+
+def evaluate_new(model: Any, info: dict[str, Any], new: NewData) -> dict[str, Any]:
+    """Test metrics of a trained model on labelled new data (the same metrics as the report)."""
+    prep = info["preprocessing"]
+    if new.y is None:
+        raise DataError("These data have no target values to evaluate against.")
+    if prep.get("task") == "classification":
+        return classification_metrics(new.y, predict_proba(model, new.x), prep["class_names"])
+    pred = np.asarray(predict(model, new.x), dtype=np.float64).reshape(len(new.x))
+    return regression_metrics(new.y, pred)
+
+
+def explain_new(
+    model: Any, info: dict[str, Any], new: NewData, top: int = 20, explain_class: str | None = None
+) -> Explanation:
+    """Explain a trained model on new data (every sample, or a seeded random sample of
+    :data:`~biograd.explain.MAX_EXPLAIN_ROWS` when there are more; ``sampled`` says so).
+
+    Tables: :func:`~biograd.explain.explain_table` (its ``table()`` keeps the first ``top`` features).
+    Sequences: :func:`~biograd.explain.explain_sequences`, the ``top`` most confident sequences of each
+    class shown. ``explain_class`` (a class name) explains every sample towards that class.
+    """
+    prep = info["preprocessing"]
+    task = prep.get("task")
+    names = [str(c) for c in (prep.get("class_names") or [])] if task == "classification" else []
+    chosen = class_index(names, explain_class)
+    if prep["kind"] in SEQUENCE_KINDS:
+        return explain_sequences(
+            model,
+            new.x,
+            new.ids,
+            new.sequences,
+            task,
+            int(info.get("kernel_size") or 12),
+            n_show=top,
+            class_names=names,
+            explain_class=chosen,
+        )
+    found = explain_table(
+        model, new.x, info["feature_names"], task=task, class_names=names, explain_class=chosen, ids=new.ids
+    )
+    found.top = top
+    return found
