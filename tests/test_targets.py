@@ -189,9 +189,6 @@ def test_class_names_are_set_with_a_function_not_by_editing_a_dict():
     assert set(biograd.predict(model, _x())) <= {"B", "NK", "T"}
     with pytest.raises(ValueError, match=r"3 classes .* but 2 names"):
         set_class_names(model, ["B", "T"])
-    # code written against the old private dict still reaches the attribute
-    model.__dict__["_biograd_target"]["classes"] = ["b", "nk", "t"]
-    assert model.target_info.classes == ["b", "nk", "t"]
 
 
 def test_predict_proba_is_stable_for_huge_logits():

@@ -15,6 +15,7 @@ from biograd.bio.errors import DataError
 from biograd.pipeline.config import TrainConfig
 from biograd.pipeline.sources import _task_of
 from biograd.random import manual_seed
+from biograd.training.targets import classifier_outputs
 
 
 @dataclass
@@ -65,9 +66,14 @@ def split(
 
 
 def _n_outputs(data: Dataset) -> int:
-    if data.task == "classification" and len(data.target_names) > 2:
-        return len(data.target_names)
-    return 1
+    """Outputs of the last layer: 1 for regression, as the one task rule says for k classes otherwise."""
+    return classifier_outputs(len(data.target_names))[0] if data.task == "classification" else 1
+
+
+def _loss_for(data: Dataset) -> str:
+    """The loss, stated rather than inferred again from y (a standardized 0/1 target would look like two
+    classes): mean squared error for regression, the one rule's loss for k classes otherwise."""
+    return classifier_outputs(len(data.target_names))[1] if data.task == "classification" else "mse"
 
 
 def build_model(

@@ -23,8 +23,8 @@ from biograd.pipeline.evaluate import (
     regression_metrics,
     run_baselines,
 )
-from biograd.pipeline.prepare import Prepared
-from biograd.training import EarlyStopping, ProgressBar, fit
+from biograd.pipeline.prepare import Prepared, _loss_for
+from biograd.training import EarlyStopping, ProgressBar, fit, set_class_names
 
 
 @dataclass
@@ -130,6 +130,7 @@ def train(
             batch_size=config.batch_size,
             validation_data=(x[va], y_fit[va]),
             callbacks=all_callbacks,
+            loss=_loss_for(data),
             seed=config.seed,
             verbose=False,
         )
@@ -140,7 +141,7 @@ def train(
         _fold_target_scale(model, *prepared.y_scale)
     if data.task == "classification":
         # predict() after biograd.load returns the class names rather than the codes 0..k-1
-        model.__dict__["_biograd_target"]["classes"] = list(data.target_names)
+        set_class_names(model, list(data.target_names))
 
     out = _test_outputs(prepared)
     if data.task == "classification":

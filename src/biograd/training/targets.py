@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -271,10 +270,6 @@ def get_target_info(model: Module) -> TargetInfo | None:
 def set_target_info(model: Module, info: TargetInfo | None) -> None:
     """Store ``info`` as ``model.target_info`` (what fit and ``biograd.load`` do)."""
     object.__setattr__(model, "target_info", info)
-    if info is None:
-        model.__dict__.pop("_biograd_target", None)
-    else:
-        object.__setattr__(model, "_biograd_target", _LegacyTargetDict(model, info))
 
 
 def set_class_names(model: Module, names: list[Any]) -> None:
@@ -288,29 +283,6 @@ def set_class_names(model: Module, names: list[Any]) -> None:
             "set_class_names needs a model trained by biograd.fit (or loaded with biograd.load)."
         )
     set_target_info(model, info.with_classes(names))
-
-
-class _LegacyTargetDict(dict):
-    """``model._biograd_target``, the private dict this description used to be, kept readable and
-    writable for code written against it: ``model.__dict__["_biograd_target"]["classes"] = names`` still
-    updates ``model.target_info``. New code uses ``model.target_info`` and :func:`set_class_names`."""
-
-    def __init__(self, model: Module, info: TargetInfo) -> None:
-        super().__init__(info.to_dict())
-        self._model = weakref.ref(model)
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, value)
-        model = self._model()
-        if model is not None:
-            object.__setattr__(model, "target_info", TargetInfo.from_dict(self))
-
-    # a copied or pickled model has its own target_info; its copy of this view is a plain dict
-    def __deepcopy__(self, memo: dict) -> dict:
-        return dict(self)
-
-    def __reduce__(self) -> tuple:
-        return (dict, (dict(self),))
 
 
 # --------------------------------------------------------------------------------------------------

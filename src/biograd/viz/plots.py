@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from biograd.ops import stable_sigmoid
+from biograd.ops import stable_sigmoid, stable_softmax
 from biograd.random import manual_seed
 from biograd.tensor import Tensor, no_grad
 from biograd.viz.palette import BLACK, BLUE, GREEN, ORANGE, SKY, line_style
@@ -335,13 +335,6 @@ def optimizer_paths(steps: int = 60, start: Sequence[float] = (-4.0, 2.5)):
 # --------------------------------------------------------------------------------------------------
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    """softmax(z)_j = e^(z_j - max z) / sum_k e^(z_k - max z) along the last axis: shifting by the largest
-    logit leaves the result unchanged and keeps every exponent <= 0, so nothing overflows."""
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def decision_boundary(
     model: Any,
     x: Any,
@@ -381,7 +374,7 @@ def decision_boundary(
     if out.shape[1] == 1:
         surface = stable_sigmoid(out[:, 0])
     else:
-        p = _softmax(out)
+        p = stable_softmax(out)
         surface = p[:, 1] if p.shape[1] == 2 else p.argmax(axis=1).astype(float)
     surface = surface.reshape(g1.shape)
     fig, axes = _figure(1, 1, width=6.2, height=5)
