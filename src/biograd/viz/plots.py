@@ -45,10 +45,10 @@ def _style(i: int, every: int | None = None) -> dict[str, Any]:
 
 
 def _mlp(sizes: Sequence[int], activation: str = "tanh", seed: int = 0):
-    import biograd
     from biograd import nn
+    from biograd.random import manual_seed
 
-    biograd.manual_seed(seed)
+    manual_seed(seed)
     return nn.MLP(list(sizes), activation=activation).double()
 
 
