@@ -115,7 +115,7 @@ def test_graph_after_backward_of_a_large_graph_says_how_to_draw_it():
     loss = (w * 2.0).sum()
     loss.backward()
     np.testing.assert_allclose(w.grad, 2.0)
-    with pytest.raises(RuntimeError, match="too large to keep.*trace=t"):
+    with pytest.raises(RuntimeError, match=r"too large to keep.*trace=t"):
         viz.graph(loss)
 
 
