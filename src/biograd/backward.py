@@ -38,11 +38,12 @@ def backpropagate(root: Any, grad: np.ndarray, caller_owns_grad: bool, retain_gr
     """
     recorder = _recording()
     buffers = _Buffers(in_place=recorder is None, caller_grad=grad if caller_owns_grad else None)
-    buffers.received[id(root)] = grad
+    received = buffers.received  # dL/d(node) so far, for the nodes still to visit
+    received[id(root)] = grad
     queue = [(-root._seq, root)]
     while queue:
-        node = heapq.heappop(queue)[1]
-        g = buffers.received.pop(id(node))  # dL/d(node), complete: every later use has passed its share
+        node = heapq.heappop(queue)[1]  # the newest node left: every later use has passed its share
+        g = received.pop(id(node))  # so dL/d(node) is complete
         op = node._op
         if op is None or node._retain:
             _store(node, g, buffers, recorder)  # a leaf (or retain_grad()): dL/d(node) lands in .grad
@@ -51,19 +52,21 @@ def backpropagate(root: Any, grad: np.ndarray, caller_owns_grad: bool, retain_gr
         if isinstance(op, FreedNode):
             raise freed_error(op.name)
         input_grads = op.backward(g)  # the chain rule: dL/d(input) = dL/d(node) * d(node)/d(input)
-        buffers.note_shared(input_grads)
-        passed = []
-        for parent, pg in zip(node._parents, input_grads, strict=False):
-            if pg is None or not getattr(parent, "requires_grad", False):  # constants get no gradient
-                passed.append(None)
+        if len(input_grads) > 1:
+            buffers.note_shared(input_grads)
+        for parent, needed, pg in zip(node._parents, op.needs_grad, input_grads, strict=False):
+            if pg is None or not needed:  # a constant, or data: no gradient wanted
                 continue
             if pg.shape != parent.data.shape:
                 pg = unbroadcast(np.asarray(pg), parent.data.shape)
-            passed.append(pg)
-            if buffers.add(parent, pg):  # the first gradient for this input: visit it in its turn
+            key = id(parent)
+            if key in received:
+                buffers.add_into(key, pg)  # an input used more than once: its gradients add up
+            else:
+                received[key] = pg  # the first gradient for this input: visit it in its turn
                 heapq.heappush(queue, (-parent._seq, parent))
         if recorder is not None:
-            recorder.record(node, op, node._parents, g, tuple(passed))
+            recorder.record(node, op, node._parents, g, _passed(node._parents, op.needs_grad, input_grads))
         if not retain_graph:
             _free(node, op, g, buffers)
 
@@ -146,23 +149,17 @@ class _Buffers:
 
     def note_shared(self, grads: tuple) -> None:
         """Mark arrays that one op returned for two of its inputs."""
-        if len(grads) > 1:
-            ids = [id(g) for g in grads if g is not None]
-            if len(set(ids)) < len(ids):
-                self.shared.update(ids)
+        ids = [id(g) for g in grads if g is not None]
+        if len(set(ids)) < len(ids):
+            self.shared.update(ids)
 
-    def add(self, node: Any, grad: np.ndarray) -> bool:
-        """Add ``grad`` to what ``node`` received; True if it is the first gradient ``node`` gets."""
-        key = id(node)
-        total = self.received.get(key)
-        if total is None:
-            self.received[key] = grad
-            return True
-        if total.dtype == grad.dtype and self.private(total):
-            total += grad  # a tensor used twice: its gradients add up (in place)
+    def add_into(self, key: int, grad: np.ndarray) -> None:
+        """Add ``grad`` to the gradient received so far under ``key``: in place when that array is ours."""
+        total = self.received[key]
+        if self.in_place and total.dtype == grad.dtype and self.private(total):
+            total += grad
         else:
             self.received[key] = total + grad
-        return False
 
 
 def _store(node: Any, g: np.ndarray, buffers: _Buffers, recorder: Any) -> None:
@@ -175,6 +172,14 @@ def _store(node: Any, g: np.ndarray, buffers: _Buffers, recorder: Any) -> None:
         node.grad += g
     if recorder is not None and node._op is None:
         recorder.record_leaf(node, g)
+
+
+def _passed(parents: tuple, needs_grad: tuple, input_grads: tuple) -> tuple:
+    """What each input received from a node, reduced to its shape (None for constants), for the trace."""
+    return tuple(
+        None if pg is None or not needed else unbroadcast(np.asarray(pg), p.data.shape)
+        for p, needed, pg in zip(parents, needs_grad, input_grads, strict=False)
+    )
 
 
 def _free(node: Any, op: Any, g: np.ndarray, buffers: _Buffers) -> None:
