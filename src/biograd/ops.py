@@ -13,7 +13,7 @@ by 1; tests/test_ops_local.py checks that the two agree). The docstring of each 
 ``derivatives`` spells the local derivative out for the chain-rule trace (:func:`biograd.trace`).
 
 Gradients returned here may still have a broadcast shape; the engine reduces them back to each input's
-shape in one place (``biograd.tensor.unbroadcast``). This module knows numpy only: it never sees a
+shape in one place (``biograd.backward.unbroadcast``). This module knows numpy only: it never sees a
 Tensor, which is what lets the Tensor class import it without a cycle.
 
 These are the teaching primitives, one screen each. Ops that fuse several of them for stability or

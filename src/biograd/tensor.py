@@ -3,7 +3,12 @@
 Every operation on tensors runs a primitive from :mod:`biograd.ops` and, when an input needs a
 gradient, records a node: the op (which saved what its backward needs) and the input tensors.
 ``backward()`` walks these nodes from the output back to the leaves (reverse topological order) and
-applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(input).
+applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(input); the walk itself is
+in :mod:`biograd.backward`. Fused ops come from :mod:`biograd.kernels`, ``no_grad`` from
+:mod:`biograd.grad_mode`, ``zeros``/``ones``/``arange`` from :mod:`biograd.creation`.
+
+Each math function below is also a Tensor method, the same function object: ``x.exp()`` is ``exp(x)``,
+which applies ``ops.Exp`` (one step from a method to its op).
 
 >>> import biograd
 >>> x = biograd.tensor(1.5, requires_grad=True)
