@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from biograd import data, functional, nn, optim
 from biograd._version import __version__
-from biograd.creation import arange, ones, ones_like, tensor, zeros, zeros_like
 from biograd.errors import GradcheckError, ShapeError
 from biograd.gradcheck import GradcheckReport, gradcheck
 from biograd.random import manual_seed
@@ -17,6 +16,7 @@ from biograd.tensor import (
     Tensor,
     abs,
     add,
+    arange,
     as_tensor,
     cat,
     clamp,
@@ -41,6 +41,8 @@ from biograd.tensor import (
     minimum,
     mul,
     no_grad,
+    ones,
+    ones_like,
     permute,
     pow,
     relu,
@@ -54,9 +56,12 @@ from biograd.tensor import (
     sub,
     sum,
     tanh,
+    tensor,
     transpose,
     var,
     where,
+    zeros,
+    zeros_like,
 )
 from biograd.tracing import Step, Trace
 

@@ -5,7 +5,7 @@ gradient, records a node: the op (which saved what its backward needs) and the i
 ``backward()`` walks these nodes from the output back to the leaves (reverse topological order) and
 applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(input); the walk itself is
 in :mod:`biograd.backward`. Fused ops come from :mod:`biograd.kernels`, ``no_grad`` from
-:mod:`biograd.grad_mode`, ``zeros``/``ones``/``arange`` from :mod:`biograd.creation`.
+:mod:`biograd.grad_mode`.
 
 Each math function below is also a Tensor method, the same function object: ``x.exp()`` is ``exp(x)``,
 which applies ``ops.Exp`` (one step from a method to its op).
@@ -461,6 +461,45 @@ def _plain_index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     return index
+
+
+# --------------------------------------------------------------------------------------------------
+# Creating tensors
+# --------------------------------------------------------------------------------------------------
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
+    """Create a tensor from numbers, lists or a numpy array (float32 unless told otherwise).
+
+    >>> w = biograd.tensor([0.5, -1.0], requires_grad=True, name="w")
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+
+def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+    return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(x: Any, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(np.asarray(x)), requires_grad=requires_grad)
+
+
+def ones_like(x: Any, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(np.asarray(x)), requires_grad=requires_grad)
+
+
+def arange(*args: Any, dtype: Any = np.float32) -> Tensor:
+    return Tensor(np.arange(*args, dtype=dtype))
+
+
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], Sequence):
+        return tuple(shape[0])
+    return tuple(shape)
 
 
 # --------------------------------------------------------------------------------------------------
