@@ -1,7 +1,7 @@
 """Fused fast paths agree with the plain composites they replace, and both with PyTorch.
 
-- ``ops.CrossEntropy`` (one node) vs ``nll_loss(log_softmax(z))`` (five nodes) vs PyTorch's cross_entropy;
-- ``ops.Linear`` (one node) vs ``x @ W.T + b`` (three nodes) vs ``torch.nn.functional.linear``;
+- ``kernels.CrossEntropy`` (one node) vs ``nll_loss(log_softmax(z))`` (five nodes) vs PyTorch's cross_entropy;
+- ``kernels.Linear`` (one node) vs ``x @ W.T + b`` (three nodes) vs ``torch.nn.functional.linear``;
 - the backward pass keeps fresh gradient arrays instead of copying them and adds a second gradient in
   place: these tests check that no two tensors ever end up sharing one gradient array, and that arrays the
   caller owns are never written to.
@@ -15,7 +15,7 @@ import torch
 
 import biograd
 import biograd.functional as F
-from biograd import ops
+from biograd import kernels
 
 
 def _torch(a: np.ndarray, grad: bool = True) -> torch.Tensor:
@@ -89,7 +89,7 @@ def test_fused_cross_entropy_keeps_the_label_checks():
 
 
 def test_the_cross_entropy_op_documents_its_math():
-    assert "dL/dz_i = (softmax(z_i) - onehot(y_i))" in ops.CrossEntropy.__doc__
+    assert "dL/dz_i = (softmax(z_i) - onehot(y_i))" in kernels.CrossEntropy.__doc__
 
 
 # --------------------------------------------------------------------------------------------------

@@ -580,3 +580,32 @@ def test_reducing_a_0d_tensor_over_axis_0_matches_torch(name):
     reduce = {"logsumexp": torch.logsumexp, "max": torch.amax, "min": torch.amin}.get(name)
     (reduce(t, dim=0) if reduce else getattr(t, name)(dim=0)).backward()
     assert np.shape(x.grad) == () and float(x.grad) == pytest.approx(float(t.grad))
+
+
+# --------------------------------------------------------------------------------------------------
+# The stable numpy helpers every layer uses for probabilities outside the graph
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_stable_softmax_and_log_softmax_equal_torch_even_for_huge_logits(rng, scale, axis):
+    from biograd import ops
+
+    z = rng.normal(size=(5, 4)) * scale
+    with np.errstate(over="raise", invalid="raise"):  # no overflow on the way
+        p, log_p = ops.stable_softmax(z, axis=axis), ops.stable_log_softmax(z, axis=axis)
+    zt = torch.tensor(z)
+    np.testing.assert_allclose(p, torch.softmax(zt, dim=axis).numpy(), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(log_p, torch.log_softmax(zt, dim=axis).numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        ops.stable_logsumexp(z, axis=axis), torch.logsumexp(zt, dim=axis, keepdim=True).numpy(), rtol=1e-12
+    )
+
+
+def test_stable_sigmoid_equals_torch_at_plus_minus_1000():
+    from biograd import ops
+
+    x = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
+    with np.errstate(over="raise"):
+        np.testing.assert_allclose(ops.stable_sigmoid(x), torch.sigmoid(torch.tensor(x)).numpy(), rtol=1e-15)

@@ -74,9 +74,49 @@ def test_graph_of_sin_x_squared_shows_chain_rule_gradients():
     # closed forms: du/dx = 2x, dy/du = cos(u), dy/dx = cos(x^2) 2x
     assert f"grad   {np.cos(2.25) * 3.0:.4g}" in pic.svg
     assert f"grad   {np.cos(2.25):.4g}" in pic.svg
-    # after backward the graph is freed: drawing it without the trace explains what to do
-    with pytest.raises(RuntimeError, match="trace=t"):
-        viz.graph(y)
+    # after backward the graph kept on y draws the same nodes and gradients without the trace
+    after = viz.graph(y)
+    assert len(_elements(after.svg, "rect", "value-node")) == 3
+    assert len(_elements(after.svg, "circle", "op-node")) == 2
+    assert f"grad   {np.cos(2.25) * 3.0:.4g}" in after.svg and f"grad   {np.cos(2.25):.4g}" in after.svg
+
+
+def test_graph_after_backward_shows_every_gradient_without_a_trace():
+    # compute, backpropagate, draw: the order a user tries. f = sum(tanh(w * x + b)), so by hand
+    # df/dz = 1 - tanh(z)^2, df/dw = x (1 - tanh(z)^2), df/db = 1 - tanh(z)^2, df/dp = 1 for p = w*x.
+    x = biograd.tensor(np.array([0.3, -1.2], dtype=np.float64), name="x")
+    w = biograd.tensor(np.array([0.7, 0.4], dtype=np.float64), requires_grad=True, name="w")
+    b = biograd.tensor(np.array([0.1, -0.2], dtype=np.float64), requires_grad=True, name="b")
+    p = w * x
+    p.name = "p"
+    z = p + b
+    z.name = "z"
+    f = z.tanh().sum()
+    f.name = "f"
+    f.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every gradient is known: no 'backward() has not been called'
+        pic = viz.graph(f)
+    ET.fromstring(pic.svg)
+    assert len(_elements(pic.svg, "rect", "value-node")) == 7  # x, w, p, b, z, tanh(z), f
+    zv = np.array([0.7 * 0.3 + 0.1, 0.4 * -1.2 - 0.2])
+    dz = 1 - np.tanh(zv) ** 2
+    shown = re.findall(r">grad   ([^<]*)<", pic.svg)
+    for grad in (dz, np.array([0.3, -1.2]) * dz, np.ones(2)):  # z, p and b share dz; w; tanh(z)
+        assert "[" + ", ".join(f"{v:.3g}" for v in grad) + "]" in shown
+    assert shown.count("[" + ", ".join(f"{v:.3g}" for v in dz) + "]") == 3  # p, b, z
+    assert "1" in shown and "not needed (data)" in shown  # df/df; x is data
+
+
+def test_graph_after_backward_of_a_large_graph_says_how_to_draw_it():
+    from biograd.backward import DRAWING_BUDGET
+
+    w = biograd.tensor(np.ones((DRAWING_BUDGET, 2), dtype=np.float32), requires_grad=True)
+    loss = (w * 2.0).sum()
+    loss.backward()
+    np.testing.assert_allclose(w.grad, 2.0)
+    with pytest.raises(RuntimeError, match=r"too large to keep.*trace=t"):
+        viz.graph(loss)
 
 
 def test_graph_of_one_neuron_labels_parameters(tmp_path):

@@ -8,6 +8,7 @@ checker (``biograd.gradcheck``). Networks, training, pictures and biology build 
 from typing import TYPE_CHECKING
 
 from biograd import data, functional, nn, optim
+from biograd._version import __version__
 from biograd.errors import GradcheckError, ShapeError
 from biograd.gradcheck import GradcheckReport, gradcheck
 from biograd.random import manual_seed
@@ -79,8 +80,6 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time these load on fi
         predict,
         predict_proba,
     )
-
-__version__ = "0.1.0"
 
 
 # Sub-packages that need matplotlib, pandas or scikit-learn: imported on first use (``biograd.viz``), so

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from biograd import ops
+from biograd import kernels
 from biograd.errors import ShapeError
 from biograd.random import get_generator
 from biograd.tensor import Tensor, _unary, as_tensor, erf, log_softmax, softplus
@@ -36,7 +36,7 @@ def identity(x: Any) -> Tensor:
 
 def relu(x: Any) -> Tensor:
     """y = max(0, x);  dy/dx = 1 where x > 0, else 0."""
-    return _unary(ops.ReLU(), x if isinstance(x, Tensor) else as_tensor(x))
+    return _unary(kernels.ReLU(), x if isinstance(x, Tensor) else as_tensor(x))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
@@ -293,7 +293,8 @@ def binary_cross_entropy(
     Less stable than :func:`binary_cross_entropy_with_logits`: once sigmoid rounds p to exactly 0 or 1
     the information is lost. Like PyTorch, each log is clamped at -100, so a confident wrong answer costs
     100, not infinity, and the gradient (p - y) / p(1 - p) keeps its denominator >= 1e-12 (large but
-    finite there; see ``ops.BinaryCrossEntropy``). Prefer a model that outputs logits with BCEWithLogitsLoss.
+    finite there; see ``kernels.BinaryCrossEntropy``). Prefer a model that outputs logits with
+    BCEWithLogitsLoss.
     """
     _check_reduction(reduction, "binary_cross_entropy")
     p, target = _prediction_target(probabilities, target, "binary_cross_entropy")
@@ -312,7 +313,7 @@ def binary_cross_entropy(
     else:  # one node, with PyTorch's finite gradient at p = 0 or 1
         y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=p.dtype)
         with np.errstate(divide="ignore"):
-            loss = _unary(ops.BinaryCrossEntropy(y.astype(p.dtype, copy=False)), p)
+            loss = _unary(kernels.BinaryCrossEntropy(y.astype(p.dtype, copy=False)), p)
     if weight is not None:
         loss = loss * np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=p.dtype)
     return _reduce(loss, reduction)
@@ -362,8 +363,8 @@ def cross_entropy(
     n_classes = logits.shape[class_axis]
     w = _class_weight(weight, n_classes, logits.dtype, "cross_entropy")
     if logits.ndim == 2 and label_smoothing == 0:
-        # the fused node (ops.CrossEntropy): the same value and gradient as the composite below
-        return _unary(ops.CrossEntropy(labels, w, reduction), logits)
+        # the fused node (kernels.CrossEntropy): the same value and gradient as the composite below
+        return _unary(kernels.CrossEntropy(labels, w, reduction), logits)
     log_p = log_softmax(logits, axis=class_axis)
     losses, total_weight = _per_sample_nll(log_p, labels, w)
     if label_smoothing > 0:

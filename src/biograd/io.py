@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from biograd._version import __version__
 from biograd.tensor import Tensor
 
 FORMAT_NAME = "biograd-model"
@@ -310,7 +311,6 @@ def save(
     Returns:
         The directory or JSON path written. Each file is written atomically (temporary file + rename).
     """
-    from biograd import __version__
     from biograd.nn.module import Module
 
     if not isinstance(model, Module):
@@ -431,8 +431,6 @@ def _read_document(config_path: Path) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from biograd import __version__
-
     return __version__
 
 

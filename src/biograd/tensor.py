@@ -3,7 +3,12 @@
 Every operation on tensors runs a primitive from :mod:`biograd.ops` and, when an input needs a
 gradient, records a node: the op (which saved what its backward needs) and the input tensors.
 ``backward()`` walks these nodes from the output back to the leaves (reverse topological order) and
-applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(input).
+applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(input); the walk itself is
+in :mod:`biograd.backward`. Fused ops come from :mod:`biograd.kernels`, ``no_grad`` from
+:mod:`biograd.grad_mode`.
+
+Each math function below is also a Tensor method, the same function object: ``x.exp()`` is ``exp(x)``,
+which applies ``ops.Exp`` (one step from a method to its op).
 
 >>> import biograd
 >>> x = biograd.tensor(1.5, requires_grad=True)
@@ -15,8 +20,6 @@ applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(inp
 
 from __future__ import annotations
 
-import contextlib
-import heapq
 import itertools
 import numbers
 from collections.abc import Callable, Sequence
@@ -24,112 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from biograd import ops
+from biograd import grad_mode, kernels, ops
+from biograd.backward import FreedNode, backpropagate, freed_error, unbroadcast  # noqa: F401
+from biograd.convert import to_array
 from biograd.errors import ShapeError
-from biograd.tracing import _recording
-
-# --------------------------------------------------------------------------------------------------
-# Gradient mode
-# --------------------------------------------------------------------------------------------------
-
-_grad_enabled = True
+from biograd.grad_mode import enable_grad, is_grad_enabled, no_grad  # noqa: F401  (public from here too)
 
 # Every tensor gets the next number when it is created. An op's inputs exist before its output, so a
 # larger number always means "computed later": backward() visits nodes from the largest number down,
 # which is a valid reverse topological order without a separate sort.
 _creation_order = itertools.count()
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``."""
-    return _grad_enabled
-
-
-class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def _recreate_cm(self) -> _GradMode:
-        # As a decorator, each call gets its own context, so recursive calls restore the right mode.
-        return _GradMode(self.enabled)
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous = _grad_enabled
-        _grad_enabled = self.enabled
-
-    def __exit__(self, *exc) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
-
-
-def no_grad(func: Callable | None = None) -> Any:
-    """Context manager (or decorator) in which no graph is recorded: for prediction and evaluation.
-
-    >>> with biograd.no_grad():          # doctest: +SKIP
-    ...     prediction = model(x)
-
-    As a decorator both ``@biograd.no_grad()`` and ``@biograd.no_grad`` work, as in PyTorch.
-    """
-    return _GradMode(False) if func is None else _GradMode(False)(func)
-
-
-def enable_grad(func: Callable | None = None) -> Any:
-    """Context manager (or decorator) that turns graph recording back on inside ``no_grad()``."""
-    return _GradMode(True) if func is None else _GradMode(True)(func)
-
-
-# --------------------------------------------------------------------------------------------------
-# Converting user data
-# --------------------------------------------------------------------------------------------------
-
-
-def _describe(data: Any) -> str:
-    text = repr(data)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _to_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Turn numbers, nested lists or arrays into a numpy array; float32 unless told or given float64."""
-    if isinstance(data, Tensor):
-        data = data.data
-    if isinstance(data, (str, bytes)):
-        raise TypeError(
-            f"biograd.tensor() needs numbers; got the text {_describe(data)}. "
-            "Convert text columns to numbers first (for categories, one-hot encode them)."
-        )
-    try:
-        arr = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
-    except ValueError as err:
-        if "inhomogeneous" in str(err) or "sequence" in str(err):
-            raise TypeError(
-                "biograd.tensor() got a ragged nested list (rows of different lengths): every row must "
-                f"have the same number of values. Got {_describe(data)}."
-            ) from None
-        raise TypeError(f"biograd.tensor() could not read {_describe(data)} as numbers: {err}") from None
-    except TypeError:
-        raise TypeError(
-            f"biograd.tensor() needs numbers; got an object of type {type(data).__name__}."
-        ) from None
-    if dtype is not None:
-        return arr
-    kind = arr.dtype.kind
-    if kind == "f":
-        # float64 that came with the data (numpy, pandas, a torch tensor) is kept; Python floats and
-        # lists of them become float32, biograd's default
-        given_float64 = arr.dtype == np.float64 and not isinstance(data, (float, int, list, tuple))
-        return arr if given_float64 or arr.dtype == np.float32 else arr.astype(np.float32)
-    if kind in "iu":
-        return arr.astype(np.float32)
-    if kind == "b":
-        return arr
-    if kind in "USO":
-        what = "text" if kind in "US" else "Python objects"
-        raise TypeError(
-            f"biograd.tensor() needs numbers; got {what} ({_describe(data)}). "
-            "Convert text columns to numbers first (for categories, one-hot encode them)."
-        )
-    raise TypeError(f"biograd.tensor() cannot use data of dtype {arr.dtype}.")
 
 
 def _constant(value: Any, like: Tensor) -> Any:
@@ -141,7 +48,7 @@ def _constant(value: Any, like: Tensor) -> Any:
     if isinstance(value, numbers.Number) and not isinstance(value, np.generic):
         return value
     dtype = like.data.dtype if like.data.dtype.kind == "f" else None
-    return _to_array(value, dtype=dtype) if dtype is not None else _to_array(value)
+    return to_array(value, dtype=dtype) if dtype is not None else to_array(value)
 
 
 def as_tensor(x: Any) -> Tensor:
@@ -170,7 +77,7 @@ def _result(data: np.ndarray, op: ops.Op, inputs: tuple, needs: tuple) -> Tensor
     out.grad = None
     out.name = None
     out._retain = False
-    if True in needs and _grad_enabled:
+    if True in needs and grad_mode.enabled:
         op.needs_grad = needs
         out.requires_grad = True
         out._op = op
@@ -225,45 +132,6 @@ def _binary(op: ops.Op, a: Any, b: Any) -> Tensor:
     return _result(data, op, (a, b), (a_needs, b_needs))
 
 
-class _FreedGraph:
-    """Stands where a node's op was once ``backward()`` has freed it (``retain_graph=False``)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum a gradient back down to ``shape``: the one place that undoes numpy's broadcasting.
-
-    If x of shape (3,) was broadcast against (4, 3), each x_i was used 4 times, so dL/dx_i is the sum of
-    the 4 gradients: sum over the added leading axes, and over axes where x had size 1.
-    """
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad.reshape(shape)
-
-
-def _freed_error(op: _FreedGraph) -> RuntimeError:
-    return RuntimeError(
-        f"Trying to backward through the graph a second time: the graph below this "
-        f"{op.name} result was freed after the first backward() to save memory. "
-        "Call backward(retain_graph=True) the first time if you need to backward twice, "
-        "or recompute the forward pass."
-    )
-
-
-def _private(arr: Any, shared: set[int]) -> bool:
-    """True if backward may keep ``arr`` as a gradient and add into it in place: a writeable array that
-    owns its memory (not a view of something else) and was handed to one place only."""
-    return type(arr) is np.ndarray and arr.base is None and arr.flags.writeable and id(arr) not in shared
-
-
 # --------------------------------------------------------------------------------------------------
 # Tensor
 # --------------------------------------------------------------------------------------------------
@@ -286,7 +154,7 @@ class Tensor:
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None):
-        self.data = _to_array(data, dtype)
+        self.data = to_array(data.data if isinstance(data, Tensor) else data, dtype)
         if requires_grad and self.data.dtype.kind not in "fc":
             raise TypeError(
                 f"Only floating-point tensors can require gradients; this one holds {self.data.dtype} "
@@ -333,7 +201,7 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
-        return transpose(self)
+        return _unary(ops.Transpose(None), self)
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
@@ -439,8 +307,8 @@ class Tensor:
                 "(e.g. biograd.tensor(data, requires_grad=True)), and make sure the computation did not "
                 "run inside biograd.no_grad()."
             )
-        if isinstance(self._op, _FreedGraph):
-            raise _freed_error(self._op)
+        if isinstance(self._op, FreedNode):
+            raise freed_error(self._op.name)
         given = grad
         if grad is None:
             if self.data.size != 1:
@@ -458,71 +326,7 @@ class Tensor:
                     f"got shape {grad.shape}."
                 )
 
-        recorder = _recording()
-        # Ids of arrays that must not be kept or changed in place: the caller's gradient, and any array an
-        # op hands to two inputs (Add passes its gradient to both). Every other gradient an op returns is
-        # a fresh array that only one tensor receives: a leaf keeps it as its .grad (no copy), and a tensor
-        # used twice adds the second gradient into the first in place. While a trace records, it keeps
-        # every gradient, so then nothing is kept or changed in place.
-        shared: set[int] = set() if given is None else {id(grad)}
-        in_place = recorder is None
-        grads: dict[int, np.ndarray] = {id(self): grad}
-        # Visit nodes newest first (see _creation_order): when a node comes off the heap, every node that
-        # used it has already passed its gradient down, so its gradient is complete.
-        heap: list[tuple[int, int, Tensor]] = [(-self._seq, 0, self)]
-        pushed = 1
-        while heap:
-            node = heapq.heappop(heap)[2]
-            g = grads.pop(id(node))
-            op = node._op
-            if op is None or node._retain:
-                if g.dtype != node.data.dtype:
-                    g = g.astype(node.data.dtype)
-                if node.grad is None:
-                    keep = in_place and op is None and _private(g, shared)
-                    node.grad = g if keep else np.array(g, copy=True)
-                else:
-                    node.grad += g
-                if recorder is not None and op is None:
-                    recorder.record_leaf(node, g)
-                if op is None:
-                    continue
-            if isinstance(op, _FreedGraph):
-                raise _freed_error(op)
-            parents = node._parents
-            input_grads = op.backward(g)
-            if len(input_grads) > 1:
-                ids = [id(pg) for pg in input_grads if pg is not None]
-                if len(set(ids)) < len(ids):
-                    shared.update(ids)
-            for parent, pg in zip(parents, input_grads, strict=False):
-                if pg is None or not isinstance(parent, Tensor) or not parent.requires_grad:
-                    continue
-                if pg.shape != parent.data.shape:
-                    pg = unbroadcast(np.asarray(pg), parent.data.shape)
-                    assert pg.shape == parent.data.shape, (
-                        f"{op.name}: gradient shape {pg.shape} != {parent.shape}"
-                    )
-                key = id(parent)
-                total = grads.get(key)
-                if total is None:
-                    grads[key] = pg
-                    heapq.heappush(heap, (-parent._seq, pushed, parent))
-                    pushed += 1
-                elif in_place and total.dtype == pg.dtype and _private(total, shared):
-                    total += pg  # a tensor used twice: its gradients add up (in place)
-                else:
-                    grads[key] = total + pg
-            if recorder is not None:
-                passed = tuple(
-                    None
-                    if pg is None or not isinstance(p, Tensor) or not p.requires_grad
-                    else unbroadcast(np.asarray(pg), p.data.shape)
-                    for p, pg in zip(parents, input_grads, strict=False)
-                )
-                recorder.record(node, op, parents, g, passed)
-            if not retain_graph:
-                node._op, node._parents = _FreedGraph(op.name), ()
+        backpropagate(self, grad, caller_owns_grad=given is not None, retain_graph=retain_graph)
 
     # -- arithmetic --------------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -556,7 +360,7 @@ class Tensor:
         return _binary(ops.Pow(), other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return matmul(self, other)
+        return _binary(ops.MatMul(), self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return _binary(ops.MatMul(), other, self)
@@ -573,7 +377,7 @@ class Tensor:
         hold its old value. An intermediate result of the graph gets the ordinary new tensor instead
         (``h += b`` means ``h = h + b``), so backpropagation stays right.
         """
-        if _grad_enabled and self.requires_grad:
+        if grad_mode.enabled and self.requires_grad:
             if self._parents:
                 return op(self, other)
             raise RuntimeError(
@@ -633,22 +437,7 @@ class Tensor:
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.not_equal)
 
-    # -- methods mirroring the module functions below ----------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return mean(self, axis, keepdims)
-
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return var(self, axis, keepdims, ddof)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return max(self, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return min(self, axis, keepdims)
-
+    # -- methods whose arguments differ from their module function's (the others are at the end) --
     def reshape(self, *shape: Any) -> Tensor:
         return reshape(self, shape[0] if len(shape) == 1 else shape)
 
@@ -657,68 +446,6 @@ class Tensor:
 
     def flatten(self, start_axis: int = 0) -> Tensor:
         return reshape(self, (*self.shape[:start_axis], -1))
-
-    def transpose(self, *axes: Any) -> Tensor:
-        return transpose(self, *axes)
-
-    def permute(self, *axes: Any) -> Tensor:
-        return permute(self, *axes)
-
-    def exp(self) -> Tensor:
-        return exp(self)
-
-    def log(self) -> Tensor:
-        return log(self)
-
-    def sqrt(self) -> Tensor:
-        return sqrt(self)
-
-    def abs(self) -> Tensor:
-        return abs(self)
-
-    def sin(self) -> Tensor:
-        return sin(self)
-
-    def cos(self) -> Tensor:
-        return cos(self)
-
-    def tanh(self) -> Tensor:
-        return tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return relu(self)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        return leaky_relu(self, negative_slope)
-
-    def softplus(self) -> Tensor:
-        return softplus(self)
-
-    def erf(self) -> Tensor:
-        return erf(self)
-
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:
-        return clip(self, min, max)
-
-    clamp = clip
-
-    def maximum(self, other: Any) -> Tensor:
-        return maximum(self, other)
-
-    def minimum(self, other: Any) -> Tensor:
-        return minimum(self, other)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return logsumexp(self, axis, keepdims)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return softmax(self, axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return log_softmax(self, axis)
 
     def squeeze(self, axis: Any = None) -> Tensor:
         return reshape(self, np.squeeze(self.data, axis).shape)
@@ -802,17 +529,18 @@ def pow(a: Any, b: Any) -> Tensor:
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product a @ b (numpy's rules: vectors, matrices, and batches of matrices)."""
-    a = as_tensor(a)
-    return _binary(ops.MatMul(), a, b)
+    return _binary(ops.MatMul(), as_tensor(a), b)
 
 
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight.T + bias, one layer of neurons, as a single fused node (see ``ops.Linear``)."""
+    """x @ weight.T + bias, one layer of neurons, as a single fused node (see ``kernels.Linear``)."""
     x = as_tensor(x)
     if not isinstance(weight, Tensor) or not (bias is None or isinstance(bias, Tensor)):
-        return _apply(ops.Linear(), x, weight) if bias is None else _apply(ops.Linear(), x, weight, bias)
+        return (
+            _apply(kernels.Linear(), x, weight) if bias is None else _apply(kernels.Linear(), x, weight, bias)
+        )
     # What _apply does, spelled out: every layer of every network runs this line by line.
-    op = ops.Linear()
+    op = kernels.Linear()
     try:
         data = op.forward(x.data, weight.data, None if bias is None else bias.data)
     except ValueError as error:
@@ -865,7 +593,7 @@ def sigmoid(x: Any) -> Tensor:
 
 def relu(x: Any) -> Tensor:
     """max(0, x) elementwise;  derivative 1 where x > 0, else 0."""
-    return _unary(ops.ReLU(), as_tensor(x))
+    return _unary(kernels.ReLU(), as_tensor(x))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
@@ -944,22 +672,22 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Largest element over ``axis``; ties share the gradient equally."""
-    return _unary(ops.Max(_axis(axis), keepdims), as_tensor(x))
+    return _unary(kernels.Max(_axis(axis), keepdims), as_tensor(x))
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Smallest element over ``axis``; ties share the gradient equally."""
-    return _unary(ops.Min(_axis(axis), keepdims), as_tensor(x))
+    return _unary(kernels.Min(_axis(axis), keepdims), as_tensor(x))
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """ln(sum e^x) over ``axis``, computed stably;  gradient softmax(x)."""
-    return _unary(ops.LogSumExp(_axis(axis), keepdims), as_tensor(x))
+    return _unary(kernels.LogSumExp(_axis(axis), keepdims), as_tensor(x))
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """Log-probabilities x - logsumexp(x): stable for any logits."""
-    return _unary(ops.LogSoftmax(axis), as_tensor(x))
+    return _unary(kernels.LogSoftmax(axis), as_tensor(x))
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
@@ -1032,3 +760,13 @@ def _axis(axis: Any) -> Any:
 
 
 _new_tensor = Tensor.__new__
+
+# Each function above whose arguments match is also a Tensor method, the very same function:
+# x.exp() runs exp(x), which applies ops.Exp. One step from a method to its op, one docstring.
+for _function in (
+    sum, mean, var, max, min, transpose, permute, exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu,
+    leaky_relu, softplus, erf, clip, maximum, minimum, logsumexp, softmax, log_softmax,
+):  # fmt: skip
+    setattr(Tensor, _function.__name__, _function)
+Tensor.clamp = clip
+del _function

@@ -24,10 +24,14 @@ from typing import Any
 
 import numpy as np
 
-import biograd
 from biograd import datasets, explain, nn, viz
+from biograd._version import __version__
+from biograd.nn.summary import summary
 from biograd.optim import SGD, Adam
-from biograd.training import ConvergenceWarning
+from biograd.random import manual_seed
+from biograd.tensor import tensor
+from biograd.tracing import Trace
+from biograd.training import ConvergenceWarning, EarlyStopping, fit, predict
 from biograd.viz._draw import BLUE, GREEN, ORANGE, Picture, html_page
 
 TUTORIALS = "docs/tutorials"
@@ -92,7 +96,7 @@ def _quiet_fit(*args: Any, **kwargs: Any) -> Any:
     """biograd.fit without progress output, and without the convergence warning of short demo runs."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return biograd.fit(*args, verbose=False, **kwargs)
+        return fit(*args, verbose=False, **kwargs)
 
 
 def _standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
@@ -123,10 +127,10 @@ def _step_ai_ml_dl(seed: int, shared: dict[str, Any]) -> Step:
     tr, te = _split(len(cancer.y), 0.3, cancer.y, seed)
     x_tr, x_te = _standardize(cancer.x[tr].astype(np.float64), cancer.x[te].astype(np.float64))
     logistic = LogisticRegression(max_iter=1000).fit(x_tr, cancer.y[tr]).score(x_te, cancer.y[te])
-    biograd.manual_seed(seed)
+    manual_seed(seed)
     mlp = nn.MLP([30, 16, 1])
     _quiet_fit(mlp, x_tr, cancer.y[tr], epochs=60, seed=seed)
-    network = float(np.mean(biograd.predict(mlp, x_te) == cancer.y[te]))
+    network = float(np.mean(predict(mlp, x_te) == cancer.y[te]))
 
     dna = datasets.motifs(n=600, seed=seed + 1)
     motif = dna.extra["motif"]
@@ -134,10 +138,10 @@ def _step_ai_ml_dl(seed: int, shared: dict[str, Any]) -> Step:
     tr, te = _split(len(dna.y), 0.3, dna.y, seed)
     flat = dna.x.reshape(len(dna.y), -1)
     logistic_dna = LogisticRegression(max_iter=2000).fit(flat[tr], dna.y[tr]).score(flat[te], dna.y[te])
-    biograd.manual_seed(seed)
+    manual_seed(seed)
     cnn = _motif_cnn()
     _quiet_fit(cnn, dna.x[tr], dna.y[tr], epochs=20, lr=0.01, seed=seed)
-    cnn_acc = float(np.mean(biograd.predict(cnn, dna.x[te]) == dna.y[te]))
+    cnn_acc = float(np.mean(predict(cnn, dna.x[te]) == dna.y[te]))
     shared.update(dna=dna, cnn=cnn, dna_test=te)  # step 10 opens this network up
 
     fig, (ax,) = _figure(7.5, 3.8)
@@ -173,9 +177,9 @@ def _step_ai_ml_dl(seed: int, shared: dict[str, Any]) -> Step:
 def _step_neuron(seed: int, shared: dict[str, Any]) -> Step:
     conc = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.5])  # mg/mL
     absorb = np.array([0.05, 0.21, 0.33, 0.52, 0.63, 0.97])  # A595
-    w = biograd.tensor(1.0, requires_grad=True, dtype=np.float64)
-    b = biograd.tensor(0.0, requires_grad=True, dtype=np.float64)
-    xs, ys = biograd.tensor(conc), biograd.tensor(absorb)
+    w = tensor(1.0, requires_grad=True, dtype=np.float64)
+    b = tensor(0.0, requires_grad=True, dtype=np.float64)
+    xs, ys = tensor(conc), tensor(absorb)
     snapshots = {}
     for step in range(301):
         if step in (0, 3, 20, 300):
@@ -209,7 +213,7 @@ def _step_neuron(seed: int, shared: dict[str, Any]) -> Step:
 
 
 def _step_activations(seed: int, shared: dict[str, Any]) -> Step:
-    biograd.manual_seed(seed)
+    manual_seed(seed)
     stack = nn.Sequential(nn.Linear(1, 8), nn.Linear(8, 8), nn.Linear(8, 1))
     (w1, b1), (w2, b2), (w3, b3) = [(layer.weight.data, layer.bias.data) for layer in stack]
     x = np.linspace(-2, 2, 9).reshape(-1, 1)
@@ -228,10 +232,10 @@ def _step_activations(seed: int, shared: dict[str, Any]) -> Step:
 
 
 def _step_layers(seed: int, shared: dict[str, Any]) -> Step:
-    biograd.manual_seed(seed)
+    manual_seed(seed)
     small = nn.MLP([4, 5, 3, 1])
     model = nn.MLP([30, 16, 8, 1])
-    report = biograd.summary(model, (30,))
+    report = summary(model, (30,))
     text = (
         "<p>A layer is many neurons side by side; a network stacks layers. Each line in the picture is "
         "one weight, and each neuron also has a bias: MLP([4, 5, 3, 1]) has 9 neurons but "
@@ -263,8 +267,8 @@ def _step_losses(seed: int, shared: dict[str, Any]) -> Step:
     ax2.set_title("Cross-entropy: confident mistakes cost most")
     ax2.legend()
     diabetes = datasets.diabetes()
-    guess = biograd.tensor(0.0, requires_grad=True, dtype=np.float64)
-    y = biograd.tensor(diabetes.y.astype(np.float64))
+    guess = tensor(0.0, requires_grad=True, dtype=np.float64)
+    y = tensor(diabetes.y.astype(np.float64))
     for _ in range(200):
         loss = ((guess - y) ** 2).mean()
         guess.grad = None
@@ -282,18 +286,18 @@ def _step_losses(seed: int, shared: dict[str, Any]) -> Step:
 
 
 def _step_backprop(seed: int, shared: dict[str, Any]) -> Step:
-    x = biograd.tensor(1.5, requires_grad=True, name="x")
+    x = tensor(1.5, requires_grad=True, name="x")
     u = x**2
     u.name = "u"
     y = u.sin()
     y.name = "y"
-    with biograd.trace() as record:
+    with Trace() as record:
         y.backward()
     graph = viz.graph(y, trace=record, title="y = sin(x²): values (forward) and gradients (backward)")
     cancer = datasets.breast_cancer()
     columns = [cancer.feature_names.index("mean radius"), cancer.feature_names.index("mean texture")]
     (features,) = _standardize(cancer.x[:, columns].astype(np.float64))
-    biograd.manual_seed(seed + 1)
+    manual_seed(seed + 1)
     model = nn.MLP([2, 3, 1]).double()
     steps = viz.backprop(model, features[0], [float(cancer.y[0])], nn.BCEWithLogitsLoss(), lr=0.5)
     wanted = []
@@ -342,7 +346,7 @@ def _step_optimizers(seed: int, shared: dict[str, Any]) -> Step:
     fig, (ax,) = _figure(6.5, 4.0)
     last = {}
     for i, name in enumerate(["SGD", "SGD + momentum 0.9", "Adam"]):
-        biograd.manual_seed(seed)
+        manual_seed(seed)
         model = nn.MLP([30, 16, 1])
         if name == "Adam":
             opt = Adam(model.parameters(), lr=0.01)
@@ -379,7 +383,7 @@ def _step_overfitting(seed: int, shared: dict[str, Any]) -> Step:
     x_tr, x_va, x_te = _standardize(diabetes.x[tr], diabetes.x[va], diabetes.x[test])
 
     def run(dropout: float = 0.0, weight_decay: float = 0.0, callbacks: list | None = None):
-        biograd.manual_seed(seed)
+        manual_seed(seed)
         model = nn.MLP([10, 128, 128, 1], dropout=dropout)
         opt = Adam(model.parameters(), lr=0.001, weight_decay=weight_decay)
         history = _quiet_fit(
@@ -392,11 +396,11 @@ def _step_overfitting(seed: int, shared: dict[str, Any]) -> Step:
             seed=seed,
             callbacks=callbacks,
         )
-        mse = float(np.mean((biograd.predict(model, x_te) - y[test]) ** 2))
+        mse = float(np.mean((predict(model, x_te) - y[test]) ** 2))
         return history, mse
 
     history, plain = run()
-    _, early = run(callbacks=[biograd.EarlyStopping(patience=20)])
+    _, early = run(callbacks=[EarlyStopping(patience=20)])
     _, dropout = run(dropout=0.5)
     _, decay = run(weight_decay=0.1)
     verdict = history.diagnose()
@@ -550,7 +554,7 @@ def render(steps: list[Step], seed: int = 0) -> str:
         "engine on small biological data sets. The notebooks in <code>docs/tutorials</code> walk the same "
         "path with code you can change.</p>"
         f"<nav><ol>{nav}</ol></nav>{''.join(sections)}"
-        f"<footer>biograd {html.escape(biograd.__version__)}, seed {seed}; the ten steps took {total:.0f} s. "
+        f"<footer>biograd {html.escape(__version__)}, seed {seed}; the ten steps took {total:.0f} s. "
         "Made with <code>biograd tour</code>.</footer>"
     )
     return html_page("The guided tour of biograd", body, css=_CSS)

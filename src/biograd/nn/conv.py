@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from biograd import ops
+from biograd import kernels
 from biograd.random import get_generator
 from biograd.tensor import Tensor, _apply, as_tensor
 from biograd.tensor import max as _max
@@ -65,7 +65,7 @@ def conv1d(
     """
     x = as_tensor(x)
     k = weight.shape[-1]
-    op = ops.Conv1d(stride=stride, padding=_padding_pair(padding, k, stride))
+    op = kernels.Conv1d(stride=stride, padding=_padding_pair(padding, k, stride))
     if bias is None:
         return _apply(op, x, weight)
     return _apply(op, x, weight, bias)
@@ -74,7 +74,7 @@ def conv1d(
 def max_pool1d(x: Any, kernel_size: int, stride: int | None = None) -> Tensor:
     """Max over windows of ``kernel_size`` positions stepping by ``stride`` (default: kernel_size)."""
     stride = kernel_size if stride is None else stride
-    return _apply(ops.MaxPool1d(kernel_size, stride), as_tensor(x))
+    return _apply(kernels.MaxPool1d(kernel_size, stride), as_tensor(x))
 
 
 @register_layer

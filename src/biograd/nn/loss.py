@@ -176,11 +176,6 @@ _LOSSES: dict[str, type[_Loss]] = {
 }
 
 
-def loss_names() -> list[str]:
-    """The names ``get_loss`` understands."""
-    return list(_LOSSES)
-
-
 def get_loss(name: str | Module, **kwargs: Any) -> Module:
     """A loss module from its name: "mse", "l1", "bce", "bce_with_logits", "cross_entropy", "nll".
 

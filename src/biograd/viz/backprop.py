@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from biograd.tensor import Tensor, no_grad
+from biograd.tracing import Trace
 from biograd.viz._draw import GREY, INK, PALE, Picture, Scene, fmt, html_page, signed_color, text_color_on
 from biograd.viz.network import dense_layers, draw_network, layer_title, one_sample
 
@@ -203,7 +204,6 @@ def backprop(
     >>> steps = viz.backprop(model, [0.5, -1.0], [1.0], biograd.nn.MSELoss(), lr=0.1)
     >>> steps.save("backprop.html")
     """
-    import biograd
     from biograd.optim import SGD
 
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
@@ -238,7 +238,7 @@ def backprop(
     output = acts[-1]
     target = _target(loss_fn, y, output)
     loss = loss_fn(output, target)
-    with biograd.trace() as record:
+    with Trace() as record:
         loss.backward()
     step_of = {id(s.output_tensor): s for s in record.steps}
 

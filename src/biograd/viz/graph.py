@@ -1,19 +1,16 @@
 """The computational graph of a result: which values and operations produced it, with their numbers.
 
-Two ways to draw it, because the engine frees a graph once ``backward()`` has run through it:
-
-- ``viz.graph(y)`` *before* ``backward()`` walks the live graph: every node shows its value (and a
-  gradient only where one is already stored, e.g. leaves after ``backward(retain_graph=True)``).
-  It warns that gradients are missing when none has been computed yet.
+- ``viz.graph(y)`` walks the graph of ``y``. Before ``y.backward()`` every node shows its value (and a
+  gradient only where one is stored already); after it, every node also shows its gradient dL/d(node),
+  intermediate ones included: backward keeps the links, values and gradients of a graph of up to
+  ``backward.DRAWING_BUDGET`` numbers when it frees the arrays the ops saved.
 - ``viz.graph(y, trace=t)`` draws the graph that a ``with biograd.trace() as t: y.backward()`` block
-  recorded: every node shows its value *and* its gradient dL/d(node), intermediate ones included. This is
-  the way to see backpropagation, and it works after the graph was freed.
+  recorded, the same picture for a graph of any size.
 
 >>> x = biograd.tensor(1.5, requires_grad=True, name="x")          # doctest: +SKIP
 >>> y = (x**2).sin()
->>> with biograd.trace() as t:
-...     y.backward()
->>> viz.graph(y, trace=t).save("sin_x2.svg")
+>>> y.backward()
+>>> viz.graph(y).save("sin_x2.svg")
 """
 
 from __future__ import annotations
@@ -25,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from biograd.tensor import Tensor, _FreedGraph
+from biograd.backward import DRAWING_BUDGET, FreedNode
+from biograd.tensor import Tensor
 from biograd.tracing import Trace
 from biograd.viz._draw import BLUE, GREY, INK, ORANGE, PALE, Picture, Scene, fmt
 
@@ -77,8 +75,8 @@ def graph(tensor: Tensor, trace: Trace | None = None, model: Any = None, title: 
     Args:
         tensor: the result, usually a loss.
         trace: a :class:`biograd.Trace` recorded around ``tensor.backward()``: draws the recorded graph with
-            every node's gradient. Without it, the live graph is drawn (call this before ``backward()``, which
-            frees the graph).
+            every node's gradient. Without it, the graph kept on the tensor is drawn, with every gradient
+            once ``backward()`` has run.
         model: a network whose parameters should be labelled with their names ("0.weight", ...).
         title: the picture's title.
 
@@ -106,8 +104,7 @@ def graph(tensor: Tensor, trace: Trace | None = None, model: Any = None, title: 
         if not any(n.grad is not None for n in nodes.values()):
             warnings.warn(
                 "No gradients to show yet: backward() has not been called, so the graph shows values only. "
-                "To see every node's gradient, run `with biograd.trace() as t: y.backward()` and draw "
-                "viz.graph(y, trace=t).",
+                "To see every node's gradient, call y.backward() first, then viz.graph(y).",
                 stacklevel=2,
             )
     return Picture(_draw(nodes, title or "Computational graph"))
@@ -139,10 +136,31 @@ def _label(t: Any, names: dict[int, str], counter: dict[str, int]) -> str:
     return ""
 
 
+def _links(t: Tensor) -> tuple[str | None, tuple, Any]:
+    """The op name, inputs and gradient dL/dt of a node, before or after ``backward()``.
+
+    Before, they come from the live graph (the gradient only if stored: leaves, retain_grad()). After,
+    from what backward kept in place of the freed op (``backward.FreedNode``), which includes the gradient
+    of every intermediate value; a graph too large to keep was reduced to op names, and says so.
+    """
+    op = t._op
+    if op is None:
+        return None, (), t.grad
+    if isinstance(op, FreedNode):
+        if op.parents is None:
+            raise RuntimeError(
+                f"The graph below this {op.name} result was too large to keep after backward() (more "
+                f"than {DRAWING_BUDGET:,} numbers). Draw it before calling backward(), or record the "
+                "backward pass: `with biograd.trace() as t: y.backward()` then viz.graph(y, trace=t)."
+            )
+        return op.name, op.parents, op.grad if t.grad is None else t.grad
+    return op.name, t._parents, t.grad
+
+
 def _from_live(root: Tensor, names: dict[int, str]) -> dict[Any, _Node]:
     nodes: dict[Any, _Node] = {}
     counter = {"leaf": 0}
-    order: list[Tensor] = []
+    order: list[tuple[Tensor, str | None, tuple, Any]] = []
     seen: set[int] = set()
     stack = [root]
     while stack:  # iterative depth-first walk: no recursion limit
@@ -150,29 +168,24 @@ def _from_live(root: Tensor, names: dict[int, str]) -> dict[Any, _Node]:
         if id(t) in seen:
             continue
         seen.add(id(t))
-        if isinstance(t._op, _FreedGraph):
-            raise RuntimeError(
-                f"The graph below this {t._op.name} result was freed by backward(). Draw it before calling "
-                "backward(), or record the backward pass and pass it: `with biograd.trace() as t: "
-                "y.backward()` then viz.graph(y, trace=t) (which also shows every gradient)."
-            )
-        order.append(t)
-        stack.extend(p for p in t._parents if isinstance(p, Tensor))
-    for t in reversed(order):
-        nodes[id(t)] = _Node(id(t), "value", _label(t, names, counter), t.data, t.grad, bool(t.requires_grad))
-    for t in order:
-        if t._op is None:
+        op_name, parents, grad = _links(t)
+        order.append((t, op_name, parents, grad))
+        stack.extend(p for p in parents if isinstance(p, Tensor))
+    for t, _, _, grad in reversed(order):
+        nodes[id(t)] = _Node(id(t), "value", _label(t, names, counter), t.data, grad, bool(t.requires_grad))
+    for t, op_name, parents, _ in order:
+        if op_name is None:
             continue
         op_key = ("op", id(t))
         inputs = []
-        for i, p in enumerate(t._parents):
+        for i, p in enumerate(parents):
             if isinstance(p, Tensor):
                 inputs.append(id(p))
             elif p is not None:
                 const_key = ("const", id(t), i)
                 nodes[const_key] = _Node(const_key, "const", "", np.asarray(p))
                 inputs.append(const_key)
-        nodes[op_key] = _Node(op_key, "op", t._op.name, inputs=inputs)
+        nodes[op_key] = _Node(op_key, "op", op_name, inputs=inputs)
         nodes[id(t)].inputs = [op_key]
     return nodes
 
