@@ -358,6 +358,11 @@ class Session:
                 self._one_step()
 
     def _one_step(self) -> bool:
+        # inf/NaN are caught below (divergence), so numpy's overflow warnings would only be noise
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._train_one()
+
+    def _train_one(self) -> bool:
         if self.diverged_at is not None:
             return False
         rows = self._next_rows()
@@ -551,7 +556,8 @@ class Session:
             return None
         key = (self.epoch, self.diverged_at)
         cached = getattr(self, "_diagnosis_cache", None)
-        if cached is None or (cached[0] != key and time.perf_counter() - cached[1] > 0.5):
+        stale = not self.playing or time.perf_counter() - cached[1] > 0.5 if cached else True
+        if cached is None or (cached[0] != key and stale):
             self._diagnosis_cache = (key, time.perf_counter(), self.diagnose())
         return self._diagnosis_cache[2]
 

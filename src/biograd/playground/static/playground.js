@@ -11,7 +11,7 @@
   // orange (negative) - white - blue (positive), as TensorFlow Playground; reads for colour-blind viewers
   const NEG = [232, 113, 10], POS = [8, 119, 189], MID = [245, 245, 245];
   const CLASS_COLOURS = ["#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
-  const NODE = 40, GAP_Y = 12, COL_W = 120, TOP = 56, LEFT = 70;
+  const NODE = 40, GAP_Y = 12, COL_W = 120, TOP = 56, LEFT = 96;
 
   let points = null, frame = null, settings = null, shapeKey = "", selected = null;
   let playing = false, busy = false, frameCount = 0, totalFrames = 0, fpsStart = performance.now();
@@ -448,20 +448,22 @@
     document.body.dataset.playing = on ? "1" : "0";
     if (on) loop();
   }
-  async function tick(withPoints) {
-    if (busy) return;
+  let again = false, againPoints = false;
+  async function tick(withPoints) { // one frame now; asked again while fetching: one more afterwards
+    if (busy) { again = true; againPoints = againPoints || !!withPoints; return; }
     busy = true;
     try {
-      const need = withPoints || !points || (frame && points && frame.data_version !== points.version);
-      const asked = performance.now();
-      const f = await getJSON("/api/frame", need ? { points: 1 } : {});
-      document.body.dataset.fetchMs = (performance.now() - asked).toFixed(1);
-      if (f.data) showData(f.data);
-      render(f);
-    } catch (err) { say(err.message); } finally { busy = false; }
+      let points1 = withPoints;
+      do {
+        again = false;
+        const f = await fetchFrame(points1);
+        points1 = againPoints; againPoints = false;
+        if (f) { if (f.data) showData(f.data); render(f); }
+      } while (again);
+    } finally { busy = false; }
   }
-  async function fetchFrame() {
-    const need = !points || (frame && points && frame.data_version !== points.version);
+  async function fetchFrame(withPoints) {
+    const need = withPoints || !points || (frame && points && frame.data_version !== points.version);
     const asked = performance.now();
     try {
       const f = await getJSON("/api/frame", need ? { points: 1 } : {});
