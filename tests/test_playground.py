@@ -218,6 +218,40 @@ def test_exported_script_and_torch_twin_reach_the_sessions_losses(tmp_path):
     assert twin == pytest.approx((train, test), rel=1e-3)
 
 
+def test_the_inspector_agrees_with_viz_backprop_on_a_batch_of_one():
+    """Two routes to the same derivative (retain_grad on a batch, the backward trace of one sample)."""
+    from biograd import viz
+
+    s = Session()
+    s.update({"batch_size": 1, "hidden": [3, 2], "activations": ["sigmoid", "tanh"], "lr": 0.3})
+    s.step(3)
+    row = int(s.inspection_rows()[0])
+    steps = viz.backprop(s.model, s.x_train[row], s.y_train[row], s.loss_fn, lr=0.3)
+    for layer, neuron, source in [(0, 1, 0), (1, 0, 2), (2, 0, 1)]:
+        info = s.inspect(layer, neuron, source)
+        numbers = steps.numbers["layers"][layer]
+        assert info["grad"] == pytest.approx(numbers["dL_dW"][neuron][source], rel=1e-5, abs=1e-9)
+        assert info["delta"] == pytest.approx(numbers["delta"][neuron], rel=1e-5, abs=1e-9)
+        assert info["z"] == pytest.approx(numbers["z"][neuron], rel=1e-6)
+        assert info["after"] == pytest.approx(numbers["W_after"][neuron][source], rel=1e-6, abs=1e-9)
+
+
+def test_names_from_a_users_file_cannot_become_code_in_the_exported_script(tmp_path):
+    from biograd.playground import export
+
+    path = tmp_path / "t.csv"
+    # the second column is called b""" (a docstring's end)
+    rows = ['a,"b""""""",y'] + [f"{i % 5},{i % 3},{i % 2}" for i in range(40)]
+    path.write_text("\n".join(rows) + "\n")
+    s = Session(upload=(str(path), 'x"""\nimport os; os.remove("z")\n"""'))
+    s.update({"dataset": "csv", "features": ["a", 'b"""'], "target": "y"})
+    s.step(2)
+    text = export.script(s)
+    compile(text, "session.py", "exec")
+    assert not any(line.lstrip().startswith("import os") for line in text.splitlines())  # only as text
+    assert losses_from(run_script(text, tmp_path, "session.py")) == pytest.approx(s.losses(), abs=2e-6)
+
+
 def test_the_model_export_is_biograd_save_and_predicts_as_the_session(tmp_path):
     s = Session()
     s.update({"dataset": "dose", "n_points": 100})

@@ -43,9 +43,13 @@ def _string(text: str) -> str:
     return json.dumps(str(text), ensure_ascii=True)
 
 
+_SAFE = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:;_-+()/&")
+
+
 def _comment(text: str) -> str:
-    """A user's string inside a # comment: one line, printable ASCII only."""
-    return "".join(c if 32 <= ord(c) < 127 else "?" for c in str(text))
+    """A user's string inside a comment or docstring: one line of plain characters (no quotes, no
+    backslashes, no newlines), so a file name can never end the docstring and become code."""
+    return "".join(c if c in _SAFE else "?" for c in str(text))
 
 
 def _common(session: Session) -> dict[str, Any]:
