@@ -93,11 +93,10 @@ def generate(name: str, n: int = 500, noise: float = 0.2, seed: int = 1) -> tupl
         return x + rng.normal(0, spread * 0.5, (n, 2)), y
     if name == "spiral":
         y = (np.arange(n) % 2).astype(np.int64)
-        t = rng.uniform(0.25, 1.0, n) ** 0.5 * 3.2 * np.pi / 1.6
-        angle = t + np.pi * y
-        r = 0.55 * t
-        x = np.c_[2.5 + r * np.cos(angle), 2.5 + r * np.sin(angle)]
-        return x + rng.normal(0, spread * 0.4, (n, 2)), y
+        u = rng.uniform(0.05, 1.0, n)  # how far along its arm a cell is
+        angle = 1.25 * 2 * np.pi * u + np.pi * y  # 1.25 turns; arm 2 is arm 1 turned 180 degrees
+        x = np.c_[2.5 + 2.4 * u * np.cos(angle), 2.5 + 2.4 * u * np.sin(angle)]
+        return x + rng.normal(0, spread * 0.25, (n, 2)), y
     if name == "blobs":
         y = (np.arange(n) % 2).astype(np.int64)
         rng.shuffle(y)

@@ -185,6 +185,7 @@ class Session:
         self._rates: list[tuple[float, int]] = []
         self._trainer: threading.Thread | None = None
         self.data_version = 0
+        self._frames = 0
         self.message = ""
         self.rebuild()
 
@@ -611,6 +612,8 @@ class Session:
         """Everything the page draws for one frame: state, heatmaps, output surface, weights, curves."""
         with self.locked():
             out = self.state()
+            self._frames += 1
+            out["frame"] = self._frames  # increases with every frame: the page never draws an older one
             hidden, output = self._activations_on_grid()
             layers = []
             for acts in hidden:

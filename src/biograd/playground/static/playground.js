@@ -142,7 +142,7 @@
           const label = document.createElement("div");
           label.className = "node-label"; label.textContent = inputName(j);
           label.style.left = "0px"; label.style.width = LEFT - 4 + "px";
-          label.style.top = pos[l][j].y + NODE / 2 - 8 + "px"; label.style.textAlign = "right";
+          label.style.top = pos[l][j].y + 2 + "px"; label.style.textAlign = "right";
           net.appendChild(label);
         }
         net.appendChild(c);
@@ -472,18 +472,18 @@
     } catch (err) { say(err.message); return null; }
   }
   let looping = false;
-  async function loop() { // while playing: the next frame is on its way while this one is drawn
+  async function loop() { // while playing: two frames on their way while one is drawn
     if (looping) return;
     looping = true;
     try {
-      let pending = fetchFrame();
+      const pending = [fetchFrame(), fetchFrame()];
       while (playing) {
-        const f = await pending;
-        pending = playing ? fetchFrame() : null;
-        if (f) { if (f.data) showData(f.data); render(f); }
+        const f = await pending.shift();
+        if (playing) pending.push(fetchFrame());
+        if (f && !(frame && frame.frame > f.frame)) { if (f.data) showData(f.data); render(f); }
         await new Promise((done) => requestAnimationFrame(done));
       }
-      if (pending) await pending;
+      await Promise.all(pending);
     } finally { looping = false; }
   }
   async function send(changes) {
