@@ -302,6 +302,27 @@ def test_csv_columns_come_from_the_package_reader_with_its_errors(tmp_path):
     assert str(tmp_path) not in str(err.value)
 
 
+def test_one_feature_regression_plots_the_target_upwards_and_exports_the_same_run(tmp_path):
+    from biograd.playground import export
+
+    rng = np.random.default_rng(2)
+    dose = rng.uniform(-3, 2, 80)
+    viability = 1 / (1 + 10 ** (1.2 * (dose - 0.3)))
+    path = tmp_path / "dose.csv"
+    path.write_text("dose,viability\n" + "".join(f"{d},{v}\n" for d, v in zip(dose, viability, strict=True)))
+    s = Session(upload=(str(path), "dose.csv"))
+    s.update({"dataset": "csv", "features": ["dose"], "target": "viability", "optimizer": "adam"})
+    assert s.shape() == [1, 4, 4, 1] and s.data.task == "regression"
+    s.step(40)
+    points = s.points()
+    assert points["one_feature"]
+    np.testing.assert_allclose(np.asarray(points["train"])[:, 1], s.data.y_train, atol=1e-5)
+    assert s.extent[2] < s.data.y_train.min() and s.extent[3] > s.data.y_train.max()
+    assert losses_from(run_script(export.script(s), tmp_path, "dose.py")) == pytest.approx(
+        s.losses(), abs=2e-6
+    )
+
+
 def test_builtin_data_sets_are_split_at_random_and_standardized_on_training_rows():
     for name, task in [
         ("gating", "binary"),

@@ -224,25 +224,28 @@ class Session:
 
     def _grid(self) -> None:
         """The plane the pictures show: the first two features over their range (+10%); other features are
-        held at their training mean. With one feature the vertical axis repeats it."""
-        x = np.concatenate([self.data.x_train, self.data.x_test])
+        held at their training mean. With one feature the vertical axis is the target (regression: the
+        prediction is drawn as a curve) or a random spread of the points (classification)."""
+        d = self.data
+        x = np.concatenate([d.x_train, d.x_test])
+        if self.n_in == 1:
+            if d.task == "regression":
+                y = np.concatenate([d.y_train, d.y_test]).astype(np.float64)
+            else:
+                y = np.array([-1.0, 1.0])
+            x = np.c_[x, y]
         lo, hi = x.min(axis=0), x.max(axis=0)
         pad = np.where(hi > lo, (hi - lo) * 0.1, 1.0)
         lo, hi = lo - pad, hi + pad
-        self.extent = [
-            float(lo[0]),
-            float(hi[0]),
-            float(lo[-1] if self.n_in == 1 else lo[1]),
-            float(hi[-1] if self.n_in == 1 else hi[1]),
-        ]
+        self.extent = [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])]
         gx = np.linspace(self.extent[0], self.extent[1], GRID)
         gy = np.linspace(self.extent[3], self.extent[2], GRID)  # row 0 is the top of the picture
         xx, yy = np.meshgrid(gx, gy)
-        raw = np.tile(self.data.mean, (GRID * GRID, 1))
+        raw = np.tile(d.mean, (GRID * GRID, 1))
         raw[:, 0] = xx.ravel()
         if self.n_in > 1:
             raw[:, 1] = yy.ravel()
-        self.grid_x = ((raw - self.data.mean) / self.data.std).astype(np.float32)
+        self.grid_x = ((raw - d.mean) / d.std).astype(np.float32)
 
     def build_model(self) -> nn.Sequential:
         """The network: for each hidden layer Linear -> activation (-> Dropout), then the output Linear
@@ -665,11 +668,20 @@ class Session:
         """The data as plotted: raw units of the first two features, targets, names (user strings:
         the page shows them with textContent only)."""
         d = self.data
-        col = [0, 0] if self.n_in == 1 else [0, 1]
+        if self.n_in == 1:  # the vertical axis: the target (regression) or a random spread
+            spread = np.random.default_rng(self.settings.seed).uniform(
+                -0.9, 0.9, len(d.y_train) + len(d.y_test)
+            )
+            up_train = d.y_train if d.task == "regression" else spread[: len(d.y_train)]
+            up_test = d.y_test if d.task == "regression" else spread[len(d.y_train) :]
+            train, test = np.c_[d.x_train[:, 0], up_train], np.c_[d.x_test[:, 0], up_test]
+        else:
+            train, test = d.x_train[:, :2], d.x_test[:, :2]
         return {
             "version": self.data_version,
-            "train": np.round(d.x_train[:, col], 5).tolist(),
-            "test": np.round(d.x_test[:, col], 5).tolist(),
+            "train": np.round(train.astype(np.float64), 5).tolist(),
+            "test": np.round(test.astype(np.float64), 5).tolist(),
+            "one_feature": self.n_in == 1,
             "y_train": np.asarray(d.y_train, np.float64).round(5).tolist(),
             "y_test": np.asarray(d.y_test, np.float64).round(5).tolist(),
             "features": d.feature_names,

@@ -81,7 +81,10 @@
   function neuronValue(n, i) { return (bytes(n.map)[i] / 255) * 2 * n.scale - n.scale; }
   function surfaceColour(out, i, k) {
     if (out.kind === "binary") return diverging((bytes(out.p)[i] / 255) * 2 - 1);
-    if (out.kind === "regression") return sequential(bytes(out.v)[i] / 255);
+    if (out.kind === "regression") {
+      const c = sequential(bytes(out.v)[i] / 255);
+      return points && points.one_feature ? c.map((v) => Math.round(v + (255 - v) * 0.7)) : c; // pale under a curve
+    }
     const cls = bytes(out.cls)[i], p = bytes(out.p)[i] / 255, base = hex(CLASS_COLOURS[cls % 8]);
     const a = Math.max(0, (p - 1 / k) / (1 - 1 / k));
     return [0, 1, 2].map((j) => Math.round(MID[j] + (base[j] - MID[j]) * (0.25 + 0.75 * a)));
@@ -232,6 +235,20 @@
     paint(canvas, points.grid, (i) => surfaceColour(f.output, i, k));
     if (!dots || dots.version !== points.version) dots = drawDots(canvas.width, canvas.height);
     ctx.drawImage(dots.canvas, 0, 0);
+    if (points.one_feature && f.output.kind === "regression") drawCurve(ctx, f.output, canvas.width, canvas.height);
+  }
+
+  function drawCurve(ctx, out, W, H) { // one feature: the prediction as a curve over it
+    const g = points.grid, v = bytes(out.v), [, , y0, y1] = points.extent;
+    for (const [colour, width] of [["#fff", 5], ["#111", 2]]) {
+      ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.beginPath();
+      for (let c = 0; c < g; c++) {
+        const value = out.lo + (v[c] / 255) * (out.hi - out.lo);
+        const x = ((c + 0.5) / g) * W, y = H - ((value - y0) / (y1 - y0)) * H;
+        if (c === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+    }
   }
 
   let dots = null;
@@ -340,7 +357,7 @@
     dots = null;
     decoded.clear();
     $("x-label").textContent = p.features[0];
-    $("y-label").textContent = p.features.length > 1 ? p.features[1] : p.features[0];
+    $("y-label").textContent = !p.one_feature ? p.features[1] : p.task === "regression" ? p.target : "(points spread out at random)";
     $("data-desc").textContent = p.description + " \u2013 " + p.train.length + " training rows (filled, white edge), " +
       p.test.length + " test rows (black edge).";
     const notes = $("data-notes");
