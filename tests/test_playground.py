@@ -124,6 +124,12 @@ def test_uploads_are_size_limited_and_never_use_the_senders_file_name(server, tm
     answer = connection.getresponse()
     assert answer.status == 413 and "MB" in json.loads(answer.read())["error"]
     connection.close()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.putrequest("POST", f"/api/upload?token={server.token}")
+    connection.putheader("Content-Length", "-1")  # would mean "read until the sender stops"
+    connection.endheaders()
+    assert connection.getresponse().status == 400
+    connection.close()
     escape = tmp_path / "pwned.csv"
     table = b"x1,x2,label\n" + b"".join(f"{i % 7},{i % 5},{'ab'[i % 2]}\n".encode() for i in range(60))
     status, answer = request(
@@ -337,6 +343,18 @@ def test_builtin_data_sets_are_split_at_random_and_standardized_on_training_rows
     assert d.task == "regression" and d.y_train.min() >= 0 and d.y_train.max() <= 1
     with pytest.raises(ValueError, match="Unknown data set"):
         builtin("xor", 100)
+
+
+def test_a_port_in_use_is_a_clear_error_not_a_traceback(server):
+    env = dict(os.environ, PYTHONPATH=SRC)
+    done = subprocess.run(
+        [sys.executable, "-m", "biograd", "playground", "--no-browser", "--port", str(server.port)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--port" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_the_command_prints_its_address_and_stops_cleanly_on_ctrl_c():

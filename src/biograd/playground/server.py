@@ -140,6 +140,10 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._error(HTTPStatus.LENGTH_REQUIRED, "The request needs a Content-Length.")
             return None
+        if length < 0:
+            self._error(HTTPStatus.BAD_REQUEST, "The Content-Length cannot be negative.")
+            self.close_connection = True
+            return None
         if length > limit:
             self._error(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
@@ -291,7 +295,15 @@ class Handler(BaseHTTPRequestHandler):
 def serve(port: int = 0, open_browser: bool = True, ready: Any = None) -> int:
     """Run the playground until Ctrl-C: print nothing here; ``ready(url)`` is called once it listens
     (the CLI prints the address). Returns 0 after a clean stop."""
-    server = PlaygroundServer(port)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"--port must be a port number from 0 to 65535 (0: any free port). Got {port!r}.")
+    try:
+        server = PlaygroundServer(port)
+    except OSError as err:
+        raise ValueError(
+            f"Cannot listen on 127.0.0.1:{port} ({err.strerror or err}). Another program may use that port: "
+            "choose another with --port, or --port 0 for any free one."
+        ) from None
     if ready is not None:
         ready(server.url)
     if open_browser:

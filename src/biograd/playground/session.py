@@ -652,7 +652,12 @@ class Session:
             z = output - output.max(axis=1, keepdims=True)
             p = np.exp(z)
             p /= p.sum(axis=1, keepdims=True)
-            return {"kind": "multiclass", "cls": _b64(p.argmax(axis=1)), "p": _quantize(p.max(axis=1), 0, 1)}
+            return {
+                "kind": "multiclass",
+                "cls": _b64(p.argmax(axis=1)),
+                "p": _quantize(p.max(axis=1), 0, 1),
+                "per_class": [_quantize(p[:, k], 0, 1) for k in range(p.shape[1])],  # one per output neuron
+            }
         if task == "binary":
             p = (
                 output[:, 0]

@@ -209,11 +209,14 @@
       const c = $(`n-${l}-${j}`);
       if (c) paint(c, grid, (i) => diverging(neuronValue(n, i) / n.scale));
     }));
-    const outNode = $(`n-${shape.length - 2}-0`);
     const k = points && points.classes ? points.classes.length : 2;
     for (let o = 0; o < shape[shape.length - 1]; o++) {
       const c = $(`n-${shape.length - 2}-${o}`);
-      if (c) paint(c, grid, (i) => surfaceColour(f.output, i, k));
+      if (!c) continue;
+      if (f.output.per_class) { // softmax: output neuron o shows P(class o) in its class colour
+        const p = bytes(f.output.per_class[o]), base = hex(CLASS_COLOURS[o % 8]);
+        paint(c, grid, (i) => [0, 1, 2].map((j) => Math.round(MID[j] + (base[j] - MID[j]) * (p[i] / 255))));
+      } else paint(c, grid, (i) => surfaceColour(f.output, i, k));
     }
     let biggest = 0;
     for (const layer of f.weights) for (const row of layer.w) for (const w of row) biggest = Math.max(biggest, Math.abs(w));
@@ -225,7 +228,6 @@
       p.setAttribute("stroke-width", (0.5 + (7 * Math.abs(w)) / Math.max(biggest, 1e-9)).toFixed(2));
       p.setAttribute("stroke-opacity", (0.35 + (0.65 * Math.abs(w)) / Math.max(biggest, 1e-9)).toFixed(2));
     })));
-    void outNode;
   }
 
   // ---------------------------------------------------------------- output, points, curves
@@ -406,6 +408,7 @@
     const at = gridIndex(e, e.currentTarget), b = frame.weights[l].b[j];
     let text = `neuron ${j + 1} of ${layerName(l)}\nbias b = ${fmt(b)}`;
     if (l < frame.neurons.length) text += `\noutput here = ${fmt(neuronValue(frame.neurons[l][j], at.i))}`;
+    else if (frame.output.per_class) text += `\nP(${className(j)}) here = ${(bytes(frame.output.per_class[j])[at.i] / 255).toFixed(3)}`;
     else text += "\n" + surfaceValue(frame.output, at.i);
     showTip(e, text);
   }
