@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import biograd
-from biograd.playground import Session
+from biograd.playground import Session, frames, inspector
 from biograd.playground.datasets import builtin
 from biograd.playground.server import PlaygroundServer
 
@@ -65,6 +65,19 @@ def run_script(text: str, tmp_path: Path, name: str) -> str:
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def run_here(text: str, tmp_path: Path, name: str) -> str:
+    """Run an exported script in this process (torch is imported already: seconds saved), not as __main__."""
+    import contextlib
+    import runpy
+
+    path = tmp_path / name
+    path.write_text(text)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(str(path), run_name="exported")
+    return out.getvalue()
 
 
 def losses_from(output: str) -> tuple[float, float]:
@@ -220,7 +233,7 @@ def test_exported_script_and_torch_twin_reach_the_sessions_losses(tmp_path):
     assert losses_from(run_script(export.script(s), tmp_path, "session.py")) == pytest.approx(
         (train, test), abs=2e-6
     )
-    twin = losses_from(run_script(export.torch_script(s), tmp_path, "twin.py"))
+    twin = losses_from(run_here(export.torch_script(s), tmp_path, "twin.py"))
     assert twin == pytest.approx((train, test), rel=1e-3)
 
 
@@ -234,7 +247,7 @@ def test_the_inspector_agrees_with_viz_backprop_on_a_batch_of_one():
     row = int(s.inspection_rows()[0])
     steps = viz.backprop(s.model, s.x_train[row], s.y_train[row], s.loss_fn, lr=0.3)
     for layer, neuron, source in [(0, 1, 0), (1, 0, 2), (2, 0, 1)]:
-        info = s.inspect(layer, neuron, source)
+        info = inspector.inspect(s, layer, neuron, source)
         numbers = steps.numbers["layers"][layer]
         assert info["grad"] == pytest.approx(numbers["dL_dW"][neuron][source], rel=1e-5, abs=1e-9)
         assert info["delta"] == pytest.approx(numbers["delta"][neuron], rel=1e-5, abs=1e-9)
@@ -320,7 +333,7 @@ def test_one_feature_regression_plots_the_target_upwards_and_exports_the_same_ru
     s.update({"dataset": "csv", "features": ["dose"], "target": "viability", "optimizer": "adam"})
     assert s.shape() == [1, 4, 4, 1] and s.data.task == "regression"
     s.step(40)
-    points = s.points()
+    points = frames.points(s)
     assert points["one_feature"]
     np.testing.assert_allclose(np.asarray(points["train"])[:, 1], s.data.y_train, atol=1e-5)
     assert s.extent[2] < s.data.y_train.min() and s.extent[3] > s.data.y_train.max()

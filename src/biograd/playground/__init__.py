@@ -12,6 +12,7 @@ biograd's engine. Export a Python script that reproduces the session, its PyTorc
 >>> s.step(5)
 """
 
-from biograd.playground.session import Session, Settings, SettingsError
+from biograd.playground.session import Session
+from biograd.playground.settings import Settings, SettingsError
 
 __all__ = ["Session", "Settings", "SettingsError"]

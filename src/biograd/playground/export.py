@@ -12,11 +12,15 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from biograd.playground.session import OPTIMIZERS, Session
+from biograd.playground import frames
+from biograd.playground.settings import OPTIMIZERS
+
+if TYPE_CHECKING:
+    from biograd.playground.session import Session
 
 _ACT_CLASSES = {
     "relu": "ReLU",
@@ -330,10 +334,10 @@ def replay(session: Session) -> str:
 
     with session.locked():
         snapshots = list(session.snapshots)
-        now = session.frame()
+        now = frames.frame(session)
         if not snapshots or snapshots[-1]["step"] != now["step"]:
             snapshots.append(now)
-        payload = {"points": session.points(), "snapshots": snapshots, "shape": session.shape()}
+        payload = {"points": frames.points(session), "snapshots": snapshots, "shape": session.shape()}
     data = json.dumps(payload, allow_nan=False).replace("</", "<\\/").replace("<!--", "<\\!--")
     page = static_text("index.html")
     css, js = static_text("playground.css"), static_text("playground.js")

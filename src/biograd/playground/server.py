@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from biograd.playground import export
+from biograd.playground import export, frames, inspector
 from biograd.playground.session import Session, SettingsError
 
 MAX_UPLOAD = 5 * 1024 * 1024  # bytes: a CSV of a few thousand rows is far smaller
@@ -179,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
                         state["inspection_rows"] = session.inspection_rows().astype(int).tolist()
                 self._json(state)
             elif path == "/api/frame":
-                self._json(session.frame(points=q.get("points") == "1"))
+                self._json(frames.frame(session, with_points=q.get("points") == "1"))
             elif path == "/api/data":
                 with session.locked():
                     self._json(
@@ -188,13 +188,14 @@ class Handler(BaseHTTPRequestHandler):
                             "y_train": session.y_train.astype(float).tolist(),
                             "x_test": session.x_test.astype(float).tolist(),
                             "y_test": session.y_test.astype(float).tolist(),
-                            "points": session.points(),
+                            "points": frames.points(session),
                         }
                     )
             elif path == "/api/inspect":
                 source = q.get("source")
                 self._json(
-                    session.inspect(
+                    inspector.inspect(
+                        session,
                         int(q.get("layer", 0)),
                         int(q.get("neuron", 0)),
                         None if source in (None, "") else int(source),
@@ -203,7 +204,9 @@ class Handler(BaseHTTPRequestHandler):
                 )
             elif path == "/backprop":
                 self._send(
-                    200, session.backprop_page(int(q.get("sample", 0))).encode(), "text/html; charset=utf-8"
+                    200,
+                    inspector.backprop_page(session, int(q.get("sample", 0))).encode(),
+                    "text/html; charset=utf-8",
                 )
             elif path == "/api/export/script":
                 self._download(export.script(session).encode(), "playground_session.py", "text/x-python")

@@ -16,150 +16,29 @@ The penalty is L1 (rate * sum |w|) or L2 (rate * sum w^2 / 2) over the weights, 
 
 from __future__ import annotations
 
-import base64
-import copy
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
 
 from biograd import nn, optim
-from biograd.playground import datasets
+from biograd.playground import datasets, frames
+from biograd.playground.settings import (
+    LOSSES,
+    OPTIMIZERS,
+    TRAINING_SETTINGS,
+    Settings,
+    SettingsError,
+    checked,
+)
 from biograd.random import manual_seed
 from biograd.tensor import Tensor, no_grad
 
-ACTIVATIONS = ["relu", "tanh", "sigmoid", "leaky_relu", "identity"]
-OPTIMIZERS = {"sgd": ("sgd", {}), "momentum": ("sgd", {"momentum": 0.9}), "adam": ("adam", {})}
-LOSSES = {
-    "binary": ["bce_with_logits", "mse"],
-    "multiclass": ["cross_entropy"],
-    "regression": ["mse", "l1"],
-}
-REGULARIZATIONS = ["none", "l1", "l2"]
-MAX_LAYERS = 6
-MAX_NEURONS = 8
-GRID = 40  # the heatmaps are GRID x GRID points over the plotted plane
-MAX_CURVE = 400  # the loss curves sent to the page have at most this many points
 MAX_SNAPSHOTS = 120  # the replay keeps at most this many recorded moments
 BURST, REST = 0.010, 0.004  # the trainer trains for BURST seconds, then rests REST seconds
-
-
-@dataclass
-class Settings:
-    """What the page can change. Data and network changes start over (new data, new weights, as in
-    TensorFlow Playground); the training settings (lr, optimizer, batch size, regularization) apply from the
-    next step on and are recorded, so the exported script replays them at the same step."""
-
-    dataset: str = "gating"
-    n_points: int = 500
-    noise: float = 0.2
-    train_ratio: float = 0.5
-    seed: int = 1
-    features: list[str] = field(default_factory=list)  # for dataset "csv"
-    target: str = ""  # for dataset "csv"
-    hidden: list[int] = field(default_factory=lambda: [4, 4])
-    activations: list[str] = field(default_factory=lambda: ["tanh", "tanh"])
-    dropout: float = 0.0
-    loss: str = "auto"
-    lr: float = 0.03
-    optimizer: str = "sgd"
-    batch_size: int | str = 10
-    regularization: str = "none"
-    reg_rate: float = 0.0
-
-
-TRAINING_SETTINGS = ("lr", "optimizer", "batch_size", "regularization", "reg_rate")
-
-
-class SettingsError(ValueError):
-    """A setting sent by the page (or a script using the JSON interface) is not valid; the message says
-    which, what was sent and what is allowed."""
-
-
-def _number(name: str, value: Any, low: float, high: float, integer: bool = False) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SettingsError(f"The setting {name!r} must be a number. Got {value!r} instead.")
-    if integer and value != int(value):
-        raise SettingsError(f"The setting {name!r} must be a whole number. Got {value!r} instead.")
-    if not low <= value <= high:
-        raise SettingsError(
-            f"The setting {name!r} must be between {low:g} and {high:g}. Got {value!r} instead."
-        )
-    return int(value) if integer else float(value)
-
-
-def _choice(name: str, value: Any, allowed: list[str]) -> str:
-    if value not in allowed:
-        raise SettingsError(
-            f"The setting {name!r} must be one of {', '.join(allowed)}. Got {value!r} instead."
-        )
-    return str(value)
-
-
-def checked(current: Settings, changes: dict[str, Any]) -> Settings:
-    """``current`` with ``changes`` applied, each checked (a SettingsError names the first bad one)."""
-    if not isinstance(changes, dict):
-        raise SettingsError('The settings must be a JSON object such as {"lr": 0.1}.')
-    known = {f.name for f in fields(Settings)}
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise SettingsError(
-            f"Unknown setting(s) {', '.join(map(repr, unknown))}. Known: {', '.join(sorted(known))}."
-        )
-    s = Settings(**{**asdict(current), **copy.deepcopy(changes)})
-    s.dataset = _choice("dataset", s.dataset, [*datasets.DATASETS, "csv"])
-    s.n_points = _number("n_points", s.n_points, 20, 5000, integer=True)
-    s.noise = _number("noise", s.noise, 0, 1)
-    s.train_ratio = _number("train_ratio", s.train_ratio, 0.1, 0.9)
-    s.seed = _number("seed", s.seed, 0, 2**31 - 1, integer=True)
-    if not isinstance(s.features, list) or not all(isinstance(f, str) for f in s.features):
-        raise SettingsError(f"The setting 'features' must be a list of column names. Got {s.features!r}.")
-    if not isinstance(s.target, str):
-        raise SettingsError(f"The setting 'target' must be a column name. Got {s.target!r}.")
-    if not isinstance(s.hidden, list) or len(s.hidden) > MAX_LAYERS:
-        raise SettingsError(f"The setting 'hidden' must be a list of at most {MAX_LAYERS} layer sizes.")
-    s.hidden = [_number("hidden", n, 1, MAX_NEURONS, integer=True) for n in s.hidden]
-    if not isinstance(s.activations, list):
-        raise SettingsError("The setting 'activations' must be a list with one activation per hidden layer.")
-    s.activations = [_choice("activations", a, ACTIVATIONS) for a in s.activations]
-    s.activations = (s.activations + [s.activations[-1] if s.activations else "tanh"] * MAX_LAYERS)[
-        : len(s.hidden)
-    ]
-    s.dropout = _number("dropout", s.dropout, 0, 0.9)
-    s.lr = _number("lr", s.lr, 1e-6, 10)
-    s.optimizer = _choice("optimizer", s.optimizer, list(OPTIMIZERS))
-    if s.batch_size != "full":
-        s.batch_size = _number("batch_size", s.batch_size, 1, 5000, integer=True)
-    s.regularization = _choice("regularization", s.regularization, REGULARIZATIONS)
-    s.reg_rate = _number("reg_rate", s.reg_rate, 0, 10)
-    return s
-
-
-def _b64(values: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(values, dtype=np.uint8).tobytes()).decode("ascii")
-
-
-def _quantize(values: np.ndarray, low: float, high: float) -> str:
-    """Values in [low, high] as bytes 0-255 in base64: a heatmap in GRID*GRID bytes."""
-    span = high - low if high > low else 1.0
-    return _b64(np.clip(np.rint((values - low) / span * 255), 0, 255))
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
-def _thin(values: list[float], most: int) -> tuple[list[int], list[float | None]]:
-    """At most ``most`` evenly spaced points of a curve (always the last one), with their positions."""
-    n = len(values)
-    if n <= most:
-        index = list(range(n))
-    else:
-        index = sorted(set(np.linspace(0, n - 1, most).round().astype(int).tolist()))
-    return index, [_finite(values[i]) for i in index]
 
 
 class Session:
@@ -185,7 +64,7 @@ class Session:
         self._rates: list[tuple[float, int]] = []
         self._trainer: threading.Thread | None = None
         self.data_version = 0
-        self._frames = 0
+        self.frames_served = 0  # frames computed so far (numbers each frame, so the page draws in order)
         self.message = ""
         self.rebuild()
 
@@ -238,10 +117,10 @@ class Session:
         pad = np.where(hi > lo, (hi - lo) * 0.1, 1.0)
         lo, hi = lo - pad, hi + pad
         self.extent = [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])]
-        gx = np.linspace(self.extent[0], self.extent[1], GRID)
-        gy = np.linspace(self.extent[3], self.extent[2], GRID)  # row 0 is the top of the picture
+        gx = np.linspace(self.extent[0], self.extent[1], frames.GRID)
+        gy = np.linspace(self.extent[3], self.extent[2], frames.GRID)  # row 0 is the top of the picture
         xx, yy = np.meshgrid(gx, gy)
-        raw = np.tile(d.mean, (GRID * GRID, 1))
+        raw = np.tile(d.mean, (frames.GRID * frames.GRID, 1))
         raw[:, 0] = xx.ravel()
         if self.n_in > 1:
             raw[:, 1] = yy.ravel()
@@ -554,7 +433,7 @@ class Session:
         d = history.diagnose()
         return {"verdict": d.verdict, "explanation": d.explanation, "advice": d.advice}
 
-    def _diagnosis(self) -> dict[str, Any] | None:
+    def current_diagnosis(self) -> dict[str, Any] | None:
         """diagnose(), recomputed at most twice a second while training (it reads every epoch)."""
         if not self.curves["epoch"]:
             return None
@@ -572,8 +451,8 @@ class Session:
             return {
                 "epoch": self.epoch,
                 "step": self.step_count,
-                "train_loss": _finite(train),
-                "test_loss": _finite(test),
+                "train_loss": frames.finite(train),
+                "test_loss": frames.finite(test),
                 "shape": self.shape(),
                 "task": self.data.task,
                 "loss": self.settings.loss,
@@ -595,113 +474,9 @@ class Session:
             for m in self.linears
         ]
 
-    def _activations_on_grid(self) -> tuple[list[np.ndarray], np.ndarray]:
-        """Each hidden layer's outputs over the grid (eval mode) and the network's output there."""
-        self.model.eval()
-        hidden = []
-        with no_grad():
-            h = Tensor(self.grid_x)
-            seen = 0  # Linear layers passed so far
-            for m in self.model:
-                h = m(h)
-                if isinstance(m, nn.Linear):
-                    seen += 1
-                elif not isinstance(m, nn.Dropout) and seen <= len(self.settings.hidden):
-                    hidden.append(h.data)
-        self.model.train()
-        return hidden[: len(self.settings.hidden)], h.data
-
-    def frame(self, points: bool = False) -> dict[str, Any]:
-        """Everything the page draws for one frame: state, heatmaps, output surface, weights, curves."""
-        with self.locked():
-            out = self.state()
-            self._frames += 1
-            out["frame"] = self._frames  # increases with every frame: the page never draws an older one
-            hidden, output = self._activations_on_grid()
-            layers = []
-            for acts in hidden:
-                neurons = []
-                for j in range(acts.shape[1]):
-                    scale = float(np.max(np.abs(acts[:, j]))) or 1.0
-                    neurons.append({"scale": scale, "map": _quantize(acts[:, j], -scale, scale)})
-                layers.append(neurons)
-            out["neurons"] = layers
-            out["output"] = self._surface(output)
-            out["weights"] = [
-                {
-                    "w": np.round(m.weight.data.astype(np.float64), 5).tolist(),
-                    "b": np.round(m.bias.data.astype(np.float64), 5).tolist(),
-                }
-                for m in self.linears
-            ]
-            index, loss = _thin(self.curves["loss"], MAX_CURVE)
-            out["curves"] = {
-                "epoch": [self.curves["epoch"][i] for i in index],
-                "loss": loss,
-                "val_loss": [_finite(self.curves["val_loss"][i]) for i in index],
-                "baseline": self.baseline,
-            }
-            out["diagnosis"] = self._diagnosis()
-            if points:
-                out["data"] = self.points()
-            return out
-
-    def _surface(self, output: np.ndarray) -> dict[str, Any]:
-        task = self.data.task
-        if task == "multiclass":
-            z = output - output.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            p /= p.sum(axis=1, keepdims=True)
-            return {
-                "kind": "multiclass",
-                "cls": _b64(p.argmax(axis=1)),
-                "p": _quantize(p.max(axis=1), 0, 1),
-                "per_class": [_quantize(p[:, k], 0, 1) for k in range(p.shape[1])],  # one per output neuron
-            }
-        if task == "binary":
-            p = (
-                output[:, 0]
-                if self.settings.loss == "mse"
-                else 1 / (1 + np.exp(-np.clip(output[:, 0], -50, 50)))
-            )
-            return {"kind": "binary", "p": _quantize(p, 0, 1)}
-        y = self.data.y_train
-        lo, hi = float(y.min()), float(y.max())
-        return {"kind": "regression", "lo": lo, "hi": hi, "v": _quantize(output[:, 0], lo, hi)}
-
-    def points(self) -> dict[str, Any]:
-        """The data as plotted: raw units of the first two features, targets, names (user strings:
-        the page shows them with textContent only)."""
-        d = self.data
-        if self.n_in == 1:  # the vertical axis: the target (regression) or a random spread
-            spread = np.random.default_rng(self.settings.seed).uniform(
-                -0.9, 0.9, len(d.y_train) + len(d.y_test)
-            )
-            up_train = d.y_train if d.task == "regression" else spread[: len(d.y_train)]
-            up_test = d.y_test if d.task == "regression" else spread[len(d.y_train) :]
-            train, test = np.c_[d.x_train[:, 0], up_train], np.c_[d.x_test[:, 0], up_test]
-        else:
-            train, test = d.x_train[:, :2], d.x_test[:, :2]
-        return {
-            "version": self.data_version,
-            "train": np.round(train.astype(np.float64), 5).tolist(),
-            "test": np.round(test.astype(np.float64), 5).tolist(),
-            "one_feature": self.n_in == 1,
-            "y_train": np.asarray(d.y_train, np.float64).round(5).tolist(),
-            "y_test": np.asarray(d.y_test, np.float64).round(5).tolist(),
-            "features": d.feature_names,
-            "target": d.target_name,
-            "classes": d.classes,
-            "task": d.task,
-            "extent": self.extent,
-            "grid": GRID,
-            "description": d.description,
-            "notes": d.notes,
-        }
-
     def _snapshot(self) -> None:
         """Record this moment for the HTML replay (thinned to at most MAX_SNAPSHOTS)."""
-        frame = self.frame()
+        frame = frames.frame(self)
         frame.pop("settings", None)
         self.snapshots.append(frame)
         if len(self.snapshots) >= MAX_SNAPSHOTS:
@@ -717,123 +492,3 @@ class Session:
         if self.last_rows is not None:
             return self.last_rows
         return self.order[: int(self.settings.batch_size)]
-
-    def inspect(self, layer: int, neuron: int, source: int | None = None, sample: int = 0) -> dict[str, Any]:
-        """For neuron ``neuron`` of Linear layer ``layer`` (0 = the first hidden layer), or for the weight
-        from ``source`` (a neuron of the layer below, or an input) into it: the forward values z and a on one
-        sample of the batch, its delta dL/dz, the batch's dL/dw (or dL/db) from ``loss.backward()``, and the
-        optimizer's update, on a copy of the network (eval mode: dropout off), at the current weights."""
-        with self.locked():
-            if not 0 <= layer < len(self.linears):
-                raise SettingsError(
-                    f"There is no layer {layer}; the network has {len(self.linears)} layers of weights."
-                )
-            lin = self.linears[layer]
-            if not 0 <= neuron < lin.out_features:
-                raise SettingsError(
-                    f"Layer {layer} has {lin.out_features} neurons; there is no neuron {neuron}."
-                )
-            if source is not None and not 0 <= source < lin.in_features:
-                raise SettingsError(
-                    f"Layer {layer} has {lin.in_features} inputs; there is no input {source}."
-                )
-            rows = self.inspection_rows()
-            sample = min(max(int(sample), 0), len(rows) - 1)
-            work, opt = copy.deepcopy((self.model, self.opt))
-            work.eval()
-            work.zero_grad()
-            modules = list(work)
-            h = Tensor(self.x_train[rows])
-            inputs, zs, acts = [], [], []
-            for m in modules:
-                if isinstance(m, nn.Linear):
-                    inputs.append(h)
-                    h = m(h)
-                    h.retain_grad()
-                    zs.append(h)
-                    acts.append(h)
-                elif isinstance(m, nn.Dropout):
-                    continue
-                else:
-                    h = m(h)
-                    h.retain_grad()
-                    acts[-1] = h
-            data_loss = self.loss_fn(h, Tensor(self.y_train[rows]))
-            extra = self.penalty(work)
-            total = data_loss if extra is None else data_loss + extra
-            total.backward()
-            wl = [m for m in modules if isinstance(m, nn.Linear)][layer]
-            z, a = zs[layer], acts[layer]
-            delta = np.asarray(z.grad, np.float64)[:, neuron]
-            info: dict[str, Any] = {
-                "layer": layer,
-                "neuron": neuron,
-                "rows": rows.astype(int).tolist(),
-                "batch_size": len(rows),
-                "sample": sample,
-                "sample_row": int(rows[sample]),
-                "x_sample": self.x_train[rows[sample]].astype(np.float64).tolist(),
-                "z": float(z.data[sample, neuron]),
-                "a": float(a.data[sample, neuron]),
-                "dL_da": None if a.grad is None else float(a.grad[sample, neuron]),
-                "delta": float(delta[sample]),
-                "delta_sum": float(delta.sum()),
-                "activation": "identity" if a is z else type(modules[modules.index(wl) + 1]).__name__,
-                "loss": float(total.item()),
-                "data_loss": float(data_loss.item()),
-                "lr": self.settings.lr,
-                "optimizer": self.settings.optimizer,
-                "regularization": self.settings.regularization,
-                "reg_rate": self.settings.reg_rate,
-            }
-            if source is None:
-                param, grad = wl.bias, float(wl.bias.grad[neuron])
-                index: tuple[int, ...] = (neuron,)
-                info["kind"] = "bias"
-                info["data_part"] = float(delta.sum())
-                info["penalty_part"] = 0.0
-            else:
-                param, grad = wl.weight, float(wl.weight.grad[neuron, source])
-                index = (neuron, source)
-                a_in = np.asarray(inputs[layer].data, np.float64)[:, source]
-                w = float(wl.weight.data[neuron, source])
-                info["kind"] = "weight"
-                info["source"] = source
-                info["input_sample"] = float(a_in[sample])
-                info["data_part"] = float((delta * a_in).sum())
-                reg = self.settings.regularization if self.settings.reg_rate else "none"
-                info["penalty_part"] = (
-                    self.settings.reg_rate * w
-                    if reg == "l2"
-                    else self.settings.reg_rate * float(np.sign(w))
-                    if reg == "l1"
-                    else 0.0
-                )
-            before = float(param.data[index])
-            opt.step()
-            info.update(
-                value=before,
-                grad=grad,
-                plain_update=before - self.settings.lr * grad,
-                after=float(param.data[index]),
-            )
-            return info
-
-    def backprop_page(self, sample: int = 0) -> str:
-        """``biograd.viz.backprop`` for one sample of the inspected batch (its data loss, plain gradient
-        descent with the current lr): the step-by-step page."""
-        from biograd.viz import backprop
-
-        with self.locked():
-            rows = self.inspection_rows()
-            row = int(rows[min(max(int(sample), 0), len(rows) - 1)])
-            y = self.y_train[row]
-            steps = backprop(
-                self.model,
-                self.x_train[row],
-                y if y.ndim else np.array([y]),
-                self.loss_fn,
-                lr=self.settings.lr,
-                title=f"One step on training row {row} (the playground's current weights)",
-            )
-            return steps.to_html()
