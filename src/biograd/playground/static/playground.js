@@ -418,7 +418,8 @@
     selected = target;
     for (const el of Array.from(document.querySelectorAll(".selected"))) el.classList.remove("selected");
     const id = target.source === undefined ? `n-${target.layer}-${target.neuron}` : `w-${target.layer}-${target.neuron}-${target.source}`;
-    if ($(id)) $(id).classList.add("selected");
+    if (!$(id)) { selected = null; $("inspector").hidden = true; return; } // gone with a network change
+    $(id).classList.add("selected");
     try {
       const params = { layer: target.layer, neuron: target.neuron };
       if (target.source !== undefined) params.source = target.source;
@@ -491,7 +492,7 @@
       return f;
     } catch (err) { say(err.message); return null; }
   }
-  let looping = false;
+  let looping = false, sinceInspect = 0;
   async function loop() { // while playing: two frames on their way while one is drawn
     if (looping) return;
     looping = true;
@@ -501,6 +502,7 @@
         const f = await pending.shift();
         if (playing) pending.push(fetchFrame());
         if (f && !(frame && frame.frame > f.frame)) { if (f.data) showData(f.data); render(f); }
+        if (selected && ++sinceInspect >= 15) { sinceInspect = 0; inspect(selected); } // live numbers
         await new Promise((done) => requestAnimationFrame(done));
       }
       await Promise.all(pending);
@@ -513,6 +515,7 @@
       settings = state.settings;
       setControls(settings);
       await tick(true);
+      setControls(settings); // the loss choices follow the task of the new data
       if (selected) inspect(selected);
     } catch (err) { say(err.message); if (settings) setControls(settings); }
   }
