@@ -215,6 +215,13 @@ def test_bad_settings_are_refused_with_what_was_wrong(server):
     assert status == 400 and "Unknown setting" in answer["error"]
     status, answer = request(server, "/api/settings", {"hidden": [4, 99]})
     assert status == 400 and "between 1 and 8" in answer["error"]
+    status, answer = request(server, "/api/settings", {"loss": "cross_entropy"})  # the data are binary
+    assert status == 400 and "does not fit binary data" in answer["error"]
+    status, answer = request(server, "/api/settings", {"loss": "hinge"})
+    assert status == 400 and "'loss'" in answer["error"]
+    status, answer = request(server, "/api/control", {"action": "step", "steps": 10**9})
+    assert status == 400 and "1 to 1000" in answer["error"]
+    assert request(server, "/api/state")[1]["settings"]["loss"] == "bce_with_logits"
 
 
 def test_exported_script_and_torch_twin_reach_the_sessions_losses(tmp_path):

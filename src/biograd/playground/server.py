@@ -255,9 +255,10 @@ class Handler(BaseHTTPRequestHandler):
                 elif action == "pause":
                     session.pause()
                 elif action == "step":
-                    session.step(
-                        int(message.get("steps", 1)) if str(message.get("steps", 1)).isdigit() else 1
-                    )
+                    steps = message.get("steps", 1)
+                    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
+                        raise SettingsError(f"'steps' must be a whole number from 1 to 1000. Got {steps!r}.")
+                    session.step(steps)
                 elif action == "reset":
                     with session.locked():
                         session.playing = False

@@ -69,8 +69,10 @@ class Session:
         self.rebuild()
 
     # -- building -----------------------------------------------------------------------------------
-    def rebuild(self) -> None:
-        """New data (if its settings changed) and a new network with fresh weights from the seed."""
+    def rebuild(self, loss_chosen: bool = False) -> None:
+        """New data and a new network with fresh weights from the seed. A loss that does not fit the data's
+        task is an error when it was just chosen (``loss_chosen``), else replaced by the task's default, with
+        a message saying so."""
         with self.lock:
             s = self.settings
             if s.dataset == "csv":
@@ -82,7 +84,15 @@ class Session:
             else:
                 data = datasets.builtin(s.dataset, s.n_points, s.noise, s.train_ratio, s.seed)
             task = data.task
-            if s.loss == "auto" or s.loss not in LOSSES[task]:
+            if s.loss == "auto":
+                s.loss = LOSSES[task][0]
+            elif s.loss not in LOSSES[task]:
+                if loss_chosen:
+                    raise SettingsError(
+                        f"The loss {s.loss!r} does not fit {task} data; "
+                        f"choose one of {', '.join(LOSSES[task])}."
+                    )
+                self.message = f"The loss {s.loss} does not fit {task} data; now using {LOSSES[task][0]}."
                 s.loss = LOSSES[task][0]
             self.data = data
             self.data_version += 1
@@ -182,6 +192,7 @@ class Session:
         with self.lock:
             new = checked(self.settings, changes)
             old = self.settings
+            self.message = ""
             restart = any(
                 getattr(new, f.name) != getattr(old, f.name)
                 for f in fields(Settings)
@@ -192,7 +203,7 @@ class Session:
                 if restart:
                     data_keys = ("dataset", "n_points", "noise", "train_ratio", "seed", "features", "target")
                     if any(getattr(new, k) != getattr(old, k) for k in data_keys) or new.loss != old.loss:
-                        self.rebuild()
+                        self.rebuild(loss_chosen="loss" in changes and changes["loss"] != "auto")
                     else:
                         self.reset()
                     return

@@ -103,6 +103,7 @@ def checked(current: Settings, changes: dict[str, Any]) -> Settings:
     s.activations = (s.activations + [s.activations[-1] if s.activations else "tanh"] * MAX_LAYERS)[
         : len(s.hidden)
     ]
+    s.loss = _choice("loss", s.loss, ["auto", *dict.fromkeys(n for names in LOSSES.values() for n in names)])
     s.dropout = _number("dropout", s.dropout, 0, 0.9)
     s.lr = _number("lr", s.lr, 1e-6, 10)
     s.optimizer = _choice("optimizer", s.optimizer, list(OPTIMIZERS))
