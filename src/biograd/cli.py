@@ -685,6 +685,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pg.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     pg.add_argument("--no-browser", action="store_true", help="print the address; do not open a browser")
+    _add_common(pg)
     pg.set_defaults(run=_playground)
     return parser
 
