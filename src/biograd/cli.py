@@ -471,6 +471,19 @@ def _tour(args: argparse.Namespace) -> int:
     return 0
 
 
+def _playground(args: argparse.Namespace) -> int:
+    from biograd.playground.server import serve
+
+    def ready(url: str) -> None:
+        _out(f"biograd playground: {url}")
+        _out("Open that address (with its token) in a browser. Press Ctrl-C to stop.")
+        sys.stdout.flush()
+
+    serve(port=args.port, open_browser=not args.no_browser, ready=ready)
+    _out("Playground stopped.")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------------
 # The parser
 # --------------------------------------------------------------------------------------------------
@@ -651,6 +664,20 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0, help="random seed: splits, weights, shuffling (default 0)")
     _add_common(tr)
     tr.set_defaults(run=_tour)
+
+    pg = sub.add_parser(
+        "playground",
+        help="watch a network learn, live, in your browser (a local web page)",
+        description="Start a local web page (127.0.0.1 only, behind a random token) where a small network "
+        "trains live on cell populations, a dose-response surface or your own CSV; click any neuron or "
+        "weight for its numbers, export a script, a PyTorch twin, the model or an HTML replay.",
+        epilog="example:\n  biograd playground            then open the printed address",
+        formatter_class=fmt,
+    )
+    pg.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    pg.add_argument("--no-browser", action="store_true", help="print the address; do not open a browser")
+    _add_common(pg)
+    pg.set_defaults(run=_playground)
     return parser
 
 
