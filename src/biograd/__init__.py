@@ -84,7 +84,19 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time these load on fi
 
 # Sub-packages that need matplotlib, pandas or scikit-learn: imported on first use (``biograd.viz``), so
 # ``import biograd`` stays quick and light.
-_LAZY_MODULES = ("viz", "datasets", "bio", "explain", "pipeline", "report", "sklearn", "interop", "tour")
+_LAZY_MODULES = (
+    "viz",
+    "datasets",
+    "bio",
+    "explain",
+    "pipeline",
+    "report",
+    "sklearn",
+    "interop",
+    "tour",
+    "playground",
+    "stats",
+)
 
 
 # Training, saving and summaries: the module that defines each name is imported the first time the name
