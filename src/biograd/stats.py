@@ -454,7 +454,7 @@ def check_shift(profile: Profile, x: Any) -> Shift:
             sd = np.where(profile.std > 0, profile.std, np.nan)
             z = delta / sd
         constant_moved = (profile.std == 0) & (np.abs(delta) > 1e-12)
-        z = np.where(constant_moved, np.sign(delta) * np.inf, z)
+        z = np.where(constant_moved, np.copysign(np.inf, delta), z)
         flagged = np.flatnonzero(np.nan_to_num(np.abs(z), nan=0.0) > SHIFT_SD)
         shifted = sorted(((profile.names[j], float(z[j])) for j in flagged), key=lambda t: -abs(t[1]))
     span = profile.high - profile.low
