@@ -105,3 +105,41 @@ def test_tutorial_7_figure_legend_covers_no_curve():
         box = legend.get_window_extent()
         for ax in fig.axes:
             assert not box.overlaps(ax.get_window_extent()), "the legend sits on a panel"
+
+
+def test_tutorial_2_states_the_weights_its_sigmoid_neuron_uses():
+    text = markdown("02_neuron.py")
+    stated = re.search(r"weights set by hand \(w = ([-\d.]+) and b = ([-\d.]+)\)", text)
+    assert stated, "tutorial 2 must say which w and b the sigmoid neuron has"
+    code = (TUTORIALS / "02_neuron.py").read_text(encoding="utf-8")
+    w = re.search(r"sigmoid_neuron\.weight\.data = np\.array\(\[([-\d.]+)\]", code)[1]
+    b = re.search(r"sigmoid_neuron\.bias\.data = np\.array\(([-\d.]+),", code)[1]
+    assert (float(stated[1]), float(stated[2])) == (float(w), float(b))
+    assert f"z = {float(w):g}x - {-float(b):g}" in text
+    assert "Same w and b" not in text  # the neuron is a new one, not the fitted one
+
+
+def test_tutorial_10_explains_integrated_gradients_and_counts_the_shared_weights():
+    from biograd import nn
+
+    text = markdown("10_your_own_data.py")
+    # integrated gradients add up to score(x) - score(baseline); "removing a base" is mutagenesis
+    assert "add up to score(sequence) - score(baseline)" in text
+    assert "This is not \"how much the score drops if that base is removed\"" in text
+    conv = nn.Conv1d(4, 8, kernel_size=12)
+    count = sum(p.data.size for p in conv.parameters())
+    assert f"8 x (4 x 12) weights + 8 biases = {count} parameters" in text
+    positions = 50 - 12 + 1
+    assert f"({positions} positions where 12 bases fit) would need {positions} times more weights" in text
+
+
+def test_the_gallery_describes_its_optimizer_and_batch_figures_as_drawn():
+    text = re.sub(r"\s+", " ", (TUTORIALS.parent / "pictures.md").read_text(encoding="utf-8"))
+    finals = legend_numbers(viz.optimizer_paths(), r"(.+) \(lr ([\d.]+)\): final loss ([\d.]+)")
+    ranked = sorted(finals, key=lambda name: finals[name][1])
+    assert ranked[0] == "SGD" and "On this valley plain SGD ends lowest" in text
+    assert ranked[-1].startswith("SGD + momentum") and "momentum overshoots and loops" in text
+    fig = viz.gradient_descent_variants()
+    n = int(re.search(r"(\d+) points", fig.get_suptitle())[1])
+    assert f"{n} points of a noisy curve" in text
+    assert f"1 step (batch), {n} steps (stochastic) or {math.ceil(n / 16)} steps (mini-batches of 16)" in text
