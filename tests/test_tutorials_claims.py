@@ -125,7 +125,7 @@ def test_tutorial_10_explains_integrated_gradients_and_counts_the_shared_weights
     text = markdown("10_your_own_data.py")
     # integrated gradients add up to score(x) - score(baseline); "removing a base" is mutagenesis
     assert "add up to score(sequence) - score(baseline)" in text
-    assert "This is not \"how much the score drops if that base is removed\"" in text
+    assert 'This is not "how much the score drops if that base is removed"' in text
     conv = nn.Conv1d(4, 8, kernel_size=12)
     count = sum(p.data.size for p in conv.parameters())
     assert f"8 x (4 x 12) weights + 8 biases = {count} parameters" in text

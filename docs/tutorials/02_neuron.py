@@ -163,5 +163,5 @@ assert loss_of(w.item(), b.item()) < min(loss_of(1.0, 0.0), loss_of(0.5, 0.1), l
 assert np.allclose(neuron(x).data, concentration * neuron.weight.data[0] + neuron.bias.data, atol=1e-6)
 assert np.allclose(sigmoid_neuron(z).data, 1 / (1 + np.exp(-(4 * z.ravel() - 2))), atol=1e-6)
 assert abs(at_half - 0.5) < 1e-6
-assert 0.51 < fitted_with_sigmoid.min() and fitted_with_sigmoid.max() < 0.73 < absorbance.max()
+assert fitted_with_sigmoid.min() > 0.51 and fitted_with_sigmoid.max() < 0.73 < absorbance.max()
 print("All checks passed.")

@@ -74,7 +74,8 @@ one = data.x[:1]  # the first sequence: (1 sequence, 4 letters, 50 positions)
 scores = conv(one).data  # (1, 8 filters, 39 positions)
 kernel, bias = conv.weight.data[0], conv.bias.data[0]  # filter 0: (4, 12) weights and one bias
 by_hand = [float((kernel * one[0][:, p : p + 12]).sum() + bias) for p in (5, 30)]
-print("filter 0 at positions 5 and 30, by the layer:", scores[0, 0, [5, 30]], " by hand:", np.round(by_hand, 6))
+print("filter 0 at positions 5 and 30, by the layer:", scores[0, 0, [5, 30]])
+print("                               and by hand:", np.round(by_hand, 6))
 print("parameters:", sum(p.data.size for p in conv.parameters()), "  output positions:", scores.shape[-1])
 
 # %%
@@ -191,7 +192,8 @@ gaps = {}
 for steps in (25, 200):
     shares = explain.integrated_gradients(cnn, x_one, steps=steps)
     gaps[steps] = abs(shares.sum() - (logit - logit_zero))
-    print(f"{steps:3} steps: sum of shares {shares.sum():.4f}   score(x) - score(0) = {logit - logit_zero:.4f}")
+    print(f"{steps:3} steps: sum of shares {shares.sum():.4f}", end="   ")
+    print(f"score(x) - score(0) = {logit - logit_zero:.4f}")
 
 biograd.manual_seed(0)
 tiny = nn.Sequential(nn.Conv1d(4, 8, kernel_size=12), nn.ReLU(), nn.GlobalMaxPool1d(), nn.Linear(8, 1))

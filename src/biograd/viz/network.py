@@ -568,9 +568,7 @@ def network(model: Any, x: Any = None, show: str = "weights", title: str | None 
     what = {"weights": "weights", "gradients": "gradients dL/dw", "activations": "activations"}[show]
     subtitle = "Each circle is a neuron, each line a weight (the input is multiplied by it); b = bias."
     if any(n > SMALL for n in [layers[0].weight.shape[1]] + [layer.weight.shape[0] for layer in layers]):
-        subtitle = (
-            "Each circle or column cell is a neuron; layers over 10 wide show weights as a matrix."
-        )
+        subtitle = "Each circle or column cell is a neuron; layers over 10 wide show weights as a matrix."
     if x is not None:
         subtitle += "\nFill: each neuron's activation a = act(w·x + b) for this sample."
     layout = draw_network(
