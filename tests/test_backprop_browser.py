@@ -142,3 +142,26 @@ def test_nothing_scrolls_sideways_on_a_narrow_window(page_path, width):
             assert svg["width"] <= width  # the drawing shrinks to the window
         finally:
             browser.close()
+
+
+def test_every_text_of_the_wide_network_picture_fits_inside_the_picture(tmp_path):
+    import biograd
+    from biograd import nn, viz
+
+    biograd.manual_seed(0)
+    picture = viz.network(nn.MLP([30, 16, 2]), x=np.linspace(-2, 2, 30), title="30 measurements, 16 hidden")
+    path = tmp_path / "wide.html"
+    path.write_text(f"<!DOCTYPE html><html><body style='margin:0'>{picture.svg}</body></html>")
+    with playwright.sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(path.as_uri())
+            width = float(page.locator("svg").first.get_attribute("width"))
+            rights = page.eval_on_selector_all(
+                "svg text", "ts => ts.map(t => [t.textContent, t.getBoundingClientRect().right])"
+            )
+            assert rights and all(right <= width for _, right in rights), [r for r in rights if r[1] > width]
+            assert any("1 feature" in t or "30 features" in t for t, _ in rights)
+        finally:
+            browser.close()
