@@ -143,3 +143,20 @@ def test_the_gallery_describes_its_optimizer_and_batch_figures_as_drawn():
     n = int(re.search(r"(\d+) points", fig.get_suptitle())[1])
     assert f"{n} points of a noisy curve" in text
     assert f"1 step (batch), {n} steps (stochastic) or {math.ceil(n / 16)} steps (mini-batches of 16)" in text
+
+
+def test_every_tutorial_ends_with_a_predict_then_run_exercise_that_its_checks_answer():
+    for path in sorted(TUTORIALS.glob("[0-9][0-9]_*.py")):
+        source = path.read_text(encoding="utf-8")
+        assert "# ## Predict, then run" in source, f"{path.name} has no 'Predict, then run' exercise"
+        exercise = source[source.index("# ## Predict, then run") :]
+        assert "Answer" in exercise, f"{path.name}: the exercise must be answered in the text"
+        checks = source[source.rindex("# %%") :]
+        assert "assert" in checks or "diagnose()" in checks, path.name
+        # the answer is checked: a name the exercise's code computes or uses is read by the final checks
+        code = "\n".join(
+            line for line in exercise[: exercise.index("# ## Check")].splitlines() if not line.startswith("#")
+        )
+        common = {"print", "np", "biograd", "nn", "viz", "float", "round", "len", "range", "int", "in", "for"}
+        names = set(re.findall(r"\b([a-z_]\w{2,})\b", code)) - common
+        assert any(re.search(rf"\b{name}\b", checks) for name in names), (path.name, names)
