@@ -323,7 +323,15 @@ def _step_backprop(seed: int, shared: dict[str, Any]) -> Step:
     (features,) = _standardize(cancer.x[:, columns].astype(np.float64))
     biograd.manual_seed(seed + 1)
     model = nn.MLP([2, 3, 1]).double()
-    steps = viz.backprop(model, features[0], [float(cancer.y[0])], nn.BCEWithLogitsLoss(), lr=0.5)
+    steps = viz.backprop(
+        model,
+        features[0],
+        [float(cancer.y[0])],
+        nn.BCEWithLogitsLoss(),
+        lr=0.5,
+        feature_names=["mean radius", "mean texture"],
+        class_names=list(cancer.target_names),
+    )
     wanted = []
     for stage in ("loss", "backward", "update"):
         wanted.append(next(i for i, f in enumerate(steps.frames) if f["stage"] == stage))
@@ -336,7 +344,8 @@ def _step_backprop(seed: int, shared: dict[str, Any]) -> Step:
         f"{2 * 1.5 * np.cos(2.25):.4f}; biograd's backward pass gives {float(x.grad):.4f}. In the graph, "
         "values flow left to right and gradients flow back.</p>"
         "<p>Below, one real training step of a 2-3-1 network on one malignant tumour (its mean radius "
-        "and mean texture, standardized): the loss, the error δ = dL/dz sent back through the output "
+        "and mean texture, standardized): the loss (p = sigmoid(ŷ), L = −log p, dL/dŷ = p − y), the error "
+        "δ = dL/dz sent back through the output "
         f"neuron, and the weights after w ← w − lr·dL/dw. The loss falls from {steps.numbers['loss']:.3f} to "
         f"{steps.numbers['loss_after']:.3f}. Step through all {len(steps.frames)} frames of the same "
         "step in the interactive page after the pictures (buttons, slider or ← → keys); "
@@ -490,7 +499,8 @@ def _step_motifs(seed: int, shared: dict[str, Any]) -> Step:
     text = (
         "<p>The convolutional network of step 1 had 8 filters of 12 bases sliding along each sequence, "
         "and kept each filter's best match anywhere (global max pooling). Which bases did it use? "
-        "Integrated gradients share the network's score among the input bases: "
+        "Integrated gradients share the network's score among the input bases (the shares add up to "
+        "score(sequence) − score(all zeros)): "
         f"for {hits:.0%} of these test sequences the most important base lies inside the planted motif, "
         "which the network was never told about.</p>"
         f"<p>Its most influential filter reads <code>{consensus}</code> (strongest base at each position); "
