@@ -76,3 +76,11 @@ def test_mkdocs_config_names_every_tutorial_and_api_page():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     tour = readme[readme.index("## Guided tour") : readme.index("\n## ", readme.index("## Guided tour") + 5)]
     assert "bash .ci/docs.sh" in tour and "build/site/index.html" in tour
+
+
+def test_the_docs_hook_turns_rst_roles_into_code():
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "site" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    html = "<p>:class:<code>SGD</code> adds momentum; a step downhill::</p><p>a: b</p>"
+    assert hooks.on_page_content(html) == "<p><code>SGD</code> adds momentum; a step downhill:</p><p>a: b</p>"
