@@ -217,7 +217,11 @@ def gradient_descent_variants(epochs: int = 15, n: int = 128, seed: int = 0):
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
     # one legend for both panels, below them: inside a panel it hid part of a curve
-    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    try:
+        fig.legend(handles, labels, loc="outside lower center", ncols=3)
+    except ValueError:  # matplotlib < 3.7 has no "outside" placement: below the figure's bottom edge
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3)
     axes[0][0].set_title("Loss per epoch")
     axes[0][1].set_title("Loss per second of compute")
     fig.suptitle(
