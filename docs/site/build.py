@@ -170,6 +170,7 @@ def stage(execute: bool, jobs: int) -> None:
     STAGE.mkdir(parents=True)
     shutil.copytree(SITE_SOURCES / "api", STAGE / "api")
     shutil.copy(SITE_SOURCES / "extra.css", STAGE / "extra.css")
+    shutil.copy(SITE_SOURCES / "katex-init.js", STAGE / "katex-init.js")
     shutil.copytree(SITE_SOURCES / "vendor", STAGE / "vendor", ignore=shutil.ignore_patterns("*.md"))
     stage_home()
     stage_gallery()
@@ -264,6 +265,12 @@ def browser_check(site: Path) -> list[str]:
                     "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
                 )
                 problems += [f"{name}: image does not load: {src[:80]}" for src in broken]
+            page.goto((site / "tutorials" / "08_optimizers.html").as_uri(), wait_until="load")
+            page.wait_for_timeout(500)
+            if page.locator(".arithmatex .katex").count() < page.locator(".arithmatex").count() or not (
+                page.locator(".arithmatex").count()
+            ):
+                problems.append("tutorial 8: formulas are not typeset by KaTeX")
             page.goto((site / "index.html").as_uri(), wait_until="load")
             page.wait_for_timeout(1000)  # the theme's scripts start
             page.keyboard.press("s")  # the theme's shortcut: focus the search box

@@ -106,6 +106,7 @@ fig
 # Adam's rule for one weight at step t = 1, 2, 3, ..., with g = dL/dw (β1 = 0.9, β2 = 0.999 by default):
 #
 # $$m \leftarrow \beta_1 m + (1-\beta_1)\,g \qquad v \leftarrow \beta_2 v + (1-\beta_2)\,g^2$$
+#
 # $$\hat m = \frac{m}{1-\beta_1^t} \qquad \hat v = \frac{v}{1-\beta_2^t} \qquad
 #   w \leftarrow w - \text{lr}\cdot\frac{\hat m}{\sqrt{\hat v} + \epsilon}$$
 #
