@@ -26,6 +26,7 @@ def test_tour_writes_one_self_contained_page_that_renders(tmp_path):
     page = page_path.read_text(encoding="utf-8")
     _check_sections_and_images(page)
     _check_numbers_against_closed_forms(page)
+    _check_claims_against_figures(page)
     if CHROMIUM is None:
         pytest.skip("page checked; Debian's chromium is not installed for the render check (.ci/run has it)")
     _check_renders_in_chromium(page_path, expected_images=len(re.findall(r"<img ", page)))
@@ -56,6 +57,29 @@ def _check_numbers_against_closed_forms(page: str) -> None:
     assert f"{parameters:,} parameters" in page
 
 
+def _check_claims_against_figures(page: str) -> None:
+    """The tour's words agree with the figures next to them (which are drawn by the same functions)."""
+    from biograd import viz
+
+    finals = {}
+    for line in viz.optimizer_paths().axes[0].lines:
+        found = re.fullmatch(r"(.+) \(lr ([\d.]+)\): final loss ([\d.]+)", line.get_label())
+        if found:
+            finals[found[1]] = (float(found[2]), float(found[3]))
+    ranked = sorted(finals, key=lambda name: finals[name][1])
+    order = " &lt; ".join(f"{name} {finals[name][1]:.3g}" for name in ranked)
+    assert f"Final losses: {order}; here {ranked[0]} ends lowest and {ranked[-1]} highest" in page
+    assert ", ".join(f"{name} {lr:g}" for name, (lr, _) in finals.items()) in page  # the rates
+    bottom = re.search(r"after 15 epochs: SGD ([\d.]+), momentum ([\d.]+), Adam ([\d.]+)", page)
+    sgd, momentum, adam = (float(v) for v in bottom.groups())
+    assert momentum < sgd / 2 and adam < sgd / 2, "momentum and Adam get much further"
+    # step 6 promises the frames of the stepper: the page embeds it, with that many frames
+    frames = int(re.search(r"Step through all (\d+) frames", page)[1])
+    embedded = re.findall(r'<iframe class="stepper"[^>]*srcdoc="([^"]*)"', page)
+    assert len(embedded) == 1 and f"Step 1 of {frames}" in embedded[0]
+    assert "&lt;script" in embedded[0] and 'sandbox="allow-scripts"' in page
+
+
 def _check_renders_in_chromium(page_path, expected_images: int) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
@@ -72,6 +96,11 @@ def _check_renders_in_chromium(page_path, expected_images: int) -> None:
             assert len(sizes) == expected_images
             assert all(done and w > 0 and h > 0 for done, w, h in sizes), sizes
             assert page.locator("section").count() == 10
+            # the embedded backprop stepper runs: Next moves it to step 2
+            stepper = page.frame_locator("iframe.stepper")
+            stepper.locator("#next").click()
+            counter = stepper.locator("#counter").inner_text()
+            assert counter.startswith("Step 2 of "), counter
             assert not problems, problems
         finally:
             browser.close()

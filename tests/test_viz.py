@@ -336,7 +336,7 @@ def _check_figure(fig, tmp_path, name):
         assert ax.get_title() or fig._suptitle is not None, "every plot has a title"
         assert ax.get_xlabel(), "every axis is labelled"
         if len([ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]) > 1:
-            assert ax.get_legend() is not None or fig.axes[0].get_legend() is not None
+            assert ax.get_legend() is not None or fig.axes[0].get_legend() is not None or fig.legends
     path = tmp_path / f"{name}.png"
     fig.savefig(path, dpi=60)
     assert _pixels_vary(path) > 5

@@ -133,6 +133,19 @@ fig
 # - Raw data (sequences, images) with patterns that can sit anywhere: deep learning finds the pattern
 #   by itself.
 #
+# ## Predict, then run
+#
+# A "model" that never looks at the tumour and always answers "benign": what fraction of the test
+# tumours does it get right? Is 0.95 accuracy impressive after all? Predict, then run.
+
+# %%
+always_benign = float(np.mean(y_test == 0))
+print(f"always 'benign': accuracy {always_benign:.3f}   logistic regression: {classic_table:.3f}")
+
+# %% [markdown]
+# Answer: about 0.63, because 63% of the tumours in this data are benign. An accuracy means little until
+# you compare it with the simplest possible answer; 0.95 is far above it.
+#
 # ## Check
 # The last cell checks that you got the point. If you changed something above and an `assert` fails,
 # its message says what went wrong.
@@ -143,4 +156,5 @@ assert np.array_equal(rule == 1, planted), "the hand-written rule should find ex
 assert abs(net_table - classic_table) < 0.05, "on the table, the network should be about as good"
 assert net_seq > classic_seq + 0.2, "on raw DNA, the network should clearly beat logistic regression"
 assert net_seq > 0.9
+assert abs(always_benign - np.mean(cancer.y == 0)) < 0.01 and classic_table > always_benign + 0.25
 print("All checks passed.")

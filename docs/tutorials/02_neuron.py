@@ -121,7 +121,9 @@ print(f"unknown sample: {unknown:.3f} mg/mL")
 # ## An activation bends the line
 #
 # With `activation="sigmoid"` the same neuron squeezes its output between 0 and 1: a probability, as in
-# "probability that this tumour is malignant". Same w and b, different shape:
+# "probability that this tumour is malignant". This is a new neuron of the same form, with its own
+# weights set by hand (w = 4 and b = -2), not the w and b fitted above; the sigmoid bends its straight
+# line z = 4x - 2 into an S:
 
 # %%
 sigmoid_neuron = nn.Neuron(1, activation="sigmoid")
@@ -133,6 +135,23 @@ print("sigmoid(4x - 2):      ", np.round(sigmoid_neuron(z).data, 3))
 print("1 / (1 + exp(-(4x-2))):", np.round(1 / (1 + np.exp(-(4 * z.ravel() - 2))), 3))
 
 # %% [markdown]
+# ## Predict, then run
+#
+# 1. What does the sigmoid neuron above output for x = 0.5? (Hint: compute z = 4x - 2 first.)
+# 2. Our fitted neuron has no activation. If we gave the *fitted* w and b a sigmoid, could it still
+#    predict an absorbance of 0.97? Write your answers, then run the cell.
+
+# %%
+at_half = sigmoid_neuron(np.array([[0.5]])).item()
+fitted_with_sigmoid = 1 / (1 + np.exp(-(w.item() * concentration + b.item())))
+print(f"1. sigmoid(4 · 0.5 - 2) = sigmoid(0) = {at_half:.3f}")
+print("2. the fitted neuron with a sigmoid would predict:", np.round(fitted_with_sigmoid, 3))
+
+# %% [markdown]
+# Answers: 1. z = 0 and sigmoid(0) = 0.5: the middle of the S. 2. It predicts between 0.51 and 0.73 here
+# and can never go above 1: for readings that are not probabilities, a sigmoid output squeezes the
+# answer into the wrong range, which is why regression networks end without an activation.
+#
 # ## Check
 # Gradient descent should land on the best line, which statistics gives in closed form (least squares,
 # `np.polyfit`).
@@ -143,4 +162,6 @@ assert abs(w.item() - slope) < 1e-3 and abs(b.item() - intercept) < 1e-3, (slope
 assert loss_of(w.item(), b.item()) < min(loss_of(1.0, 0.0), loss_of(0.5, 0.1), loss_of(0.6, 0.05))
 assert np.allclose(neuron(x).data, concentration * neuron.weight.data[0] + neuron.bias.data, atol=1e-6)
 assert np.allclose(sigmoid_neuron(z).data, 1 / (1 + np.exp(-(4 * z.ravel() - 2))), atol=1e-6)
+assert abs(at_half - 0.5) < 1e-6
+assert fitted_with_sigmoid.min() > 0.51 and fitted_with_sigmoid.max() < 0.73 < absorbance.max()
 print("All checks passed.")

@@ -23,6 +23,8 @@
 
 # %%
 # %matplotlib inline
+import numpy as np
+
 import biograd
 from biograd import datasets, nn, viz
 
@@ -95,6 +97,49 @@ for shape in ([n_features, 48, 1], [n_features, 16, 16, 16, 1]):
 # Parameters are what the network must learn from your samples. Many parameters and few samples is the
 # recipe for **overfitting**: memorizing the training samples (tutorial 9).
 #
+# ## What a hidden layer buys
+#
+# With two measurements per tumour we can draw what a classifier does on the page: `viz.decision_boundary`
+# shades the predicted probability of "malignant" over the plane of the two measurements and draws the
+# line where it crosses 0.5. Logistic regression (no hidden layer) can only draw a straight boundary; a
+# network with a hidden layer of 8 neurons can bend it.
+
+# %%
+from sklearn.linear_model import LogisticRegression
+
+names = ["mean radius", "mean texture"]
+two = cancer.x[:, [cancer.feature_names.index(n) for n in names]].astype(np.float64)
+two = (two - two.mean(axis=0)) / two.std(axis=0)
+biograd.manual_seed(0)
+classifier = nn.MLP([2, 8, 1])
+biograd.fit(classifier, two, cancer.y, epochs=60, seed=0, verbose=False)
+accuracy = {
+    "logistic regression": LogisticRegression().fit(two, cancer.y).score(two, cancer.y),
+    "MLP([2, 8, 1])": float(np.mean(biograd.predict(classifier, two) == cancer.y)),
+}
+boundary = viz.decision_boundary(
+    classifier,
+    two,
+    cancer.y,
+    feature_names=[f"{n} (standardized)" for n in names],
+    class_names=cancer.target_names,
+    title="MLP([2, 8, 1]) on two tumour measurements",
+)
+print("training accuracy:", accuracy)
+boundary
+
+# %% [markdown]
+# ## Predict, then run
+#
+# How many parameters does the classifier above, `nn.MLP([2, 8, 1])`, have? And how many neurons?
+# Write your answer, then run the cell.
+
+# %%
+print(biograd.summary(classifier, (2,)))
+
+# %% [markdown]
+# Answer: 2·8 + 8 = 24 in the hidden layer and 8·1 + 1 = 9 in the output: 33 parameters, 9 neurons.
+#
 # ## Check
 
 # %%
@@ -103,4 +148,7 @@ assert report.total_neurons == count_neurons(sizes) == 25
 assert report.total_parameters == report.total_weights + report.total_biases
 assert sum(p.data.size for p in small.parameters()) == count_parameters([4, 5, 3, 1]) == 47
 assert count_parameters([n_features, 48, 1]) > count_parameters([n_features, 16, 16, 16, 1])
+assert biograd.summary(classifier, (2,)).total_parameters == count_parameters([2, 8, 1]) == 33
+assert accuracy["MLP([2, 8, 1])"] > accuracy["logistic regression"] - 0.02 > 0.85
+assert len(boundary.axes[0].collections) > 0, "the picture shades the probability"
 print("All checks passed.")

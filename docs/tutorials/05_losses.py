@@ -103,6 +103,27 @@ print("labels:", labels, "\nbiograd:", round(bce, 5), " by hand:", round(by_hand
 # probabilities with softmax. `biograd.fit` picks the loss for you from y: numbers mean MSE, two classes
 # mean BCEWithLogitsLoss, more classes mean CrossEntropyLoss.
 #
+# ## Predict, then run
+#
+# 1. A classifier that answers p = 0.5 for every tumour: what cross-entropy does it get?
+# 2. MSE is minimized by the mean. Which single guess minimizes the mean *absolute* error (L1 loss)?
+#    Predict, then run.
+
+# %%
+coin = nn.BCEWithLogitsLoss()(biograd.tensor(np.zeros(6)), biograd.tensor(labels)).item()
+print(f"1. p = 0.5 everywhere: cross-entropy {coin:.4f}")
+guesses = np.linspace(diabetes.y.min(), diabetes.y.max(), 2001)
+l1 = nn.L1Loss()
+y_all = biograd.tensor(diabetes.y.astype(np.float64))
+mae = [l1(biograd.tensor(np.full(len(diabetes.y), g)), y_all).item() for g in guesses]
+best_l1 = guesses[int(np.argmin(mae))]
+print(f"2. best single guess under L1: {best_l1:.1f}   median: {np.median(diabetes.y):.1f}")
+
+# %% [markdown]
+# Answers: 1. −log(0.5) = 0.693 for every tumour, malignant or benign: the loss of knowing nothing.
+# 2. The median: L1 pulls equally hard from every point, so the best guess has as many patients above as
+# below it. MSE pulls harder from far-away points, which drags its best guess to the mean.
+#
 # ## Check
 # Compare with independent formulas: the mean minimizes MSE, and scikit-learn's `log_loss` is the
 # cross-entropy.
@@ -118,4 +139,6 @@ three_class_logits = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
 ce = nn.CrossEntropyLoss()(biograd.tensor(three_class_logits), biograd.tensor(np.array([0, 2]))).item()
 softmax = np.exp(three_class_logits) / np.exp(three_class_logits).sum(axis=1, keepdims=True)
 assert abs(ce - log_loss([0, 2], softmax, labels=[0, 1, 2])) < 1e-5
+assert abs(coin - np.log(2)) < 1e-9
+assert abs(best_l1 - np.median(diabetes.y)) <= 1.0, "L1's best single guess is the median"
 print("All checks passed.")

@@ -57,8 +57,24 @@ print(steps)
 print("x.grad =", x.grad, "   by hand:", 2 * 1.5 * np.cos(1.5**2))
 
 # %% [markdown]
-# Read it from the top. Step 1 starts at y with dL/dy = 1 and multiplies by the local derivative cos(u).
-# Step 2 multiplies by 2x. The same thing as a picture: values flow left to right, gradients flow back.
+# Read it from the top. **What is L here?** The trace always writes gradients as dL/d(something), where
+# L is the value `backward()` was called on. We called `y.backward()`, so here L *is* y: the trace starts
+# with dL/dy = dy/dy = 1, and every later line is a derivative of y (dL/dx = dy/dx). In training, you
+# call `loss.backward()`, and L is the loss.
+#
+# Step 1 starts at y with dL/dy = 1 and multiplies by the local derivative cos(u). Step 2 multiplies by
+# 2x. The same thing as a picture: values flow left to right, gradients flow back.
+#
+# If we call `backward()` on L = 3·y instead, the trace starts at L (dL/dL = 1), the gradient arriving
+# at y is dL/dy = 3, and every gradient after it is three times larger:
+
+# %%
+x3 = biograd.tensor(1.5, requires_grad=True)
+L = 3 * (x3**2).sin()  # L = 3y
+with biograd.trace() as steps_3y:
+    L.backward()
+print(steps_3y)
+print("dL/dx with L = 3y:", x3.grad, "= 3 ×", x.grad)
 
 # %%
 viz.graph(y, trace=steps, title="y = sin(x²): values and gradients")
@@ -85,8 +101,21 @@ print("tumour 0:", np.round(sample, 3), "malignant" if label else "benign")
 biograd.manual_seed(1)
 model = nn.MLP([2, 3, 1]).double()  # double precision, so the checks below can be tight
 loss_fn = nn.BCEWithLogitsLoss()
-step = viz.backprop(model, sample, [label], loss_fn, lr=0.5)
+step = viz.backprop(
+    model,
+    sample,
+    [label],
+    loss_fn,
+    lr=0.5,
+    feature_names=["mean radius", "mean texture"],
+    class_names=list(cancer.target_names),
+)
 step
+
+# %% [markdown]
+# Here L is the cross-entropy of this one tumour. The loss frame writes it out: the network's logit ŷ,
+# the probability p = sigmoid(ŷ) it gives to "malignant", L = −log p for a malignant tumour, and the
+# gradient where the backward pass starts, dL/dŷ = p − y.
 
 # %% [markdown]
 # Every number on that page comes from biograd's engine. The page also keeps them in `step.numbers`:
@@ -103,6 +132,23 @@ print("dL/dW of the first layer (3 neurons x 2 inputs):\n", np.round(first["dL_d
 # it, so its weights do not change in this step (the flat part of ReLU in tutorial 3).
 
 # %% [markdown]
+# ## Predict, then run
+#
+# Delete the ReLU: a network of two Linear layers and nothing between them. Will the loss still go down
+# after one step? And how many rows of dL/dW can now be zero? Predict, then run.
+
+# %%
+biograd.manual_seed(1)
+no_relu = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1)).double()
+no_relu_step = viz.backprop(no_relu, sample, [label], loss_fn, lr=0.5)
+print("loss:", round(no_relu_step.numbers["loss"], 4), "->", round(no_relu_step.numbers["loss_after"], 4))
+print("dL/dW of the first layer:\n", np.round(no_relu_step.numbers["layers"][0]["dL_dW"], 5))
+
+# %% [markdown]
+# Answer: the loss still goes down (the chain rule works for any chain), and no row is zero: without
+# ReLU nothing switches a neuron off, so every weight gets a gradient. But as tutorial 3 showed, the two
+# layers together are one straight line: the network can no longer bend.
+#
 # ## Check
 # Is that gradient right? An independent way to get it is **finite differences**: nudge one weight by a
 # tiny ε and see how much the loss changes, (L(w + ε) - L(w - ε)) / 2ε. We compute the network by hand
@@ -129,6 +175,11 @@ for i in range(W1.shape[0]):
         numeric[i, j] = (loss_by_hand(W1 + nudge) - loss_by_hand(W1 - nudge)) / (2 * eps)
 
 assert abs(x.grad - 2 * 1.5 * np.cos(1.5**2)) < 1e-5, "dy/dx = 2x cos(x²)"
+assert steps.steps[0].upstream == 1.0 and steps_3y.steps[0].upstream == 1.0, "L: where backward() started"
+assert steps_3y.steps[1].upstream == 3.0, "with L = 3y, dL/dy = 3"
+assert abs(x3.grad - 3 * x.grad) < 1e-5
+assert no_relu_step.numbers["loss_after"] < no_relu_step.numbers["loss"]
+assert np.all(np.any(np.array(no_relu_step.numbers["layers"][0]["dL_dW"]) != 0, axis=1))
 assert np.allclose(first["dL_dW"], numeric, atol=1e-6), (first["dL_dW"], numeric)
 assert abs(step.numbers["loss"] - loss_by_hand(W1)) < 1e-9
 assert np.allclose(first["W_after"], W1 - 0.5 * numeric, atol=1e-6), "the update is w - lr * dL/dw"

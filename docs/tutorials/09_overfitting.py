@@ -59,7 +59,7 @@ x_train, x_val, x_test = scaler.transform(x_train), scaler.transform(x_val), sca
 print(f"{len(x_train)} training, {len(x_val)} validation, {len(x_test)} test patients")
 
 
-def train(model, optimizer, epochs=150, callbacks=None):
+def train(model, optimizer, epochs=60, callbacks=None):
     with warnings.catch_warnings():  # we read the curves ourselves below
         warnings.simplefilter("ignore", ConvergenceWarning)
         return biograd.fit(
@@ -104,9 +104,29 @@ history.diagnose()
 # 1. **Early stopping**: watch the validation loss, stop when it has not improved for `patience` epochs,
 #    and put back the weights of the best epoch.
 # 2. **Dropout**: during training, switch off a random half of the hidden neurons at every step
-#    (`dropout=0.5`). No neuron can rely on one particular other, which makes memorizing hard.
+#    (`dropout=0.5`). No neuron can rely on one particular other, which makes memorizing hard. The
+#    neurons that stay on are multiplied by 1 / (1 - p) = 2, so that on average each value is unchanged;
+#    at prediction time (`model.eval()`, which `biograd.predict` does for you) dropout is off and every
+#    neuron is used, unscaled. The cell after this list shows it on a small vector.
 # 3. **Weight decay** (L2): add λ·w to every gradient, which pulls all weights towards 0. Smaller weights
 #    make a smoother function.
+
+# %%
+drop = nn.Dropout(p=0.5)
+values = np.array([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]])
+biograd.manual_seed(1)
+drop.train()  # training mode: a new random half is switched off at every call
+print("training:  ", drop(values).data, "  and again:", drop(values).data)
+drop.eval()  # evaluation mode (prediction): dropout does nothing
+print("evaluation:", drop(values).data)
+drop.train()
+average = np.mean([drop(values).data for _ in range(4000)], axis=0)
+print("average of 4000 training calls:", np.round(average, 2))
+
+# %% [markdown]
+# In training, each value is either 0 or doubled (1 / (1 - 0.5) = 2), and averaged over many calls it
+# comes back to the input: the scaling keeps what the next layer sees the same on average, so nothing
+# needs to change when dropout is switched off for prediction.
 
 # %%
 biograd.manual_seed(0)
@@ -161,6 +181,33 @@ sex_history.diagnose()
 # The loss stays at that of always predicting the average patient. The diagnosis lists the usual fixes,
 # and the last one applies here: this input does not carry the information.
 #
+# ## Predict, then run
+#
+# 1. Dropout 0.5 helped. What will **dropout 0.9** do (9 of every 10 hidden neurons off at each step)?
+#    Will `diagnose()` say overfitting, a good fit, or underfitting?
+# 2. The big network overfits 231 patients. Would it overfit **8 patients**? Would the validation loss
+#    be better or worse than with 231?
+
+# %%
+biograd.manual_seed(0)
+heavy = nn.MLP([10, 128, 128, 1], dropout=0.9)
+heavy_history = train(heavy, Adam(heavy.parameters(), lr=0.001))
+print("dropout 0.9:", heavy_history.diagnose())
+
+x_all_train, y_all_train = x_train, y_train
+x_train, y_train = x_all_train[:8], y_all_train[:8]  # `train` reads these two names
+biograd.manual_seed(0)
+few = nn.MLP([10, 128, 128, 1])
+few_history = train(few, Adam(few.parameters(), lr=0.001))
+x_train, y_train = x_all_train, y_all_train
+print("8 patients:", few_history.diagnose())
+
+# %% [markdown]
+# Answers: 1. Underfitting: with 90% of the neurons silenced at every step, the network cannot even fit
+# its training patients. Regularization is a dose. 2. Yes, and far worse: 8 patients are memorized
+# within a few epochs, and the best validation loss is much higher than with 231. More data is the
+# best regularizer.
+#
 # ## Check
 # The early-stopped model must hold the weights of its best epoch: its validation error, computed here
 # with numpy, equals the lowest validation loss in its history. Every remedy must beat the plain big
@@ -179,4 +226,16 @@ best_remedy = min(results[r] for r in ("early stopping", "dropout 0.5", "weight 
 assert best_remedy < 1.1 * results["linear regression"]
 sex_r2 = 1 - np.mean((biograd.predict(tiny, sex) - y) ** 2) / np.var(y)
 assert sex_r2 < 0.05 and sex_history.diagnose().verdict == "underfitting", "sex alone explains almost nothing"
+# dropout: 0 or x / (1 - p) in training, x itself in evaluation, x on average
+drop.train()
+biograd.manual_seed(1)
+once = drop(values).data
+assert set(np.round(once / values, 6).ravel()) <= {0.0, 2.0}
+drop.eval()
+assert np.array_equal(drop(values).data, values)
+assert np.allclose(average, values, rtol=0.1)
+assert np.array_equal(biograd.predict(dropout, x_test), biograd.predict(dropout, x_test)), "no dropout"
+assert heavy_history.diagnose().verdict == "underfitting"
+assert few_history.diagnose().verdict == "overfitting"
+assert min(few_history.history["val_loss"]) > min(history.history["val_loss"])
 print("All checks passed.")

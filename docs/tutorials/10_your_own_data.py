@@ -58,6 +58,25 @@ print(data.x[0][:, :8])
 # - `ReLU`, then `GlobalMaxPool1d`: keep each filter's best score *anywhere* in the sequence. A motif
 #   counts wherever it sits.
 # - `Linear(8, 1)`: weigh the 8 best scores into one logit for "has the motif".
+#
+# **Weight sharing.** A filter uses the *same* 4 x 12 weights at every position: it is one small pattern
+# detector slid along the sequence, not a separate detector per position. That is why a motif counts
+# wherever it sits, and why the layer is small: 8 x (4 x 12) weights + 8 biases = 392 parameters, whatever
+# the sequence length. A dense layer from the 4 x 50 one-hot grid to 8 neurons *per position* (39 positions
+# where 12 bases fit) would need 39 times more weights. The cell below checks it: one filter's score at
+# position 5 is the sum of its weights times the 12 bases starting at position 5, and the same numbers
+# score position 30.
+
+# %%
+biograd.manual_seed(0)
+conv = nn.Conv1d(4, 8, kernel_size=12)
+one = data.x[:1]  # the first sequence: (1 sequence, 4 letters, 50 positions)
+scores = conv(one).data  # (1, 8 filters, 39 positions)
+kernel, bias = conv.weight.data[0], conv.bias.data[0]  # filter 0: (4, 12) weights and one bias
+by_hand = [float((kernel * one[0][:, p : p + 12]).sum() + bias) for p in (5, 30)]
+print("filter 0 at positions 5 and 30, by the layer:", scores[0, 0, [5, 30]])
+print("                               and by hand:", np.round(by_hand, 6))
+print("parameters:", sum(p.data.size for p in conv.parameters()), "  output positions:", scores.shape[-1])
 
 # %%
 train_idx, test_idx = train_test_split(
@@ -83,10 +102,14 @@ viz.loss_curves(history, title="A convolutional network learning the motif")
 # %% [markdown]
 # ## Which bases did the network look at?
 #
-# **Integrated gradients** give every input a share of the network's score: how much the score would
-# drop if that base were removed, summed over the path from "no sequence" to the real one. Large values
-# mark the bases the decision rests on. Here are 8 test sequences that carry the motif; the black boxes
-# show where it really was planted.
+# **Integrated gradients** give every base a share of the network's score (its logit). They walk in
+# small steps from a *baseline*, here the all-zero input ("no sequence"), to the real sequence, average
+# the gradient of the score along the way, and multiply it by how much each input differs from the
+# baseline. The shares add up to score(sequence) - score(baseline), so each base gets its part of the
+# difference the real sequence makes. This is not "how much the score drops if that base is removed":
+# that question is answered by changing bases (in-silico mutagenesis, below), and the two answers can
+# differ. Large values mark the bases the decision rests on. Here are 8 test sequences that carry the
+# motif; the black boxes show where it really was planted.
 
 # %%
 with_motif = test_idx[data.y[test_idx] == 1]
@@ -154,6 +177,47 @@ fig
 # - Or on the command line, one command trains, compares with classical models, explains and writes a
 #   report: `biograd train my.fa --labels labels.csv --out runs/mine`, then open `runs/mine/report.html`.
 #
+# ## Predict, then run
+#
+# 1. The integrated-gradients shares of one sequence should add up to score(sequence) - score(all zeros).
+#    Do they exactly, with only 25 steps? And with 200 steps? Predict, then run.
+# 2. Train the same network on only 8 sequences instead of 600, with 100 other sequences held out for
+#    validation. Will it still find the motif? Predict, then read `diagnose()`.
+
+# %%
+x_one = data.x[with_motif[:1]]
+logit = cnn(x_one).data.item()
+logit_zero = cnn(np.zeros_like(x_one)).data.item()
+gaps = {}
+for steps in (25, 200):
+    shares = explain.integrated_gradients(cnn, x_one, steps=steps)
+    gaps[steps] = abs(shares.sum() - (logit - logit_zero))
+    print(f"{steps:3} steps: sum of shares {shares.sum():.4f}", end="   ")
+    print(f"score(x) - score(0) = {logit - logit_zero:.4f}")
+
+biograd.manual_seed(0)
+tiny = nn.Sequential(nn.Conv1d(4, 8, kernel_size=12), nn.ReLU(), nn.GlobalMaxPool1d(), nn.Linear(8, 1))
+few, held_out = train_idx[:8], test_idx[:100]
+tiny_history = biograd.fit(
+    tiny,
+    data.x[few],
+    data.y[few],
+    epochs=60,
+    lr=0.01,
+    seed=0,
+    verbose=False,
+    validation_data=(data.x[held_out], data.y[held_out]),
+)
+tiny_accuracy = float(np.mean(biograd.predict(tiny, data.x[test_idx]) == data.y[test_idx]))
+print(f"8 sequences: test accuracy {tiny_accuracy:.2f}.", tiny_history.diagnose())
+
+# %% [markdown]
+# Answers: 1. Close, not exact: with 25 steps the sum is a few percent off, with 200 steps much closer.
+# The gap is the error of adding up steps instead of taking the integral. 2. Only partly: the network
+# memorizes its 8 sequences (training loss near 0) but classifies new ones far worse than the network
+# trained on 600; `diagnose()` calls it overfitting. A 12-base pattern among 50 random bases needs many
+# examples.
+#
 # ## Check
 # The generator knows where each motif was planted. The network should classify new sequences well,
 # point at the planted bases, and its strongest filter should spell the motif.
@@ -171,4 +235,8 @@ assert accuracy >= 0.95, accuracy
 assert hits >= 0.9, f"only {hits:.0%} of top attributions fall inside the planted motif"
 assert planted[0] <= worst < planted[0] + 12, "the most damaging mutation is inside the motif"
 assert best_alignment >= 9, (consensus, motif)
+assert np.allclose(scores[0, 0, [5, 30]], by_hand, atol=1e-5), "one filter, the same weights everywhere"
+assert sum(p.data.size for p in conv.parameters()) == 8 * 4 * 12 + 8 == 392
+assert gaps[200] < gaps[25] < 0.1 * abs(logit - logit_zero), "completeness, up to the integration error"
+assert tiny_accuracy < accuracy - 0.1 and tiny_history.diagnose().verdict == "overfitting"
 print(f"{hits:.0%} of the top attributions are inside the motif. All checks passed.")

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import html
 import io
+import re
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -227,8 +228,14 @@ def _step_activations(seed: int, shared: dict[str, Any]) -> Step:
         "exactly one straight line x·W + b with W = W3·W2·W1 (largest difference over 9 inputs: "
         f"{gap:.1e}). Only a nonlinear activation lets a network bend.</p>"
     )
+    fit = viz.regression_fit(seed=seed)
+    text += (
+        "<p>Below the functions: a network of two tanh layers, MLP([1, 16, 16, 1]), bending its curve "
+        "through 40 noisy points as training goes on (the loss of each curve is in the legend).</p>"
+    )
     fig = viz.activation_functions(["relu", "sigmoid", "tanh"])
-    return Step(3, "Activation functions", text, [_img(fig, "activation functions")], "03", {"gap": gap})
+    figures = [_img(fig, "activation functions"), _img(fit, "a network fitting a curve")]
+    return Step(3, "Activation functions", text, figures, "03", {"gap": gap})
 
 
 def _step_layers(seed: int, shared: dict[str, Any]) -> Step:
@@ -246,8 +253,29 @@ def _step_layers(seed: int, shared: dict[str, Any]) -> Step:
         "samples.</p>"
     )
     picture = viz.network(small, title="MLP([4, 5, 3, 1]): circles are neurons, lines are weights")
-    facts = {"parameters": report.total_parameters, "neurons": report.total_neurons}
-    return Step(4, "Layers and networks", text, [_img(picture, "network diagram")], "04", facts)
+    cancer = datasets.breast_cancer()
+    names = ["mean radius", "mean texture"]
+    (two,) = _standardize(cancer.x[:, [cancer.feature_names.index(n) for n in names]].astype(np.float64))
+    manual_seed(seed)
+    hidden = nn.MLP([2, 8, 1])
+    _quiet_fit(hidden, two, cancer.y, epochs=60, seed=seed)
+    accuracy = float(np.mean(predict(hidden, two) == cancer.y))
+    boundary = viz.decision_boundary(
+        hidden,
+        two,
+        cancer.y,
+        feature_names=[f"{n} (standardized)" for n in names],
+        class_names=list(cancer.target_names),
+        title="MLP([2, 8, 1]) on two tumour measurements",
+    )
+    text += (
+        "<p>What a hidden layer buys: MLP([2, 8, 1]) trained on two measurements of the 569 tumours "
+        "draws a curved line between the classes (its training accuracy: "
+        f"{accuracy:.2f}). The shading is the predicted probability of the second class.</p>"
+    )
+    figures = [_img(picture, "network diagram"), _img(boundary, "decision boundary")]
+    facts = {"parameters": report.total_parameters, "neurons": report.total_neurons, "accuracy": accuracy}
+    return Step(4, "Layers and networks", text, figures, "04", facts)
 
 
 def _step_losses(seed: int, shared: dict[str, Any]) -> Step:
@@ -299,7 +327,15 @@ def _step_backprop(seed: int, shared: dict[str, Any]) -> Step:
     (features,) = _standardize(cancer.x[:, columns].astype(np.float64))
     manual_seed(seed + 1)
     model = nn.MLP([2, 3, 1]).double()
-    steps = viz.backprop(model, features[0], [float(cancer.y[0])], nn.BCEWithLogitsLoss(), lr=0.5)
+    steps = viz.backprop(
+        model,
+        features[0],
+        [float(cancer.y[0])],
+        nn.BCEWithLogitsLoss(),
+        lr=0.5,
+        feature_names=["mean radius", "mean texture"],
+        class_names=list(cancer.target_names),
+    )
     wanted = []
     for stage in ("loss", "backward", "update"):
         wanted.append(next(i for i, f in enumerate(steps.frames) if f["stage"] == stage))
@@ -312,10 +348,16 @@ def _step_backprop(seed: int, shared: dict[str, Any]) -> Step:
         f"{2 * 1.5 * np.cos(2.25):.4f}; biograd's backward pass gives {float(x.grad):.4f}. In the graph, "
         "values flow left to right and gradients flow back.</p>"
         "<p>Below, one real training step of a 2-3-1 network on one malignant tumour (its mean radius "
-        "and mean texture, standardized): the loss, the error δ = dL/dz sent back through the output "
+        "and mean texture, standardized): the loss (p = sigmoid(ŷ), L = −log p, dL/dŷ = p − y), the error "
+        "δ = dL/dz sent back through the output "
         f"neuron, and the weights after w ← w − lr·dL/dw. The loss falls from {steps.numbers['loss']:.3f} to "
-        f"{steps.numbers['loss_after']:.3f}. The notebook version lets you step through all "
-        f"{len(steps.frames)} frames.</p>"
+        f"{steps.numbers['loss_after']:.3f}. Step through all {len(steps.frames)} frames of the same "
+        "step in the interactive page after the pictures (buttons, slider or ← → keys); "
+        '<code>viz.backprop(...).save("step.html")</code> writes it for your own sample.</p>'
+    )
+    figures.append(
+        f'<iframe class="stepper" title="backpropagation, step by step" sandbox="allow-scripts" '
+        f'srcdoc="{html.escape(steps.to_html(), quote=True)}"></iframe>'
     )
     facts = {"grad": float(x.grad), "loss": steps.numbers["loss"], "loss_after": steps.numbers["loss_after"]}
     return Step(6, "The chain rule and backpropagation", text, figures, "06", facts)
@@ -362,15 +404,31 @@ def _step_optimizers(seed: int, shared: dict[str, Any]) -> Step:
     ax.set_ylabel("training loss (cross-entropy, log scale)")
     ax.set_title("Three optimizers, same network, same start, lr 0.01")
     ax.legend()
+    paths = viz.optimizer_paths()
+    finals = {}  # name: (lr, final loss), read from the figure's own legend
+    for line in paths.axes[0].lines:
+        found = re.fullmatch(r"(.+) \(lr ([\d.]+)\): final loss ([\d.]+)", line.get_label())
+        if found:
+            finals[found[1]] = (float(found[2]), float(found[3]))
+    ranked = sorted(finals, key=lambda name: finals[name][1])
+    order = " &lt; ".join(f"{name} {finals[name][1]:.3g}" for name in ranked)
+    rates = ", ".join(f"{name} {finals[name][0]:g}" for name in finals)
     text = (
-        "<p>An optimizer turns gradients into weight changes. Plain <b>SGD</b> steps along −gradient and "
-        "zig-zags across narrow valleys. <b>Momentum</b> keeps a velocity (a running sum of gradients) "
-        "and gathers speed along the valley. <b>Adam</b> gives each weight its own step size, about lr "
+        "<p>An optimizer turns gradients into weight changes. Plain <b>SGD</b> steps along −gradient "
+        "(in PyTorch and biograd, SGD names this rule whatever the batch size). <b>Momentum</b> keeps a "
+        "velocity v ← μ·v + g, a running sum that grows to g/(1 − μ) while the gradient keeps its "
+        "direction, and overshoots where the valley turns. <b>Adam</b> divides a running average of the "
+        "gradient by the square root of a running average of its square, so each weight moves about lr "
         "per step whatever the gradient's size.</p>"
-        f"<p>On the breast-cancer data after 15 epochs: SGD {last['SGD']:.3f}, momentum "
-        f"{last['SGD + momentum 0.9']:.3f}, Adam {last['Adam']:.3f}.</p>"
+        f"<p>Top: a narrow valley, {len(paths.axes[0].lines[0].get_xdata()) - 1} steps each, with each "
+        f"optimizer's own learning rate ({rates}). Final losses: {order}; here {ranked[0]} ends lowest "
+        f"and {ranked[-1]} highest (momentum loops around the minimum). One surface is not a ranking.</p>"
+        f"<p>Bottom: the breast-cancer data, same lr 0.01 for all, after 15 epochs: SGD {last['SGD']:.3f}, "
+        f"momentum {last['SGD + momentum 0.9']:.3f}, Adam {last['Adam']:.3f}: with a gradient that keeps "
+        "its direction, momentum and Adam get much further.</p>"
     )
-    figures = [_img(viz.optimizer_paths(), "optimizer paths"), _img(fig, "optimizers on breast cancer")]
+    figures = [_img(paths, "optimizer paths"), _img(fig, "optimizers on breast cancer")]
+    last = {**last, "paths_ranked": ranked}
     return Step(8, "Optimizers: SGD, momentum, Adam", text, figures, "08", last)
 
 
@@ -445,7 +503,8 @@ def _step_motifs(seed: int, shared: dict[str, Any]) -> Step:
     text = (
         "<p>The convolutional network of step 1 had 8 filters of 12 bases sliding along each sequence, "
         "and kept each filter's best match anywhere (global max pooling). Which bases did it use? "
-        "Integrated gradients share the network's score among the input bases: "
+        "Integrated gradients share the network's score among the input bases (the shares add up to "
+        "score(sequence) − score(all zeros)): "
         f"for {hits:.0%} of these test sequences the most important base lies inside the planted motif, "
         "which the network was never told about.</p>"
         f"<p>Its most influential filter reads <code>{consensus}</code> (strongest base at each position); "
@@ -524,6 +583,7 @@ nav ol{columns:2;padding-left:22px}
 section{border-top:1px solid #ddd;margin-top:28px;padding-top:8px}
 section h2 .n{color:#0072B2;margin-right:8px}
 figure{margin:12px 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
+iframe.stepper{width:100%;height:1150px;border:1px solid #ddd}
 code{background:#f4f4f4;padding:1px 4px;border-radius:3px}
 .more{font-size:90%;color:#555}
 footer{margin-top:32px;font-size:85%;color:#666;border-top:1px solid #ddd;padding-top:8px}

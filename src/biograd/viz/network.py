@@ -362,7 +362,7 @@ def draw_network(
     # column captions
     for ci, x in enumerate(xs):
         caption = layer_title(layers, ci)
-        detail = f"{sizes[ci]} {'features' if ci == 0 else 'neurons' if sizes[ci] > 1 else 'neuron'}"
+        detail = f"{sizes[ci]} {'feature' if ci == 0 else 'neuron'}{'s' if sizes[ci] > 1 else ''}"
         if ci:
             detail += f", {layers[ci - 1].activation_name}"
         scene.text(x, 84, caption, size=12, bold=True)
@@ -569,10 +569,7 @@ def network(model: Any, x: Any = None, show: str = "weights", title: str | None 
     what = {"weights": "weights", "gradients": "gradients dL/dw", "activations": "activations"}[show]
     subtitle = "Each circle is a neuron, each line a weight (the input is multiplied by it); b = bias."
     if any(n > SMALL for n in [layers[0].weight.shape[1]] + [layer.weight.shape[0] for layer in layers]):
-        subtitle = (
-            "Each circle or cell of a column is a neuron. Layers wider than 10 neurons show their weights "
-            "as a matrix."
-        )
+        subtitle = "Each circle or column cell is a neuron; layers over 10 wide show weights as a matrix."
     if x is not None:
         subtitle += "\nFill: each neuron's activation a = act(w·x + b) for this sample."
     layout = draw_network(

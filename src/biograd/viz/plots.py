@@ -225,10 +225,17 @@ def gradient_descent_variants(epochs: int = 15, n: int = 128, seed: int = 0):
         ax.set_ylabel("training loss (MSE)")
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-        ax.legend()
+    # one legend for both panels, below them: inside a panel it hid part of a curve
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    try:
+        fig.legend(handles, labels, loc="outside lower center", ncols=3)
+    except ValueError:  # matplotlib < 3.7 has no "outside" placement: below the figure's bottom edge
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=3)
     axes[0][0].set_title("Loss per epoch")
     axes[0][1].set_title("Loss per second of compute")
-    fig.suptitle(f"Batch vs stochastic vs mini-batch gradient descent (same data, same start; n={n})")
+    fig.suptitle(
+        f"Batch vs stochastic vs mini-batch gradient descent (a 1-16-1 network, {n} points, same start)"
+    )
     return fig
 
 
