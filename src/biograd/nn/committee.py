@@ -36,6 +36,30 @@ from biograd.tensor import Tensor, no_grad, stack
 
 COMBINES = ("softmax", "sigmoid", "mean")
 
+#: A sample is *uncertain* when fewer than this share of the members put it in the committee's class
+#: (with 5 members: two or more dissent; with 10: three or more) ...
+MIN_AGREEMENT = 0.8
+#: ... or, for regression, when the members' predictions spread (standard deviation) by more than this
+#: many standard deviations of the training target: they then disagree by half the difference between two
+#: typical training samples, so which member is right matters more than the average says.
+MAX_SPREAD_SD = 0.5
+
+
+def uncertain(disagreement: Mapping[str, np.ndarray], target_sd: float | None = None) -> np.ndarray:
+    """Which samples the members disagree on (bool per sample), from :meth:`Committee.disagreement`.
+
+    Classes: ``agreement < MIN_AGREEMENT`` (0.8). Regression (no ``"agreement"``): ``spread >
+    MAX_SPREAD_SD * target_sd`` (0.5 training SDs); ``target_sd`` is required there.
+    """
+    if "agreement" in disagreement:
+        return np.asarray(disagreement["agreement"]) < MIN_AGREEMENT
+    if target_sd is None or not np.isfinite(target_sd) or target_sd <= 0:
+        raise ValueError(
+            "For a regression committee, 'uncertain' compares the members' spread with the standard "
+            f"deviation of the training target; give target_sd > 0. Got {target_sd!r} instead."
+        )
+    return np.asarray(disagreement["spread"]) > MAX_SPREAD_SD * float(target_sd)
+
 
 def _member_probabilities(outputs: np.ndarray, combine: str) -> np.ndarray:
     """(M, N, ...) member outputs -> (M, N, k) probabilities, or (M, N, ...) values for "mean"."""
@@ -129,6 +153,10 @@ class Committee(Module):
         spread = probs[:, rows, chosen].std(axis=0)
         agreement = (probs.argmax(axis=-1) == chosen[None, :]).mean(axis=0)
         return {"spread": spread, "agreement": agreement}
+
+    def uncertain(self, x: Any, target_sd: float | None = None) -> np.ndarray:
+        """True for the samples of ``x`` the members disagree on (see :func:`uncertain`)."""
+        return uncertain(self.disagreement(x), target_sd)
 
     def extra_repr(self) -> str:
         return f"members={len(self)}, combine={self.combine!r}"

@@ -186,8 +186,31 @@ def _encode_new_target(values: np.ndarray, info: dict[str, Any], target: str | N
     return np.asarray([index[v] for v in labels], dtype=np.int64)
 
 
+def committee_disagreement(model: Any, info: dict[str, Any], x: np.ndarray) -> dict[str, np.ndarray] | None:
+    """For a committee of networks: per sample, ``spread`` (the standard deviation across members of the
+    probability of the committee's class, or of the prediction in the target's units) and ``uncertain``
+    (the members disagree: :func:`biograd.nn.committee.uncertain`, agreement below 0.8 for classes,
+    spread above 0.5 training-target SDs for regression). None for a single network."""
+    from biograd.nn.committee import Committee, uncertain
+
+    if not isinstance(model, Committee):
+        return None
+    found = model.disagreement(x)
+    target_sd = None
+    if "agreement" not in found:
+        y_scale = info["preprocessing"].get("y_scale")
+        if not y_scale:
+            raise ModelFileError(
+                "This regression committee's model.json has no training target scale (preprocessing "
+                "'y_scale'), which says how large a spread is; save it with biograd train."
+            )
+        target_sd = float(y_scale[1])
+    return {"spread": found["spread"], "uncertain": uncertain(found, target_sd)}
+
+
 def predict_table(model: Any, info: dict[str, Any], new: NewData) -> Any:
-    """Predictions as a DataFrame: id, predicted (class name or value), class probabilities."""
+    """Predictions as a DataFrame: id, predicted (class name or value), class probabilities; for a
+    committee of networks also ``spread`` and ``uncertain`` (see :func:`committee_disagreement`)."""
     import pandas as pd
 
     prep = info["preprocessing"]
@@ -204,18 +227,28 @@ def predict_table(model: Any, info: dict[str, Any], new: NewData) -> Any:
         if new.y is not None:
             frame["true"] = new.y
         frame["predicted"] = np.asarray(predict(model, new.x), dtype=np.float64).reshape(len(new.x))
+    found = committee_disagreement(model, info, new.x)
+    if found is not None:
+        frame["spread"] = np.round(found["spread"], 6)
+        frame["uncertain"] = found["uncertain"]
     return frame
 
 
 def evaluate_new(model: Any, info: dict[str, Any], new: NewData) -> dict[str, Any]:
-    """Test metrics of a trained model on labelled new data (the same metrics as the report)."""
+    """Test metrics of a trained model on labelled new data (the same metrics as the report); for a
+    committee of networks also ``uncertain_samples``, how many samples its members disagree on."""
     prep = info["preprocessing"]
     if new.y is None:
         raise DataError("These data have no target values to evaluate against.")
     if prep.get("task") == "classification":
-        return classification_metrics(new.y, predict_proba(model, new.x), prep["class_names"])
-    pred = np.asarray(predict(model, new.x), dtype=np.float64).reshape(len(new.x))
-    return regression_metrics(new.y, pred)
+        metrics = classification_metrics(new.y, predict_proba(model, new.x), prep["class_names"])
+    else:
+        pred = np.asarray(predict(model, new.x), dtype=np.float64).reshape(len(new.x))
+        metrics = regression_metrics(new.y, pred)
+    found = committee_disagreement(model, info, new.x)
+    if found is not None:
+        metrics["uncertain_samples"] = int(found["uncertain"].sum())
+    return metrics
 
 
 def explain_new(

@@ -1,0 +1,187 @@
+"""Using a committee of networks on new data: predict with a spread and an uncertain flag, evaluate with a
+count of uncertain samples, and old single-network run directories unchanged.
+
+Oracles: numpy recomputation of the members' probabilities and their standard deviation, and committees
+built by hand whose members disagree on samples known in advance (the sign of one gene against another).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import biograd
+from biograd import nn, pipeline
+from biograd.bio.tabular import Preprocessor
+from biograd.cli import main
+from biograd.nn.committee import MAX_SPREAD_SD, MIN_AGREEMENT
+
+
+def frame_of(n: int = 40, seed: int = 0, task: str = "classification") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"sample": [f"S{i:02d}" for i in range(n)]})
+    frame["gene_a"] = rng.normal(size=n)
+    frame["gene_b"] = rng.normal(size=n)
+    if task == "classification":
+        frame["status"] = np.where(frame.gene_a > 0, "tumour", "healthy")
+    else:
+        frame["age"] = 50 + 10 * frame.gene_a + rng.normal(size=n)
+    return frame
+
+
+def write_run(path: Path, model: nn.Module, frame: pd.DataFrame, target: str) -> np.ndarray:
+    """A run directory as biograd train writes it: the model with the pipeline's metadata (biograd.save).
+    Returns the network inputs of ``frame`` (the saved preprocessing applied)."""
+    prep = Preprocessor(id_column="sample").fit(frame.drop(columns=[target]))
+    classification = frame[target].dtype.kind not in "fi"
+    names = sorted(frame[target].unique().tolist()) if classification else []
+    task = "classification" if classification else "regression"
+    y = frame[target].to_numpy()
+    metadata = {
+        "pipeline": pipeline.PIPELINE_FORMAT,
+        "task": task,
+        "feature_names": prep.feature_names,
+        "class_names": names or None,
+        "preprocessing": {
+            "kind": "table",
+            "input_format": "csv",
+            "table": prep.to_config(),
+            "id_column": "sample",
+            "layer": None,
+            "target": target,
+            "task": task,
+            "class_names": names,
+            "y_scale": None if classification else [float(y.mean()), float(y.std())],
+        },
+        "architecture_text": "hand-made",
+        "data_name": "test",
+        "kernel_size": None,
+    }
+    biograd.save(model, path, metadata=metadata)
+    return prep.transform(frame)
+
+
+def linear(weights, bias=0.0) -> nn.Module:
+    layer = nn.Linear(len(weights[0]), len(weights))
+    layer.weight.data = np.asarray(weights, dtype=np.float32)
+    layer.bias.data = np.full(len(weights), bias, dtype=np.float32)
+    return nn.Sequential(layer)
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def disagreeing_committee() -> nn.Committee:
+    """Five one-logit members: three say tumour when gene_a > 0, two when gene_b > 0. They all agree where
+    the two genes have the same sign, and split 3:2 where they do not."""
+    members = [linear([[4.0, 0.0]]) for _ in range(3)] + [linear([[0.0, 4.0]]) for _ in range(2)]
+    return nn.Committee(members, combine="sigmoid")
+
+
+def test_predict_spread_and_uncertain_equal_numpy_on_samples_known_to_split(tmp_path):
+    frame = frame_of()
+    run = tmp_path / "run"
+    x = write_run(run, disagreeing_committee(), frame, "status")
+    csv = tmp_path / "new.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run), str(csv), "--out", str(out)]) == 0
+    got = pd.read_csv(out)
+
+    p1 = np.stack([sigmoid(4 * x[:, 0])] * 3 + [sigmoid(4 * x[:, 1])] * 2)  # members x samples: P(tumour)
+    mean = p1.mean(axis=0)
+    chosen = np.where(mean > 0.5, p1, 1 - p1)  # probability of the committee's class
+    np.testing.assert_allclose(got.probability_tumour, mean, atol=2e-6)
+    np.testing.assert_allclose(got.spread, chosen.std(axis=0), atol=2e-6)
+    split = np.sign(x[:, 0]) != np.sign(x[:, 1])  # known by construction
+    assert split.any() and (~split).any()
+    assert list(got.uncertain) == list(split)
+    assert list(got.predicted) == list(np.where(mean > 0.5, "tumour", "healthy"))
+
+
+def test_evaluate_counts_the_uncertain_samples(tmp_path, capsys):
+    frame = frame_of(seed=1)
+    run = tmp_path / "run"
+    x = write_run(run, disagreeing_committee(), frame, "status")
+    csv = tmp_path / "new.csv"
+    frame.to_csv(csv, index=False)
+    assert main(["evaluate", str(run), str(csv)]) == 0
+    text = capsys.readouterr().out
+    line = next(line for line in text.splitlines() if line.strip().startswith("uncertain_samples"))
+    assert int(line.split()[-1]) == int((np.sign(x[:, 0]) != np.sign(x[:, 1])).sum())
+
+
+def test_softmax_committee_agreement_threshold_and_spread_against_numpy(tmp_path):
+    rng = np.random.default_rng(3)
+    members = [linear(rng.normal(size=(3, 2)) * 2) for _ in range(6)]
+    frame = frame_of(n=60, seed=2)
+    frame["status"] = np.array(["a", "b", "c"])[np.arange(60) % 3]
+    run = tmp_path / "run"
+    x = write_run(run, nn.Committee(members, combine="softmax"), frame, "status")
+    model, info = pipeline.load_run(run)
+    assert isinstance(model, nn.Committee) and len(model.members) == 6
+    table = pipeline.predict_table(model, info, pipeline.NewData(x=x, ids=list(frame["sample"]), y=None))
+
+    logits = np.stack([x @ m[0].weight.data.T.astype(np.float64) + m[0].bias.data for m in members])
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    mean = probs.mean(0)
+    chosen = mean.argmax(1)
+    rows = np.arange(len(x))
+    agreement = (probs.argmax(-1) == chosen).mean(0)
+    np.testing.assert_allclose(table.spread, probs[:, rows, chosen].std(0), atol=2e-6)
+    assert list(table.uncertain) == list(agreement < MIN_AGREEMENT)
+    assert 0 < int(table.uncertain.sum()) < len(x)  # the threshold separates something here
+
+
+def test_regression_spread_in_target_units_and_uncertain_beyond_half_a_training_sd(tmp_path):
+    frame = frame_of(n=50, seed=4, task="regression")
+    sd = float(frame.age.std(ddof=0))
+    # two members agree on gene_a's effect; one of them also reads gene_b strongly: they disagree in
+    # proportion to |gene_b|
+    members = [linear([[10.0, 0.0]], bias=50.0), linear([[10.0, 12.0]], bias=50.0)]
+    run = tmp_path / "run"
+    x = write_run(run, nn.Committee(members, combine="mean"), frame, "age")
+    csv = tmp_path / "new.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run), str(csv), "--out", str(out)]) == 0
+    got = pd.read_csv(out)
+    preds = np.stack([50 + 10 * x[:, 0], 50 + 10 * x[:, 0] + 12 * x[:, 1]])
+    np.testing.assert_allclose(got.predicted, preds.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(got.spread, preds.std(0), atol=1e-4)  # = 6 |gene_b (standardized)|
+    assert list(got.uncertain) == list(6 * np.abs(x[:, 1]) > MAX_SPREAD_SD * sd)
+    assert 0 < int(got.uncertain.sum()) < len(x)
+
+
+def test_an_old_single_network_run_directory_predicts_as_before(tmp_path):
+    """A run directory written by the single-network save path: no spread or uncertain column, the
+    probabilities those of the network (numpy softmax of its saved weights)."""
+    biograd.manual_seed(0)
+    net = nn.MLP([2, 4, 2])
+    frame = frame_of(seed=5)
+    run = tmp_path / "old"
+    x = write_run(run, net, frame, "status")
+    csv = tmp_path / "new.csv"
+    frame.to_csv(csv, index=False)
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run), str(csv), "--out", str(out)]) == 0
+    got = pd.read_csv(out)
+    assert list(got.columns) == ["id", "true", "predicted", "probability_healthy", "probability_tumour"]
+    w1, b1, w2, b2 = (p.data.astype(np.float64) for p in net.parameters())
+    z = np.maximum(x @ w1.T + b1, 0) @ w2.T + b2
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(got[["probability_healthy", "probability_tumour"]], p, atol=2e-6)
+    model, info = pipeline.load_run(run)
+    metrics = pipeline.evaluate_new(model, info, pipeline.read_new_data(info, csv))
+    assert "uncertain_samples" not in metrics
+
+
+def test_uncertain_needs_the_target_sd_for_regression():
+    with pytest.raises(ValueError, match="target_sd"):
+        nn.committee.uncertain({"spread": np.ones(3)})
