@@ -185,3 +185,112 @@ def test_an_old_single_network_run_directory_predicts_as_before(tmp_path):
 def test_uncertain_needs_the_target_sd_for_regression():
     with pytest.raises(ValueError, match="target_sd"):
         nn.committee.uncertain({"spread": np.ones(3)})
+
+
+# --------------------------------------------------------------------------------------------------
+# Explaining a committee: each member explained, averaged, with each feature's rank stability
+# --------------------------------------------------------------------------------------------------
+
+
+def ranked_members(n_features: int = 30) -> list[nn.Module]:
+    """Five linear members (one output) that agree on features 0 and 2..20 and disagree on feature 1:
+    only member 0 weighs it (10, the largest weight of all), the others ignore it."""
+    common = np.zeros(n_features)
+    common[0] = 3.0
+    common[2:21] = 1.0 + np.arange(2, 21) / 100
+    common[21:] = 0.01
+    members = []
+    for m in range(5):
+        w = common.copy()
+        w[1] = 10.0 if m == 0 else 0.0
+        members.append(linear([w]))
+    return members
+
+
+def test_committee_attributions_are_the_members_average_and_unstable_features_are_flagged():
+    from biograd.explain import explain_table
+
+    rng = np.random.default_rng(0)
+    x = rng.choice([-1.0, 1.0], size=(40, 30)).astype(np.float32)  # |x| = 1: a feature's rank is |w|
+    members = ranked_members()
+    names = [f"g{j}" for j in range(30)]
+    found = explain_table(nn.Committee(members, combine="mean"), x, names, task="regression")
+
+    weights = np.stack([m[0].weight.data[0] for m in members]).astype(np.float64)
+    # integrated gradients of a linear network from baseline 0 are x * w exactly; averaged over members
+    np.testing.assert_allclose(found.per_sample[names].to_numpy(), x * weights.mean(0), rtol=1e-5)
+    stability = dict(zip(found.ranking.feature, found.ranking.stability, strict=True))
+    # by construction: member 0's top 20 is {1, 0, 3..20}, the others' {0, 2..20}
+    want = {"g0": 1.0, "g1": 0.2, "g2": 0.8, **{f"g{j}": 1.0 for j in range(3, 21)}}
+    want.update({f"g{j}": 0.0 for j in range(21, 30)})
+    assert stability == pytest.approx(want)
+    assert found.members == 5
+    assert list(found.ranking.feature[:2]) == ["g0", "g1"]  # g1 ranks second on the average ...
+    assert found.unstable == ["g1", *[f"g{j}" for j in range(21, 30)]]  # ... but is not a finding
+    assert found.findings(3) == ["g0", "g20", "g19"]
+
+
+def test_a_single_network_explanation_has_no_stability_column():
+    from biograd.explain import explain_table
+
+    x = np.random.default_rng(1).normal(size=(10, 30)).astype(np.float32)
+    found = explain_table(ranked_members()[0], x, [f"g{j}" for j in range(30)], task="regression")
+    assert "stability" not in found.ranking.columns
+    assert found.members == 1 and found.unstable == []
+
+
+def test_cli_explain_and_report_say_unstable_not_a_finding(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from biograd.report import _table_importance
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"sample": [f"S{i}" for i in range(40)]})
+    for j in range(30):
+        frame[f"g{j}"] = rng.normal(size=40)
+    frame["age"] = rng.normal(size=40)
+    run = tmp_path / "run"
+    write_run(run, nn.Committee(ranked_members(), combine="mean"), frame, "age")
+    csv = tmp_path / "new.csv"
+    frame.to_csv(csv, index=False)
+    ranking_csv = tmp_path / "ranking.csv"
+    assert main(["explain", str(run), str(csv), "--top", "5", "--out", str(ranking_csv)]) == 0
+    text = capsys.readouterr().out
+    assert "a committee of 5 networks" in text
+    rows = [line for line in text.splitlines() if line.split() and line.split()[0].isdigit()]
+    assert len(rows) == 5
+    flagged = [line for line in rows if line.rstrip().endswith("unstable - not a finding")]
+    assert len(flagged) == 1 and " g1 " in flagged[0]  # the one feature only member 0 uses
+    assert pd.read_csv(ranking_csv).set_index("feature").stability["g1"] == pytest.approx(0.2)
+
+    model, info = pipeline.load_run(run)
+    found = pipeline.explain_new(model, info, pipeline.read_new_data(info, csv))
+    result = SimpleNamespace(prepared=SimpleNamespace(data=SimpleNamespace(target_name="age")))
+    html = _table_importance(result, found)
+    assert html.count('<tr class="unstable">') == 1  # g1 is in the report's top 20; g21.. are not
+    assert "<b>unstable - not a finding</b>" in html and "committee of 5 networks" in html
+
+
+def test_sequence_committee_positions_and_mutagenesis_are_the_members_average():
+    """Linear members on one-hot sequences: a position's integrated gradient is the weight of the base
+    present there, a substitution changes the score by w[new] - w[old]; the committee averages both."""
+    from biograd.bio.sequences import one_hot
+    from biograd.explain import explain_sequences
+
+    rng = np.random.default_rng(3)
+    seqs = ["".join(rng.choice(list("ACGT"), size=8)) for _ in range(6)]
+    x = np.asarray(one_hot(seqs, alphabet="dna", length=8), dtype=np.float32)
+    members = []
+    for _ in range(3):
+        layer = nn.Linear(32, 1)
+        layer.weight.data = rng.normal(size=(1, 32)).astype(np.float32)
+        members.append(nn.Sequential(nn.Flatten(), layer))
+    found = explain_sequences(
+        nn.Committee(members, combine="mean"), x, [f"s{i}" for i in range(6)], seqs, "regression", window=3
+    )
+    w = np.stack([m[1].weight.data.reshape(4, 8) for m in members]).astype(np.float64).mean(0)
+    np.testing.assert_allclose(found.positions, (x * w).sum(axis=1), rtol=1e-5, atol=1e-6)
+    top = found.groups[0].top[0]
+    present = (x[top] * w).sum(axis=0)
+    np.testing.assert_allclose(found.groups[0].ism, w - present, rtol=1e-5, atol=1e-6)
+    assert found.members == 3

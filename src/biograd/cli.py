@@ -277,8 +277,11 @@ def _summary(result: Any, out: Path) -> None:
     )
     found = result.importance
     if found is not None and found.kind == "table":
-        top = ", ".join(found.ranking["feature"].head(5).astype(str))
-        _out(f"Most important features: {top}")
+        top = ", ".join(found.findings(5))
+        _out(f"Most important features: {top}" if top else "Most important features: none stable")
+        shaky = [f for f in found.ranking["feature"].head(5).astype(str) if found.is_unstable(f)]
+        if shaky:
+            _out(f"Ranked high but unstable across the committee (not findings): {', '.join(shaky)}")
     elif found is not None:
         for group in found.groups:
             if group.n:
@@ -367,6 +370,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _explain_table_text(found: Any) -> None:
+    from biograd.explain.predictions import STABILITY_TOP, UNSTABLE_BELOW, UNSTABLE_TEXT
+
     table = found.table()
     per_class = found.direction_columns
     towards = found.towards
@@ -379,16 +384,30 @@ def _explain_table_text(found: Any) -> None:
         _out(f"Features ranked by mean |integrated gradients| of the predicted value, over {used}:")
     directions = per_class or ["direction"]
     labels = [f"-> {c[len('direction_') :]}" for c in per_class] or ["direction"]
+    committee = "stability" in table.columns
+    if committee:
+        _out(
+            f"(a committee of {found.members} networks: each member explained, attributions averaged; "
+            f"stability = share of members ranking the feature in their top {STABILITY_TOP}; below "
+            f"{UNSTABLE_BELOW} the members disagree and the feature is {UNSTABLE_TEXT!r})"
+        )
     rows = [
         [
             int(r["rank"]),
             str(r["feature"]),
             float(r["mean_abs_attribution"]),
             *[float(r[d]) for d in directions],
+            *(
+                [float(r["stability"]), UNSTABLE_TEXT if found.is_unstable(r["feature"]) else ""]
+                if committee
+                else []
+            ),
         ]
         for _, r in table.iterrows()
     ]
-    _out(_table(rows, ["rank", "feature", "mean |attr.|", *labels]))
+    _out(
+        _table(rows, ["rank", "feature", "mean |attr.|", *labels, *(["stability", ""] if committee else [])])
+    )
     if per_class:
         _out(
             "(-> CLASS: correlation, over all samples, between the feature's value and its attribution to "
@@ -407,6 +426,8 @@ def _explain_table_text(found: Any) -> None:
 def _explain_sequences_text(found: Any) -> None:
     window = found.window
     _out(f"Integrated gradients over {found.used()}; each sequence's most important {window}-letter site.")
+    if found.members > 1:
+        _out(f"(a committee of {found.members} networks: each member explained, attributions averaged)")
     for group in found.groups:
         name = group.class_name
         shown = group.shown

@@ -36,6 +36,7 @@ padding-bottom:4px}h3{font-size:16px;margin:18px 0 6px}
 table{border-collapse:collapse;margin:8px 0 12px;font-size:14px}th,td{border:1px solid #d0d7de;
 padding:5px 10px;text-align:left}th{background:#f0f3f6}td.num{text-align:right;font-variant-numeric:
 tabular-nums}tr.best td{font-weight:600}tr.net td{background:#eef5fb}
+tr.unstable td{color:#555;font-style:italic}
 img{max-width:100%;height:auto}.figs{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}
 .figs>div{flex:1 1 420px}.note{color:#555;font-size:13px}code,pre{background:#f6f8fa;border-radius:4px;
 padding:2px 5px;font-size:13px}pre{padding:10px;white-space:pre-wrap;word-break:break-all}
@@ -532,6 +533,11 @@ def _section_importance(result: Any) -> str:
         "sequences are grouped by predicted class, the most confident first. This shows what the "
         "<i>network</i> uses, which is not proof of biological cause.</p>"
     ]
+    if imp.members > 1:
+        parts.append(
+            f"<p>The model is a committee of {imp.members} networks: the attributions and the in-silico "
+            "mutagenesis are each member's, averaged over the members.</p>"
+        )
     for group in imp.groups:
         name = group.class_name
         title = (
@@ -583,23 +589,51 @@ def _table_importance(result: Any, imp: Any) -> str:
     else:
         scored = f"the predicted {_esc(p.data.target_name)}"
         towards = f"a higher {p.data.target_name}"
-    rows = []
+    from biograd.explain.predictions import STABILITY_TOP, UNSTABLE_BELOW, UNSTABLE_TEXT
+
+    committee = "stability" in ranking.columns
+    rows, classes = [], []
     for _, r in head.iterrows():
-        if per_class:
+        if committee and imp.is_unstable(r["feature"]):
+            effect = f"<b>{UNSTABLE_TEXT}</b>"
+        elif per_class:
             best = max(per_class, key=lambda c: r[c])
             effect = _direction(float(r[best]), best[len("direction_") :], "most towards")
         else:
             effect = _direction(float(r["direction"]), towards)
-        rows.append([int(r["rank"]), _esc(r["feature"]), float(r["mean_abs_attribution"]), effect])
+        stability = [float(r["stability"])] if committee else []
+        rows.append(
+            [int(r["rank"]), _esc(r["feature"]), float(r["mean_abs_attribution"]), *stability, effect]
+        )
+        classes.append("unstable" if committee and imp.is_unstable(r["feature"]) else "")
     used = imp.used("test samples")
+    note = ""
+    if committee:
+        note = (
+            f"<p>The model is a committee of {imp.members} networks: each member is explained and the "
+            "attributions are averaged. <i>Stability</i> is the share of members that rank the feature "
+            f"among their top {STABILITY_TOP}; below {UNSTABLE_BELOW} the members disagree about it, and it "
+            f"is marked <b>{UNSTABLE_TEXT}</b>: another training run could rank it anywhere.</p>"
+        )
+        ranking = ranking.assign(
+            feature=[f"{f} (unstable)" if imp.is_unstable(f) else str(f) for f in ranking["feature"]]
+        )
+    header = [
+        "rank",
+        "feature",
+        "mean |attribution|",
+        *(["stability"] if committee else []),
+        "effect of higher values",
+    ]
     return (
         f"<p>Integrated gradients on {used}: how much each input moved {scored} away from that of an "
         "average sample. Features are ranked by the mean absolute attribution. The effect of higher "
         "values is the correlation, across samples, between a feature's value and its attribution"
         + (" to each class's logit (the class it raises most is named)" if per_class else "")
         + ". This shows what the <i>network</i> uses, which is not proof of biological cause.</p>"
+        + note
         + figure_feature_ranking(ranking, None if per_class else towards)
-        + _table(["rank", "feature", "mean |attribution|", "effect of higher values"], rows)
+        + _table(header, rows, classes if committee else None)
     )
 
 

@@ -23,6 +23,13 @@ from biograd.explain.attributions import (
     rank_features,
 )
 
+#: A committee's explanation: a feature's rank stability is the share of members that put it among their
+#: ``STABILITY_TOP`` features (:func:`biograd.stats.rank_stability`); below ``UNSTABLE_BELOW`` the members
+#: disagree on it, and it is shown as "unstable - not a finding", never as a finding.
+STABILITY_TOP = 20
+UNSTABLE_BELOW = 0.5
+UNSTABLE_TEXT = "unstable - not a finding"
+
 #: ``explain`` and the report look at every sample up to this many; above it, a seeded random sample
 #: of this size (the output says so). Integrated gradients cost 33 forward and backward passes per row.
 MAX_EXPLAIN_ROWS = {"table": 5000, "sequence": 2000}
@@ -115,6 +122,11 @@ class Explanation:
         positions: sequences: attribution per position (samples x length).
         window: sequences: the width of a site.
         top: how many ranking rows :meth:`table` keeps (None: all).
+        members: how many networks were explained: 1, or the size of a committee, whose attributions
+            are each member's, averaged (tables then get a ``stability`` column in ``ranking``: the share
+            of members that rank the feature among their top ``STABILITY_TOP``).
+        unstable: tables explained by a committee: the features (in rank order) whose stability is below
+            ``UNSTABLE_BELOW``; they are rendered as "unstable - not a finding".
     """
 
     kind: str
@@ -128,6 +140,8 @@ class Explanation:
     positions: np.ndarray | None = None
     window: int = 0
     top: int | None = None
+    members: int = 1
+    unstable: list[str] = field(default_factory=list)
 
     @property
     def sampled(self) -> bool:
@@ -144,6 +158,17 @@ class Explanation:
         if self.ranking is None:
             return []
         return [c for c in self.ranking.columns if str(c).startswith("direction_")]
+
+    def is_unstable(self, feature: Any) -> bool:
+        """Is this feature's rank unstable across the committee's members (not a finding)?"""
+        return str(feature) in set(self.unstable)
+
+    def findings(self, n: int) -> list[str]:
+        """The first ``n`` ranked features that are findings (the unstable ones left out)."""
+        if self.ranking is None:
+            return []
+        unstable = set(self.unstable)
+        return [str(f) for f in self.ranking["feature"] if str(f) not in unstable][:n]
 
     def used(self, noun: str = "samples") -> str:
         """Which samples were explained, in words: "all 360 samples" or "a random sample of 50 of the
@@ -219,6 +244,22 @@ def _batched(fn: Any, x: np.ndarray, *extra: np.ndarray) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def _committee_members(model: Any) -> list[Any] | None:
+    """The member networks of a committee (:class:`biograd.nn.Committee`); None for one network."""
+    from biograd.nn.committee import Committee
+
+    return model.members if isinstance(model, Committee) else None
+
+
+def member_average(model: Any, explain: Any) -> np.ndarray:
+    """``explain(network)`` for one network; for a committee, the average of ``explain(member)`` over its
+    members (each member explained on its own, as Khan et al. averaged their networks)."""
+    members = _committee_members(model)
+    if members is None:
+        return explain(model)
+    return np.mean([np.asarray(explain(m), dtype=np.float64) for m in members], axis=0)
+
+
 def attributions_towards_classes(
     model: Any, x: np.ndarray, task: str, class_index_: int | None = None, steps: int = 32
 ) -> dict[str, Any]:
@@ -230,48 +271,71 @@ def attributions_towards_classes(
     class", whichever class comes first alphabetically). With more classes the explained quantity is
     that class's logit. Regression: the predicted value.
 
+    A committee (:class:`biograd.nn.Committee`) predicts with its averaged probabilities; the attributions
+    are each member's towards the committee's class (its logit, or its signed log-odds), averaged over the
+    members, and ``member_importance`` (members x inputs, flattened) holds each member's mean |attribution|
+    over the samples, from which the rank stability of each feature follows.
+
     Returns a dict: ``attr`` (x's shape), ``explained`` (class index per sample, None for regression),
     ``predicted`` (class index per sample or None), ``score`` (the explained quantity: log-odds of the
-    explained class for two classes, its logit for more, the prediction for regression),
-    ``probability`` (of the explained class, or None) and ``log_probability`` (for ranking; for
-    regression the prediction).
+    explained class for two classes, its logit for more, the prediction for regression; for a committee
+    with more classes, the log of its averaged probability), ``probability`` (of the explained class, or
+    None), ``log_probability`` (for ranking; for regression the prediction) and ``member_importance``
+    (None for one network).
     """
     out = _batched(lambda b: outputs(model, b), x).astype(np.float64)
     n = len(x)
+    members = _committee_members(model)
     if task != "classification":
-        attr = _batched(lambda b: integrated_gradients(model, b, steps=steps), x)
+        explained = predicted = None
         value = out[:, 0]
-        return {
-            "attr": attr,
-            "explained": None,
-            "predicted": None,
-            "score": value,
-            "probability": None,
-            "log_probability": value,
-        }
-    if out.shape[1] == 1:
+        score, probability, log_p = value, None, value
+        sign = None
+    elif out.shape[1] == 1:
         z = out[:, 0]
         predicted = (z > 0).astype(np.int64)  # P(class 1) = sigmoid(z) > 0.5, as predict_proba's argmax
         explained = predicted if class_index_ is None else np.full(n, int(class_index_), dtype=np.int64)
         sign = np.where(explained == 1, 1.0, -1.0)
-        attr = _batched(lambda b: integrated_gradients(model, b, steps=steps), x)
-        attr = attr * sign.reshape((n,) + (1,) * (attr.ndim - 1)).astype(attr.dtype)
         score = sign * z
         log_p = -np.logaddexp(0.0, -score)  # log sigmoid(score)
+        probability = np.exp(log_p)
     else:
         predicted = out.argmax(axis=1)
         explained = predicted if class_index_ is None else np.full(n, int(class_index_), dtype=np.int64)
-        attr = _batched(lambda b, t: integrated_gradients(model, b, steps=steps, target=t), x, explained)
+        sign = None
         score = out[np.arange(n), explained]
         top = out.max(axis=1, keepdims=True)
         log_p = score - (top[:, 0] + np.log(np.exp(out - top).sum(axis=1)))  # log softmax
+        probability = np.exp(log_p)
+
+    def explain(net: Any) -> np.ndarray:
+        if task == "classification" and sign is None:
+            return _batched(lambda b, t: integrated_gradients(net, b, steps=steps, target=t), x, explained)
+        attr = _batched(lambda b: integrated_gradients(net, b, steps=steps), x)
+        if sign is not None:
+            attr = attr * sign.reshape((n,) + (1,) * (attr.ndim - 1)).astype(attr.dtype)
+        return attr
+
+    member_importance = None
+    if members is None:
+        attr = explain(model)
+    else:
+        total = None
+        importance = []
+        for member in members:
+            a = np.asarray(explain(member), dtype=np.float64)
+            importance.append(np.abs(a).mean(axis=0).reshape(-1))
+            total = a if total is None else total + a
+        attr = (total / len(members)).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+        member_importance = np.stack(importance)
     return {
         "attr": attr,
         "explained": explained,
         "predicted": predicted,
         "score": score,
-        "probability": np.exp(log_p),
+        "probability": probability,
         "log_probability": log_p,
+        "member_importance": member_importance,
     }
 
 
@@ -328,6 +392,11 @@ def explain_table(
     attribution: close to +1 "higher values raise the score of that class (or the prediction)", close
     to -1 "higher values lower it".
 
+    A committee of networks is explained member by member and averaged (see
+    :func:`attributions_towards_classes`); the ranking then has a ``stability`` column (the share of
+    members ranking the feature among their top ``STABILITY_TOP``) and ``unstable`` names the features
+    below ``UNSTABLE_BELOW``.
+
     Returns an :class:`Explanation` of kind "table": its ``ranking``, ``towards`` and ``per_sample``
     (one row per sample explained, the attribution of every feature).
     """
@@ -345,6 +414,17 @@ def explain_table(
     found = attributions_towards_classes(model, xs, task, chosen)
     attr = found["attr"].astype(np.float64)
     ranking = rank_features(attr, names)
+    unstable: list[str] = []
+    if found["member_importance"] is not None:
+        from biograd.stats import rank_stability
+
+        by_name = dict(zip(names, rank_stability(found["member_importance"], top=STABILITY_TOP), strict=True))
+        ranking["stability"] = [float(by_name[f]) for f in ranking["feature"]]
+        unstable = [
+            str(f)
+            for f, v in zip(ranking["feature"], ranking["stability"], strict=True)
+            if v < UNSTABLE_BELOW
+        ]
     values = xs.astype(np.float64)
     towards = None if task != "classification" else (classes[chosen] if chosen is not None else None)
     if not multi or chosen is not None:
@@ -367,6 +447,8 @@ def explain_table(
         seed=seed,
         ranking=ranking,
         towards=towards,
+        members=len(_committee_members(model) or [model]),
+        unstable=unstable,
     )
 
 
@@ -393,7 +475,8 @@ def explain_sequences(
     important site. Sequences are grouped by explained class (the positive class first for two
     classes), each group ranked by the probability of its class; regression: one group, ranked by the
     predicted value. In-silico mutagenesis (every single-base substitution) of each group's top
-    sequence shows which changes would weaken its class most.
+    sequence shows which changes would weaken its class most. A committee's integrated gradients and
+    mutagenesis are each member's, averaged over the members, so its sites come from averaged positions.
 
     Returns an :class:`Explanation` of kind "sequence": its ``groups`` (one :class:`SiteGroup` per class
     shown), ``positions``, ``window`` and ``per_sample`` (one row per sequence, one column per position).
@@ -444,7 +527,10 @@ def explain_sequences(
         ism = None
         if len(top):
             target = None if c is None else c
-            raw = in_silico_mutagenesis(model, x[top[:1]], target=target)[0]
+            first = x[top[:1]]
+            raw = member_average(
+                model, lambda net, s=first, t=target: in_silico_mutagenesis(net, s, target=t)
+            )[0]
             # one logit for two classes: the score of class 0 is -z, so its changes flip sign
             ism = -raw if (c == 0 and len(classes) == 2) else raw
         groups.append(
@@ -470,6 +556,7 @@ def explain_sequences(
         groups=groups,
         positions=positions,
         window=window,
+        members=len(_committee_members(model) or [model]),
     )
 
 
