@@ -294,3 +294,78 @@ def test_sequence_committee_positions_and_mutagenesis_are_the_members_average():
     present = (x[top] * w).sum(axis=0)
     np.testing.assert_allclose(found.groups[0].ism, w - present, rtol=1e-5, atol=1e-6)
     assert found.members == 3
+
+
+# --------------------------------------------------------------------------------------------------
+# A committee handed to PyTorch and back
+# --------------------------------------------------------------------------------------------------
+
+
+def scaled_members(width: int, n: int = 3) -> list[nn.Module]:
+    """Members as a training fold builds them: their own scaling and gene selection, then an MLP."""
+    rng = np.random.default_rng(width)
+    members = []
+    for m in range(n):
+        biograd.manual_seed(m)
+        keep = sorted(rng.choice(6, size=4, replace=False).tolist())
+        members.append(
+            nn.Sequential(
+                nn.Standardize(rng.normal(size=6), rng.uniform(0.5, 2.0, size=6)),
+                nn.SelectFeatures(keep, 6),
+                nn.Linear(4, 5),
+                nn.Tanh(),
+                nn.Linear(5, width),
+            )
+        )
+    return members
+
+
+@pytest.mark.parametrize("combine,width", [("softmax", 3), ("sigmoid", 1), ("mean", 2)])
+def test_to_torch_committee_averages_like_biograd_and_comes_back(combine, width):
+    torch = pytest.importorskip("torch")
+    from biograd.interop import from_torch, to_torch
+    from biograd.training import predict_proba
+
+    committee = nn.Committee(scaled_members(width), combine=combine).eval()
+    x = np.random.default_rng(9).normal(size=(7, 6)).astype(np.float32)
+    torch_committee = to_torch(committee)
+    xt = torch.tensor(x, requires_grad=True)
+    got = torch_committee(xt)
+    xb = biograd.tensor(x, requires_grad=True)
+    want = committee(xb)
+    np.testing.assert_allclose(got.detach().numpy(), want.data, rtol=1e-5, atol=1e-6)
+    upstream = np.random.default_rng(1).normal(size=tuple(got.shape)).astype(np.float32)
+    (got * torch.tensor(upstream)).sum().backward()
+    (want * biograd.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), xb.grad, rtol=1e-4, atol=1e-6)
+    if combine == "softmax":  # the torch output read as logits gives biograd's averaged probabilities
+        probs = torch.softmax(got, dim=-1).detach().numpy()
+        np.testing.assert_allclose(probs, predict_proba(committee, x), rtol=1e-5, atol=1e-6)
+    assert set(torch_committee.state_dict()) == set(committee.state_dict())
+    for member, torch_member in zip(committee.members, torch_committee.members, strict=True):
+        np.testing.assert_allclose(
+            torch_member(torch.tensor(x)).detach().numpy(),
+            member(biograd.tensor(x)).data,
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    back = from_torch(torch_committee)
+    assert isinstance(back, nn.Committee) and back.combine == combine and len(back.members) == 3
+    np.testing.assert_allclose(back(biograd.tensor(x)).data, want.data, rtol=1e-6, atol=1e-7)
+
+
+def test_a_saved_committee_loads_as_a_module_that_predicts_and_converts(tmp_path):
+    torch = pytest.importorskip("torch")
+    from biograd.interop import to_torch
+
+    committee = nn.Committee(scaled_members(3), combine="softmax")
+    biograd.save(committee, tmp_path / "committee")
+    loaded = biograd.load(tmp_path / "committee")
+    assert isinstance(loaded, nn.Committee)
+    x = np.random.default_rng(2).normal(size=(5, 6)).astype(np.float32)
+    np.testing.assert_allclose(
+        biograd.predict_proba(loaded, x), biograd.predict_proba(committee, x), atol=1e-7
+    )
+    np.testing.assert_allclose(
+        to_torch(loaded)(torch.tensor(x)).detach().numpy(), committee(biograd.tensor(x)).data, atol=1e-6
+    )

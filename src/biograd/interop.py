@@ -20,6 +20,12 @@ MaxPool1d(k, stride)                   torch.nn.MaxPool1d(k, stride)
 GlobalMaxPool1d()                      biograd.interop.TorchGlobalMaxPool1d (x.amax(dim=2))
 Flatten(start_axis)                    torch.nn.Flatten(start_dim=start_axis)
 Sequential, MLP                        torch.nn.Sequential (an MLP comes back as a Sequential)
+Standardize(shift, scale)              biograd.interop.TorchStandardize ((x - shift) / scale)
+SelectFeatures(indices, in_features)   biograd.interop.TorchSelectFeatures (x[:, indices])
+Committee(members, combine)            biograd.interop.TorchCommittee: the members' probabilities
+                                       averaged as biograd does; ``.members`` is the list of the
+                                       members as ordinary torch modules, for where one network is
+                                       needed
 =====================================  ==========================================================
 
 Dtypes are kept: float32 (biograd's default) stays float32 and float64 stays float64. torch is imported
@@ -40,19 +46,21 @@ from typing import Any
 import numpy as np
 
 from biograd.nn.activation import GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from biograd.nn.committee import Committee, SelectFeatures
 from biograd.nn.conv import Conv1d, GlobalMaxPool1d, MaxPool1d
-from biograd.nn.layers import MLP, Dropout, Flatten, Linear, Neuron, Sequential
+from biograd.nn.layers import MLP, Dropout, Flatten, Linear, Neuron, Sequential, Standardize
 from biograd.nn.module import Module, Parameter
 
 __all__ = ["UnsupportedLayerError", "from_torch", "to_torch"]
 
 _BIOGRAD_LAYERS = (
     "Linear, Neuron, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Identity, Dropout, Conv1d, "
-    "MaxPool1d, GlobalMaxPool1d, Flatten, Sequential, MLP"
+    "MaxPool1d, GlobalMaxPool1d, Flatten, Sequential, MLP, Standardize, SelectFeatures, Committee"
 )
 _TORCH_LAYERS = (
     "Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, Identity, Dropout, Conv1d, "
-    "MaxPool1d, Flatten, Sequential, and biograd.interop's TorchNeuron and TorchGlobalMaxPool1d"
+    "MaxPool1d, Flatten, Sequential, and biograd.interop's TorchNeuron, TorchGlobalMaxPool1d, "
+    "TorchStandardize, TorchSelectFeatures and TorchCommittee"
 )
 
 
@@ -99,15 +107,84 @@ def _torch_layers() -> dict[str, type]:
         def forward(self, x: Any) -> Any:
             return x.amax(dim=2)
 
-    for cls in (TorchNeuron, TorchGlobalMaxPool1d):  # picklable as biograd.interop.<name>
+    class TorchStandardize(torch.nn.Module):
+        """biograd's Standardize: y = (x - shift) / scale per feature (last axis), shift and scale fixed
+        (buffers, not parameters; kept out of the state_dict as biograd keeps them out of its own)."""
+
+        def __init__(self, shift: Any, scale: Any) -> None:
+            super().__init__()
+            self.register_buffer("shift", torch.as_tensor(np.asarray(shift, np.float64)), persistent=False)
+            self.register_buffer("scale", torch.as_tensor(np.asarray(scale, np.float64)), persistent=False)
+
+        def forward(self, x: Any) -> Any:
+            return (x - self.shift.to(x.dtype)) / self.scale.to(x.dtype)
+
+        def extra_repr(self) -> str:
+            return f"features={self.shift.numel()}"
+
+    class TorchSelectFeatures(torch.nn.Module):
+        """biograd's SelectFeatures: (samples, in_features) -> (samples, len(indices)), x[:, indices]."""
+
+        def __init__(self, indices: Any, in_features: int) -> None:
+            super().__init__()
+            self.in_features = int(in_features)
+            index = torch.as_tensor(np.asarray(indices, np.int64))
+            self.register_buffer("indices", index, persistent=False)
+
+        def forward(self, x: Any) -> Any:
+            return x[:, self.indices]
+
+        def extra_repr(self) -> str:
+            return f"{self.indices.numel()} of {self.in_features} features"
+
+    class TorchCommittee(torch.nn.Module):
+        """biograd's Committee: the members' outputs combined as biograd combines them.
+
+        ``"softmax"``: log of the averaged class probabilities, logsumexp_m(log_softmax(z_m)) - log M;
+        ``"sigmoid"``: the logit of the averaged P(class 1); ``"mean"``: the members' mean. The members are
+        children "0", "1", ... (so state_dict keys match biograd's); ``.members`` lists them.
+        """
+
+        def __init__(self, members: Any, combine: str = "softmax") -> None:
+            super().__init__()
+            self.combine = combine
+            for i, member in enumerate(members):
+                self.add_module(str(i), member)
+
+        @property
+        def members(self) -> list[Any]:
+            return list(self.children())
+
+        def forward(self, x: Any) -> Any:
+            z = torch.stack([m(x) for m in self.children()])
+            log_m = float(np.log(z.shape[0]))
+            if self.combine == "mean":
+                return z.mean(dim=0)
+            if self.combine == "softmax":
+                return torch.logsumexp(torch.log_softmax(z, dim=-1), dim=0) - log_m
+            log_p = torch.logsumexp(torch.nn.functional.logsigmoid(z), dim=0) - log_m
+            log_q = torch.logsumexp(torch.nn.functional.logsigmoid(-z), dim=0) - log_m
+            return log_p - log_q
+
+        def extra_repr(self) -> str:
+            return f"combine={self.combine!r}"
+
+    made = (TorchNeuron, TorchGlobalMaxPool1d, TorchStandardize, TorchSelectFeatures, TorchCommittee)
+    for cls in made:  # picklable as biograd.interop.<name>
         cls.__module__ = __name__
         cls.__qualname__ = cls.__name__
-    return {"TorchNeuron": TorchNeuron, "TorchGlobalMaxPool1d": TorchGlobalMaxPool1d}
+    return {cls.__name__: cls for cls in made}
 
 
 def __getattr__(name: str) -> Any:
-    # biograd.interop.TorchNeuron / TorchGlobalMaxPool1d exist once asked for (importing torch then)
-    if name in ("TorchNeuron", "TorchGlobalMaxPool1d"):
+    # biograd.interop.TorchNeuron, TorchCommittee, ... exist once asked for (importing torch then)
+    if name in (
+        "TorchNeuron",
+        "TorchGlobalMaxPool1d",
+        "TorchStandardize",
+        "TorchSelectFeatures",
+        "TorchCommittee",
+    ):
         return _torch_layers()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -168,6 +245,15 @@ def _to_torch(module: Module, path: str, torch: Any) -> Any:
         if module.bias is not None:
             _copy_into(torch, layer.bias, module.bias)
         return layer
+    if kind is Committee:
+        members = [
+            _to_torch(m, f"{path}.{i}" if path else str(i), torch) for i, m in enumerate(module.members)
+        ]
+        return _torch_layers()["TorchCommittee"](members, module.combine)
+    if kind is Standardize:
+        return _torch_layers()["TorchStandardize"](module.shift, module.scale)
+    if kind is SelectFeatures:
+        return _torch_layers()["TorchSelectFeatures"](module.indices, module.in_features)
     if kind is Neuron:
         activation = _to_torch(module.activation, f"{path}.activation" if path else "activation", torch)
         layer = _torch_layers()["TorchNeuron"](
@@ -202,6 +288,10 @@ def _to_torch(module: Module, path: str, torch: Any) -> Any:
 
 def to_torch(model: Module) -> Any:
     """The equivalent ``torch.nn.Module``: same layers, same weights, same outputs and gradients.
+
+    A :class:`~biograd.nn.Committee` becomes a ``TorchCommittee`` that averages its members' probabilities
+    exactly as biograd does; ``to_torch(committee).members`` is the list of members as ordinary torch
+    modules, for tools that need one network.
 
     Weights are copied (the two models are independent afterwards) and keep their dtype (float32 or
     float64). The torch module is in the same mode as ``model`` (``train()`` or ``eval()``). Its
@@ -291,6 +381,16 @@ def _from_torch(module: Any, path: str, torch: Any) -> Module:
         if module.bias is not None:
             _set(layer.bias, torch, module.bias)
         return layer
+    if kind is custom["TorchCommittee"]:
+        members = [
+            _from_torch(child, f"{path}.{name}" if path else name, torch)
+            for name, child in module.named_children()
+        ]
+        return Committee(members, combine=module.combine)
+    if kind is custom["TorchStandardize"]:
+        return Standardize(_as_numpy(torch, module.shift), _as_numpy(torch, module.scale))
+    if kind is custom["TorchSelectFeatures"]:
+        return SelectFeatures(module.indices.cpu().numpy().tolist(), module.in_features)
     if kind is custom["TorchNeuron"]:
         activation = _from_torch(module.activation, f"{path}.activation" if path else "activation", torch)
         layer = Neuron(module.in_features, activation=activation)
