@@ -369,3 +369,51 @@ def test_a_saved_committee_loads_as_a_module_that_predicts_and_converts(tmp_path
     np.testing.assert_allclose(
         to_torch(loaded)(torch.tensor(x)).detach().numpy(), committee(biograd.tensor(x)).data, atol=1e-6
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Drawing a committee: one member, and the picture says which
+# --------------------------------------------------------------------------------------------------
+
+
+def test_viz_network_draws_one_member_of_a_committee_and_says_so():
+    import xml.etree.ElementTree as ET
+
+    from biograd import viz
+
+    members = scaled_members(3)
+    committee = nn.Committee(members)
+    x = np.random.default_rng(4).normal(size=6)
+    pic = viz.network(committee, x=x, show="activations", member=1)
+    root = ET.fromstring(pic.svg)
+    svg = "{http://www.w3.org/2000/svg}"
+    text = " ".join("".join(t.itertext()) for t in root.iter(f"{svg}text"))
+    assert "Member 2 of a committee of 3 networks" in text
+    circles = list(root.iter(f"{svg}circle"))
+    inputs = [c for c in circles if "input-node" in (c.get("class") or "").split()]
+    neurons = [c for c in circles if "neuron" in (c.get("class") or "").split()]
+    assert len(inputs) == 4  # the 4 genes member 1 keeps, after its own scaling
+    # oracle: the member's layers by hand in numpy, from the raw 6-feature sample
+    member = members[1]
+    scaled = (x - member[0].shift) / member[0].scale
+    kept = scaled[member[1].indices]
+    hidden = np.tanh(member[2].weight.data.astype(np.float64) @ kept + member[2].bias.data)
+    out = member[4].weight.data.astype(np.float64) @ hidden + member[4].bias.data
+    got = [float(c.get("data-activation")) for c in neurons]
+    np.testing.assert_allclose(got, np.concatenate([hidden, out]), rtol=1e-5, atol=1e-6)
+    from biograd.viz.network import layer_chain
+
+    chain = layer_chain(committee, "6 features")
+    assert "member 1 of a committee of 3" in chain.svg
+    with pytest.raises(ValueError, match="member"):
+        viz.network(committee, member=3)
+
+
+def test_the_report_draws_a_committee_member_neuron_by_neuron():
+    from types import SimpleNamespace
+
+    from biograd.report import figure_network
+
+    committee = nn.Committee(scaled_members(3))
+    html = figure_network(SimpleNamespace(model=committee, x=np.zeros((4, 6), np.float32)))
+    assert "Member 1 of a committee of 3 networks" in html and 'class="neuron"' in html

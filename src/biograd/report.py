@@ -307,11 +307,11 @@ def figure_network(prepared: Any) -> str:
     """The network: every neuron and weight (:func:`biograd.viz.network`) for an MLP small enough to
     read, a chain of layer boxes (:func:`biograd.viz.network.layer_chain`) otherwise (convolutional
     networks, or very wide inputs)."""
-    from biograd.viz.network import dense_layers, layer_chain, network
+    from biograd.viz.network import dense_layers, layer_chain, network, one_network
 
     model = prepared.model
     try:
-        if dense_layers(model)[0].weight.shape[1] > MAX_DIAGRAM_INPUTS:
+        if dense_layers(one_network(model)[0])[0].weight.shape[1] > MAX_DIAGRAM_INPUTS:
             raise ValueError("too many inputs to draw neuron by neuron")
         picture = network(model, title="The trained network and its weights")
     except (TypeError, ValueError):  # e.g. a Conv1d, which the neuron diagram does not draw

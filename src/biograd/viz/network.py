@@ -76,11 +76,46 @@ class DenseLayer:
         return z if self.activation is None else self.activation(z)
 
 
+def one_network(model: Any, member: int = 0) -> tuple[Any, str]:
+    """(the network to draw, a note on what it is). A :class:`~biograd.nn.Committee` has no single
+    network: its member ``member`` is drawn, and the note says so; any other model is itself, no note."""
+    from biograd.nn.committee import Committee
+
+    if not isinstance(model, Committee):
+        return model, ""
+    members = model.members
+    if not 0 <= member < len(members):
+        raise ValueError(
+            f"The 'member' parameter must be a member index in 0..{len(members) - 1} (the committee has "
+            f"{len(members)} networks). Got {member} instead."
+        )
+    note = (
+        f"Member {member + 1} of a committee of {len(members)} networks, which predicts with the average of "
+        "its members' outputs; the other members have the same layers and other weights "
+        "(draw one with member=)."
+    )
+    return members[member], note
+
+
+def input_steps(model: Any) -> tuple[list[Any], list[Any]]:
+    """(the leading Standardize / SelectFeatures layers of a Sequential, the layers after them): the
+    fixed input scaling and gene selection a committee member carries, which have no weights to draw."""
+    from biograd.nn.committee import SelectFeatures
+    from biograd.nn.layers import Sequential, Standardize
+
+    modules = list(model) if isinstance(model, Sequential) else [model]
+    n = 0
+    while n < len(modules) and isinstance(modules[n], (Standardize, SelectFeatures)):
+        n += 1
+    return modules[:n], modules[n:]
+
+
 def dense_layers(model: Any) -> list[DenseLayer]:
     """Split a Neuron, Linear, Sequential or MLP into fully connected layers with their activations.
 
-    Dropout and Flatten are skipped (pictures show the network as it predicts). Anything else raises a
-    ValueError naming the layer.
+    Dropout and Flatten are skipped (pictures show the network as it predicts), and so are leading
+    Standardize / SelectFeatures layers (:func:`input_steps`): the first layer drawn then takes the
+    selected, scaled features. Anything else raises a ValueError naming the layer.
     """
     from biograd.nn.activation import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
     from biograd.nn.layers import Dropout, Flatten, Linear, Neuron, Sequential
@@ -89,7 +124,7 @@ def dense_layers(model: Any) -> list[DenseLayer]:
     if isinstance(model, (Neuron, Linear)):
         modules = [model]
     elif isinstance(model, Sequential):
-        modules = list(model)
+        modules = input_steps(model)[1]
     else:
         raise TypeError(
             "biograd.viz draws fully connected networks: a Neuron, a Linear layer, or a Sequential/MLP of "
@@ -528,12 +563,15 @@ def legend_height(lines: bool, heatmap: bool, filled: bool) -> float:
     return max(70.0 if lines else 0.0, 54.0 * heatmap + 62.0 * filled) + 16
 
 
-def network(model: Any, x: Any = None, show: str = "weights", title: str | None = None) -> Picture:
+def network(
+    model: Any, x: Any = None, show: str = "weights", title: str | None = None, member: int = 0
+) -> Picture:
     """Draw a network's neurons and weights with their real numbers.
 
     Args:
         model: a :class:`~biograd.nn.Neuron`, :class:`~biograd.nn.Linear`, or a Sequential/MLP of Linear
-            layers and activations.
+            layers and activations. A :class:`~biograd.nn.Committee` is drawn as one of its members
+            (``member``, the first by default), and the picture says so.
         x: one sample (shape (n_features,)); neurons are then filled by their activation a = act(w·x + b).
         show: what the lines show: ``"weights"`` (w), ``"gradients"`` (dL/dw, after ``loss.backward()``) or
             ``"activations"`` (lines show the weights, neurons the activations for ``x``, which is required).
@@ -549,11 +587,21 @@ def network(model: Any, x: Any = None, show: str = "weights", title: str | None 
         raise ValueError(
             f"The 'show' parameter of network must be a str among {set(_SHOW)}. Got {show!r} instead."
         )
+    model, note = one_network(model, member)
     layers = dense_layers(model)
     if show == "activations" and x is None:
         raise ValueError("show='activations' needs a sample: pass x=, one row of your data (e.g. x[0]).")
     inputs = forward = None
+    steps = input_steps(model)[0]
     if x is not None:
+        if steps:  # the member's own scaling and gene selection, applied to the sample first
+            from biograd.tensor import Tensor, no_grad
+
+            sample = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64).reshape(1, -1)
+            with no_grad():
+                for step in steps:
+                    sample = np.asarray(step(Tensor(sample)).data)
+            x = sample[0]
         inputs = one_sample(x, layers[0].weight.shape[1], np.float64)
         forward = forward_values(layers, inputs.astype(layers[0].module.weight.dtype))
     if show == "gradients":
@@ -572,6 +620,14 @@ def network(model: Any, x: Any = None, show: str = "weights", title: str | None 
         subtitle = "Each circle or column cell is a neuron; layers over 10 wide show weights as a matrix."
     if x is not None:
         subtitle += "\nFill: each neuron's activation a = act(w·x + b) for this sample."
+    if steps:
+        subtitle += (
+            f"\nInputs: the {layers[0].weight.shape[1]} features this network keeps, after its own "
+            + " and ".join(type(step).__name__ for step in steps)
+            + "."
+        )
+    if note:
+        subtitle = note + "\n" + subtitle
     layout = draw_network(
         layers,
         values,
@@ -599,6 +655,8 @@ def _layer_text(module: Any) -> str:
         return f"{filters} filters x {width}"
     if name == "Dropout":
         return f"p = {getattr(module, 'p', '')}"
+    if name == "SelectFeatures":
+        return f"{len(module.indices)} of {module.in_features}"
     return ""
 
 
@@ -609,6 +667,11 @@ def layer_chain(model: Any, input_text: str = "", title: str | None = None) -> P
     ``input_text`` says what goes in, e.g. ``"4 x 100"`` (letters x positions) or ``"30 features"``.
     In its SVG every layer is a ``<rect class="layer">``.
     """
+    from biograd.nn.committee import Committee
+
+    if isinstance(model, Committee) and title is None:
+        title = f"The network, layer by layer: member 1 of a committee of {len(model.members)}"
+    model, _ = one_network(model)
     children = list(model) if hasattr(model, "__iter__") else [model]
     boxes = [("input", input_text)] + [(type(m).__name__, _layer_text(m)) for m in children]
     box_w, box_h, gap, pad, head = 132.0, 58.0, 30.0, 16.0, 30.0
