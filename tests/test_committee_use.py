@@ -369,6 +369,15 @@ def test_a_saved_committee_loads_as_a_module_that_predicts_and_converts(tmp_path
     np.testing.assert_allclose(
         to_torch(loaded)(torch.tensor(x)).detach().numpy(), committee(biograd.tensor(x)).data, atol=1e-6
     )
+    # attributions of the committee's own output: integrated gradients add up to score(x) - score(0)
+    from biograd import explain
+
+    x64 = x.astype(np.float64)
+    loaded.to(np.float64)
+    attr = explain.integrated_gradients(loaded, x64, steps=400, target=np.zeros(5, np.int64))
+    scores = explain.score(loaded, x64, target=np.zeros(5, np.int64))
+    base = explain.score(loaded, np.zeros_like(x64), target=np.zeros(5, np.int64))
+    np.testing.assert_allclose(attr.sum(axis=1), scores - base, atol=1e-4)
 
 
 # --------------------------------------------------------------------------------------------------
