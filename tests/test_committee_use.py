@@ -138,7 +138,7 @@ def test_softmax_committee_agreement_threshold_and_spread_against_numpy(tmp_path
     assert 0 < int(table.uncertain.sum()) < len(x)  # the threshold separates something here
 
 
-def test_regression_spread_in_target_units_and_uncertain_beyond_half_a_training_sd(tmp_path):
+def test_regression_spread_in_target_units_and_uncertain_beyond_a_quarter_training_sd(tmp_path):
     frame = frame_of(n=50, seed=4, task="regression")
     sd = float(frame.age.std(ddof=0))
     # two members agree on gene_a's effect; one of them also reads gene_b strongly: they disagree in

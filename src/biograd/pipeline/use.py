@@ -190,7 +190,7 @@ def committee_disagreement(model: Any, info: dict[str, Any], x: np.ndarray) -> d
     """For a committee of networks: per sample, ``spread`` (the standard deviation across members of the
     probability of the committee's class, or of the prediction in the target's units) and ``uncertain``
     (the members disagree: :func:`biograd.nn.committee.uncertain`, agreement below 0.8 for classes,
-    spread above 0.5 training-target SDs for regression). None for a single network."""
+    spread above 0.25 training-target SDs for regression). None for a single network."""
     from biograd.nn.committee import Committee, uncertain
 
     if not isinstance(model, Committee):
