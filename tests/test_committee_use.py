@@ -82,7 +82,7 @@ def disagreeing_committee() -> nn.Committee:
     return nn.Committee(members, combine="sigmoid")
 
 
-def test_predict_spread_and_uncertain_equal_numpy_on_samples_known_to_split(tmp_path):
+def test_predict_spread_and_uncertain_equal_numpy_on_samples_known_to_split(tmp_path, capsys):
     frame = frame_of()
     run = tmp_path / "run"
     x = write_run(run, disagreeing_committee(), frame, "status")
@@ -100,6 +100,7 @@ def test_predict_spread_and_uncertain_equal_numpy_on_samples_known_to_split(tmp_
     split = np.sign(x[:, 0]) != np.sign(x[:, 1])  # known by construction
     assert split.any() and (~split).any()
     assert list(got.uncertain) == list(split)
+    assert f"{int(split.sum())} sample(s) marked uncertain" in capsys.readouterr().out
     assert list(got.predicted) == list(np.where(mean > 0.5, "tumour", "healthy"))
 
 
@@ -112,7 +113,9 @@ def test_evaluate_counts_the_uncertain_samples(tmp_path, capsys):
     assert main(["evaluate", str(run), str(csv)]) == 0
     text = capsys.readouterr().out
     line = next(line for line in text.splitlines() if line.strip().startswith("uncertain_samples"))
-    assert int(line.split()[-1]) == int((np.sign(x[:, 0]) != np.sign(x[:, 1])).sum())
+    n_split = int((np.sign(x[:, 0]) != np.sign(x[:, 1])).sum())
+    assert int(line.split()[-1]) == n_split
+    assert f"({n_split} of {len(x)} samples are uncertain" in text
 
 
 def test_softmax_committee_agreement_threshold_and_spread_against_numpy(tmp_path):

@@ -325,6 +325,11 @@ def _predict(args: argparse.Namespace) -> int:
     table.to_csv(tmp, index=False)
     tmp.replace(out)
     _out(f"Predicted {len(table)} samples -> {out}")
+    if "uncertain" in table.columns:
+        _out(
+            f"The model is a committee of networks: {int(table['uncertain'].sum())} sample(s) marked "
+            "uncertain (its members disagree; spread = their standard deviation)"
+        )
     _out(table.head(10).to_string(index=False))
     if len(table) > 10:
         _out(f"... ({len(table) - 10} more rows in {out})")
@@ -339,6 +344,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     _out(f"{len(new.ids)} samples from {args.data}:")
     rows = [[k, v] for k, v in metrics.items() if k != "confusion_matrix"]
     _out(_table(rows, ["metric", "value"]))
+    if "uncertain_samples" in metrics:
+        _out(
+            f"({metrics['uncertain_samples']} of {len(new.ids)} samples are uncertain: the committee's "
+            "members disagree on them; biograd predict marks which)"
+        )
     if "confusion_matrix" in metrics:
         names = [str(c) for c in info["preprocessing"]["class_names"]]
         _out("")
