@@ -156,6 +156,15 @@ print(f"lr = 1.5: loss {losses_fast[0]:.3f} -> {losses_fast[-1]:.4g}")
 # the bottom by |1 - lr · 2| (2 is that curvature): 1.2 per step for lr = 1.1, 2 per step for lr = 1.5.
 # The checks below test exactly this factor.
 #
+# ## Watch it live
+#
+# Everything above can be watched while it happens. In a terminal, run `biograd playground`: a page opens
+# in your browser with a small network learning to gate two cell populations. Press play, then try this
+# tutorial's experiments there: drag the learning rate up until the loss curve explodes (the lr = 1.5
+# above), switch the batch size between "full batch", "1" and a mini-batch and compare how smooth the
+# curves are, and click any weight to see its dL/dw and the update w <- w - lr * dL/dw with the numbers
+# filled in, computed by the same engine as this notebook.
+#
 # ## Check
 # Gradient descent with a good lr must reach the least-squares line (closed form, `np.polyfit`). The
 # limit lr < 1 comes from the curvature of the loss: twice the largest eigenvalue of the matrix below.

@@ -354,6 +354,9 @@ def _step_backprop(seed: int, shared: dict[str, Any]) -> Step:
         f"{steps.numbers['loss_after']:.3f}. Step through all {len(steps.frames)} frames of the same "
         "step in the interactive page after the pictures (buttons, slider or ← → keys); "
         '<code>viz.backprop(...).save("step.html")</code> writes it for your own sample.</p>'
+        "<p>To watch many such steps live, run <code>biograd playground</code> in a terminal: a network "
+        "learns in your browser, and clicking any neuron or weight shows the same numbers (its value, its "
+        "δ, dL/dw and the update) for the current step.</p>"
     )
     figures.append(
         f'<iframe class="stepper" title="backpropagation, step by step" sandbox="allow-scripts" '
