@@ -1,0 +1,761 @@
+"""A training step recorded once and replayed: the same ops' forward and backward calls, without the graph.
+
+An eager training step (``optimizer.zero_grad(); loss_fn(model(x), y).backward(); optimizer.step()``)
+builds a graph every time: a Tensor per op, a node per Tensor, a heap and a dictionary in ``backward()``,
+one optimizer call per parameter. On small networks that bookkeeping costs more than the arithmetic.
+:func:`record_step` runs the first step eagerly, exactly as above, and keeps what it did as a *tape*:
+
+- **forward**: the list of ops the model ran, each with the slots its inputs came from (the batch ``x``,
+  a parameter, an earlier op's output, a constant, a fresh dropout mask);
+- **loss**: the loss of the model's output against ``y`` (the fused cross-entropy node is replayed with the
+  new labels; any other loss function runs eagerly on the output, so every loss works);
+- **backward**: the same ops' ``backward`` calls in reverse order, each passing dL/d(output) to the inputs
+  that need it: the chain rule, with the derivative of each op still living in :mod:`biograd.ops`;
+- **update**: the optimizer's own rule applied once to one flat array holding every parameter (the
+  built-in rules are elementwise, so the numbers are those of one update per parameter).
+
+The following steps *replay* the tape: straight-line calls of ``op.forward`` and ``op.backward`` on numpy
+arrays, no Tensor objects, no graph. ``print(step)`` shows the tape as the chain rule, the way
+``biograd.trace()`` shows one backward pass.
+
+>>> step = biograd.record_step(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters()))  # doctest: +SKIP
+>>> for xb, yb in loader:                                                   # doctest: +SKIP
+...     loss = step(xb, yb)          # forward, loss, backward, update; returns the loss as a float
+>>> print(step)                                                             # doctest: +SKIP
+
+What a recorded step may contain:
+
+- any model made of biograd's layers and functions whose ops are elementwise math, matrix products,
+  ``Linear``, ``Conv1d``, pooling, reductions, reshapes, transposes, concatenation and slicing with
+  numbers or slices (every layer in :mod:`biograd.nn`: Linear, activations, Dropout, Conv1d, MaxPool1d,
+  GlobalMaxPool1d, Flatten, Neuron, MLP, Sequential);
+- dropout (a new random mask every step, drawn from biograd's generator exactly as the eager step draws
+  it, so a seeded run gives the same weights recorded or not);
+- any loss function of the model's output and ``y``; any built-in optimizer (SGD with momentum, Nesterov
+  and weight decay, Adam, AdamW, RMSprop) and learning-rate schedulers (the rate is read every step).
+
+What it may not contain, and what happens then (the step runs eagerly, as if not recorded; the reason is in
+``step.reason``):
+
+- indexing with arrays, ``biograd.where``, or tensors and arrays made inside ``forward`` from the data
+  (their values would be frozen at the recorded step); a loss that reaches parameters or inner
+  activations of the model other than its output (e.g. a weight penalty written into the loss);
+- a Python number computed from the batch's values inside ``forward`` (``x / float(x.data.std())``): it
+  cannot be seen from the outside and would be replayed frozen. Do not record such a model.
+
+Whenever something differs from the recorded step the step runs eagerly instead: other shapes or dtypes
+of ``x`` or ``y`` (the short last batch of an epoch), a parameter replaced or its ``requires_grad``
+changed (``load_state_dict``, ``model.to(...)``), a module added or replaced, ``train()``/``eval()``
+switched, a ``forward`` set on a module instance (a hook), gradients switched off (``no_grad``), a
+``biograd.trace()`` recording, or an optimizer state loaded. After a model or optimizer change the next step
+records again; a new batch shape seen ``rerecord_after`` times in a row is recorded in place of the old one.
+
+While recorded, every parameter's ``.data`` is a view into one flat array (same values, same shapes) and
+``.grad`` a view into one flat gradient array, and the optimizer's running averages are views into flat
+arrays too, so eager steps, ``state_dict()`` and ``load_state_dict()`` keep working on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from biograd import functional as F
+from biograd import tracing
+from biograd.nn.layers import Dropout
+from biograd.nn.module import Module
+from biograd.optim import Optimizer
+from biograd.tensor import Tensor, is_grad_enabled, unbroadcast
+
+__all__ = ["RecordedStep", "record_step"]
+
+# Ops whose constructor settings depend only on the program and the shapes, never on the batch's values:
+# a tape of these can be replayed on new data. Looked up by class name, so the list survives the ops
+# moving between modules.
+_REPLAYABLE = frozenset(
+    {
+        *("Add", "Sub", "Mul", "Div", "Pow", "MatMul", "Linear", "Maximum", "Minimum", "Neg", "Exp", "Log"),
+        *("Sqrt", "Abs", "Sin", "Cos", "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "Softplus", "Clip", "Erf"),
+        *("Sum", "Max", "Min", "LogSumExp", "LogSoftmax", "Reshape", "Transpose", "Concatenate"),
+        *("Conv1d", "MaxPool1d", "GetItem"),
+    }
+)
+
+
+class _CannotRecord(Exception):
+    """The step cannot be recorded; the message says why (shown in ``step.reason``)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# The tape
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Forward:
+    """``vals[out] = op.forward(*vals[ins])``; a dropout node first draws its mask into ``vals[ins[1]]``."""
+
+    op: Any
+    ins: tuple[int, ...]
+    out: int
+    dropout_p: float | None = None
+    ones: Tensor | None = None  # dropout: F.dropout(ones) is the mask, drawn as the eager step draws it
+
+
+@dataclass
+class _Backward:
+    """``op.backward(grads[out])``, each input's gradient reduced to its shape, then for input i:
+    action 0 skip, 1 keep it as ``grads[i]``, 2 copy it into ``buffers[i]`` (first of several, or a
+    parameter's flat gradient), 3 add it into ``buffers[i]``."""
+
+    op: Any
+    ins: tuple[int, ...]
+    out: int
+    actions: tuple[int, ...]
+    shapes: tuple[tuple[int, ...], ...]
+
+
+class _CrossEntropyLoss:
+    """The fused cross-entropy node replayed with each step's labels (checked: integers in [0, C))."""
+
+    def __init__(self, op: Any, n_classes: int, dtype: np.dtype) -> None:
+        self.op, self.n_classes = op, n_classes
+        self.one = np.ones((), dtype)  # dL/dL, as backward() starts it
+
+    def labels(self, y_arr: np.ndarray) -> np.ndarray:
+        labels = y_arr.astype(np.intp, copy=False)
+        if y_arr.dtype.kind == "f" and not np.array_equal(labels, y_arr):
+            raise _Mismatch("labels that are not whole numbers")
+        if labels.size and (labels.min() < 0 or labels.max() >= self.n_classes):
+            raise _Mismatch("labels outside [0, n_classes)")
+        return labels
+
+    def run(self, out: np.ndarray, y: Any, y_arr: np.ndarray) -> tuple[float, np.ndarray]:
+        op = self.op
+        op.labels = self.labels(y_arr)
+        value = op.forward(out)
+        return float(value), op.backward(self.one)[0]
+
+    def describe(self) -> str:
+        return "CrossEntropy(out; labels y)"
+
+
+class _EagerLoss:
+    """Any loss: the loss function runs eagerly on a tensor holding the model's output; its backward
+    gives dL/d(output), which the replayed backward pass takes from there."""
+
+    def __init__(self, loss_fn: Callable, name: str) -> None:
+        self.loss_fn, self.name = loss_fn, name
+
+    def run(self, out: np.ndarray, y: Any, y_arr: np.ndarray) -> tuple[float, np.ndarray]:
+        pred = Tensor(out, requires_grad=True)
+        loss = self.loss_fn(pred, y)
+        value = float(loss.item())
+        loss.backward()
+        return value, pred.grad
+
+    def describe(self) -> str:
+        return f"{self.name}(out, y)  (run eagerly: its own small graph)"
+
+
+class _Mismatch(Exception):
+    """This step's data does not fit the recording (e.g. labels out of range): run it eagerly."""
+
+
+@dataclass
+class _Tape:
+    signature: tuple
+    vals: list[Any]
+    forward: list[_Forward]
+    loss: Any
+    backward: list[_Backward]
+    out_slot: int
+    buffers: dict[int, np.ndarray]
+    labels: list[str]
+    shapes: list[tuple[int, ...]]
+    graph_params: list[tuple[Any, int, bool]]  # (parameter, slot, requires_grad) for each one it reads
+    modules: list[tuple[Module, bool, tuple, tuple]]
+    state_list: Any
+    flat: _Flat | None = None
+    other_grads: list[tuple[Any, int]] = field(default_factory=list)  # params outside the flat update
+
+
+@dataclass
+class _Flat:
+    """Every optimized parameter, its gradient and its optimizer state as views into flat arrays."""
+
+    params: list[Any]
+    views: list[np.ndarray]
+    grad_views: list[np.ndarray]
+    w: np.ndarray
+    g: np.ndarray
+    state: dict[str, Any]
+    states: list[dict[str, Any]]
+
+
+# --------------------------------------------------------------------------------------------------
+# The recorded step
+# --------------------------------------------------------------------------------------------------
+
+
+class RecordedStep:
+    """A training step (forward, loss, backward, update) recorded once, then replayed (:mod:`biograd.record`).
+
+    Call it with a batch: ``loss = step(x, y)`` returns the loss (a float, before the update).
+
+    Attributes:
+        path: how the last call ran: ``"recorded"`` (eagerly, and recorded), ``"replayed"`` or ``"eager"``.
+        reason: why the last call ran eagerly (``""`` when it was replayed).
+        counts: how many calls ran each way.
+    """
+
+    def __init__(
+        self, model: Module, loss_fn: Callable, optimizer: Optimizer, rerecord_after: int = 3
+    ) -> None:
+        if not isinstance(model, Module):
+            raise TypeError(f"record_step needs a biograd Module as model; got {type(model).__name__}.")
+        if not callable(loss_fn):
+            raise TypeError(
+                "record_step needs a loss function, e.g. biograd.nn.CrossEntropyLoss(); "
+                f"got {type(loss_fn).__name__}."
+            )
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                "record_step needs a biograd optimizer built on the model's parameters, e.g. "
+                f"biograd.optim.Adam(model.parameters()); got {type(optimizer).__name__}."
+            )
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.rerecord_after = int(rerecord_after)
+        self.path, self.reason = "", ""
+        self.counts = {"recorded": 0, "replayed": 0, "eager": 0}
+        self._tape: _Tape | None = None
+        self._unrecordable: dict[tuple, str] = {}  # signatures that cannot be recorded, and why
+        self._other_signature: tuple | None = None
+        self._other_seen = 0
+
+    # -- running -----------------------------------------------------------------------------------
+    def __call__(self, x: Any, y: Any) -> float:
+        """One training step on the batch (x, y); returns its loss (before the update)."""
+        return self.run(x, y)
+
+    def run(self, x: Any, y: Any, before_update: Callable[[float], bool] | None = None) -> float:
+        """One step, with ``before_update(loss)`` called after backward: if it returns False the update is
+        skipped (``fit`` stops on an inf/NaN loss this way and keeps the last good weights)."""
+        x_arr = self._input_array(x)
+        y_arr = y.data if isinstance(y, Tensor) else y if isinstance(y, np.ndarray) else np.asarray(y)
+        signature = (x_arr.shape, x_arr.dtype, y_arr.shape, y_arr.dtype)
+        tape = self._tape
+        why = self._why_not(tape, signature)
+        if not why:
+            try:
+                value = self._replay(tape, x_arr, y, y_arr, before_update)
+            except _Mismatch as err:
+                why = f"this batch has {err}"
+            else:
+                self.path, self.reason = "replayed", ""
+                self.counts["replayed"] += 1
+                return value
+        if why == "new" and not is_grad_enabled():
+            why = "gradients are switched off (no_grad)"
+        elif why == "new" and tracing._recording() is not None:
+            why = "a biograd.trace() is recording"
+        elif why == "new" or (why.startswith("other shapes") and self._seen_often(signature)):
+            cannot = self._unrecordable.get(signature)
+            if cannot is None:
+                return self._record_and_step(x_arr, y, signature, before_update)
+            why = cannot
+        self.path, self.reason = "eager", why
+        self.counts["eager"] += 1
+        return self._eager(x_arr, y, before_update)
+
+    def _input_array(self, x: Any) -> np.ndarray:
+        if isinstance(x, Tensor):
+            return x.data
+        arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+        if self._tape is not None and arr.dtype == self._tape.signature[1]:
+            return arr
+        dtype = self._model_dtype()
+        if dtype is not None and arr.dtype != dtype and arr.dtype.kind in "fiub":
+            arr = arr.astype(dtype)  # numpy data takes the model's dtype, as Linear does
+        return arr
+
+    def _model_dtype(self) -> np.dtype | None:
+        for p in self.model.parameters():
+            return p.data.dtype
+        return None
+
+    def _seen_often(self, signature: tuple) -> bool:
+        if signature != self._other_signature:
+            self._other_signature, self._other_seen = signature, 0
+        self._other_seen += 1
+        return self._other_seen >= self.rerecord_after
+
+    def _why_not(self, tape: _Tape | None, signature: tuple) -> str:
+        """Why the tape cannot replay this call ("" if it can; "new" if there is no valid tape)."""
+        if tape is None:
+            return "new"
+        if not is_grad_enabled():
+            return "gradients are switched off (no_grad)"
+        if tracing._recording() is not None:
+            return "a biograd.trace() is recording"
+        if signature != tape.signature:
+            return f"other shapes or dtypes than recorded: x {signature[0]} {signature[1]}, y {signature[2]}"
+        for m, training, children, params in tape.modules:
+            if m.training is not training or "forward" in m.__dict__:
+                self._tape = None
+                return f"{type(m).__name__}: train()/eval() switched or forward replaced since recording"
+            if tuple(m._modules.values()) != children or tuple(m._parameters.values()) != params:
+                self._tape = None
+                return f"{type(m).__name__}: a layer or parameter was added or replaced since recording"
+        vals = tape.vals
+        for p, slot, requires_grad in tape.graph_params:
+            if p.data is not vals[slot] or p.requires_grad is not requires_grad:
+                self._tape = None
+                return "a parameter's array or requires_grad changed since recording"
+        if self.optimizer.state is not tape.state_list:
+            self._tape = None
+            return "the optimizer's state was replaced (load_state_dict) since recording"
+        self._other_signature, self._other_seen = None, 0
+        return ""
+
+    # -- eager -------------------------------------------------------------------------------------
+    def _zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+        self.model.zero_grad()
+
+    def _eager(self, x_arr: np.ndarray, y: Any, before_update: Callable[[float], bool] | None) -> float:
+        self._zero_grad()
+        loss = self._loss_of(self.model(Tensor(x_arr, dtype=x_arr.dtype)), y)
+        value = float(loss.item())
+        loss.backward()
+        if before_update is None or before_update(value):
+            self.optimizer.step()
+        return value
+
+    def _loss_of(self, out: Any, y: Any) -> Tensor:
+        loss = self.loss_fn(out, y)
+        if not isinstance(loss, Tensor) or loss.data.size != 1:
+            raise TypeError(
+                "record_step: the loss function must return a biograd Tensor holding one number (use a "
+                "'mean' or 'sum' reduction); got "
+                f"{type(loss).__name__ if not isinstance(loss, Tensor) else f'shape {loss.shape}'}."
+            )
+        return loss
+
+    # -- recording ---------------------------------------------------------------------------------
+    def _record_and_step(
+        self, x_arr: np.ndarray, y: Any, signature: tuple, before_update: Callable[[float], bool] | None
+    ) -> float:
+        self._tape = None
+        self._zero_grad()
+        xt = Tensor(x_arr, dtype=x_arr.dtype)
+        if x_arr.dtype.kind == "f":
+            xt.requires_grad = True  # so that every op on x, even before the first weight, is recorded
+        dropouts: dict[int, float] = {}
+        out = self._forward_marking_dropout(xt, dropouts)
+        loss = self._loss_of(out, y)
+        try:
+            tape = self._build(xt, out, loss, signature, dropouts)
+        except _CannotRecord as err:
+            self._unrecordable[signature] = str(err)
+            self.path, self.reason = "eager", str(err)
+            self.counts["eager"] += 1
+            tape = None
+        value = float(loss.item())
+        loss.backward()
+        if before_update is None or before_update(value):
+            self.optimizer.step()
+        if tape is not None:
+            tape.flat = self._flatten(tape)
+            tape.state_list = self.optimizer.state
+            self._tape = tape
+            self.path, self.reason = "recorded", ""
+            self.counts["recorded"] += 1
+        return value
+
+    def _forward_marking_dropout(self, xt: Tensor, dropouts: dict[int, float]) -> Any:
+        """model(xt), noting which outputs came from active Dropout layers (their mask is drawn anew)."""
+        patched = []
+        for m in self.model.modules():
+            if isinstance(m, Dropout) and "forward" not in m.__dict__:
+
+                def forward(x: Any, m: Dropout = m) -> Any:
+                    out = type(m).forward(m, x)
+                    dropouts[id(out)] = m.p
+                    return out
+
+                object.__setattr__(m, "forward", forward)
+                patched.append(m)
+        try:
+            return self.model(xt)
+        finally:
+            for m in patched:
+                del m.__dict__["forward"]
+
+    def _build(
+        self, xt: Tensor, out: Any, loss: Tensor, signature: tuple, dropouts: dict[int, float]
+    ) -> _Tape:
+        if not isinstance(out, Tensor) or out._op is None:
+            raise _CannotRecord("the model's output is not a tensor computed from the input and weights")
+        if not loss.requires_grad:
+            raise _CannotRecord("the loss does not depend on the weights")
+        for m in self.model.modules():
+            if "forward" in m.__dict__:
+                raise _CannotRecord(f"{type(m).__name__} has a forward set on the instance (a hook)")
+        names = {id(p): name for name, p in self.model.named_parameters()}
+        params = {id(p): p for p in self.model.parameters()}
+
+        # every tensor reachable from the loss, in the order it was computed
+        seen: dict[int, Tensor] = {}
+        stack = [loss]
+        while stack:
+            t = stack.pop()
+            if id(t) in seen:
+                continue
+            seen[id(t)] = t
+            stack.extend(p for p in t._parents if isinstance(p, Tensor))
+        nodes = sorted(seen.values(), key=lambda t: t._seq)
+        model_nodes = [t for t in nodes if t._seq <= out._seq]
+        loss_nodes = [t for t in nodes if t._seq > out._seq]
+
+        vals: list[Any] = [xt.data]
+        labels, shapes = ["x"], [xt.shape]
+        needs: list[bool] = [False]
+        slot_of: dict[int, int] = {id(xt): 0}
+        graph_params: list[tuple[Any, int, bool]] = []
+
+        def new_slot(value: Any, label: str, need: bool) -> int:
+            vals.append(value)
+            labels.append(label)
+            shapes.append(np.shape(value))
+            needs.append(need)
+            return len(vals) - 1
+
+        forward: list[_Forward] = []
+        n_inner = n_masks = 0
+        for t in model_nodes:
+            if t._op is None:
+                if id(t) in slot_of:
+                    continue
+                if id(t) not in params:
+                    raise _CannotRecord(
+                        f"the model uses a tensor of shape {t.shape} that is neither the input nor a "
+                        "parameter"
+                    )
+                slot = slot_of[id(t)] = new_slot(t.data, names[id(t)], t.requires_grad)
+                graph_params.append((t, slot, t.requires_grad))
+                continue
+            op = t._op
+            kind = type(op).__name__
+            if kind not in _REPLAYABLE:
+                raise _CannotRecord(f"the model uses the op {kind}, which cannot be replayed")
+            if kind == "GetItem" and _indexes_with_arrays(op.index):
+                raise _CannotRecord("the model indexes a tensor with an array")
+            p_drop = dropouts.get(id(t))
+            ins = []
+            for k, parent in enumerate(t._parents):
+                if isinstance(parent, Tensor):
+                    if id(parent) not in slot_of:
+                        raise _CannotRecord("a tensor the model uses was made outside the recorded step")
+                    ins.append(slot_of[id(parent)])
+                elif p_drop is not None and kind == "Mul" and k == 1 and isinstance(parent, np.ndarray):
+                    n_masks += 1
+                    ins.append(new_slot(parent, f"mask{n_masks}", False))
+                elif isinstance(parent, (int, float, np.generic)):
+                    ins.append(new_slot(parent, _const_label(parent), False))
+                else:
+                    raise _CannotRecord(
+                        f"the {kind} op takes an array made inside forward (its values would freeze)"
+                    )
+            n_inner += 1
+            label = "out" if t is out else f"v{n_inner}"
+            need = any(needs[i] for i in ins)
+            slot_of[id(t)] = new_slot(t.data, label, need)
+            entry = _Forward(op, tuple(ins), slot_of[id(t)])
+            if p_drop is not None and kind == "Mul" and len(ins) == 2 and labels[ins[1]].startswith("mask"):
+                entry.dropout_p = p_drop
+                entry.ones = Tensor(np.ones(shapes[ins[1]], dtype=np.asarray(vals[ins[1]]).dtype))
+            forward.append(entry)
+        out_slot = slot_of[id(out)]
+        if not needs[out_slot]:
+            raise _CannotRecord("no parameter that requires a gradient reaches the model's output")
+
+        # the loss: only the model's output may reach into the model
+        for t in loss_nodes:
+            for parent in t._parents:
+                inner = isinstance(parent, Tensor) and parent._seq <= out._seq and parent is not out
+                if inner and parent.requires_grad:
+                    raise _CannotRecord(
+                        "the loss uses a weight or an inner activation of the model, not only its output"
+                    )
+        loss_name = (
+            type(self.loss_fn).__name__
+            if isinstance(self.loss_fn, Module)
+            else getattr(self.loss_fn, "__name__", "loss_fn")
+        )
+        if (
+            len(loss_nodes) == 1
+            and loss_nodes[0] is loss
+            and type(loss._op).__name__ == "CrossEntropy"
+            and loss._parents[0] is out
+            and out.ndim == 2
+        ):
+            loss_entry: Any = _CrossEntropyLoss(loss._op, out.shape[1], out.dtype)
+        else:
+            loss_entry = _EagerLoss(self.loss_fn, loss_name)
+
+        # backward: newest first; which gradients are kept, copied into buffers, or added up
+        consumers = [0] * len(vals)
+        entries = [e for e in forward if any(needs[i] for i in e.ins)]
+        for e in entries:
+            for i in e.ins:
+                if needs[i]:
+                    consumers[i] += 1
+        flat_slots = {slot for _, slot, _ in graph_params}
+        seen_once: set[int] = set()
+        backward = []
+        for e in reversed(entries):
+            actions = []
+            for i in e.ins:
+                if not needs[i]:
+                    actions.append(0)
+                elif i in flat_slots or consumers[i] > 1:
+                    actions.append(3 if i in seen_once else 2)
+                    seen_once.add(i)
+                else:
+                    actions.append(1)
+            shapes_in = tuple(shapes[i] for i in e.ins)
+            backward.append(_Backward(e.op, e.ins, e.out, tuple(actions), shapes_in))
+            e.op.needs_grad = tuple(needs[i] for i in e.ins)  # no gradient for x, masks or constants
+
+        modules = [
+            (m, m.training, tuple(m._modules.values()), tuple(m._parameters.values()))
+            for m in self.model.modules()
+        ]
+        return _Tape(
+            signature=signature,
+            vals=vals,
+            forward=forward,
+            loss=loss_entry,
+            backward=backward,
+            out_slot=out_slot,
+            buffers={},
+            labels=labels,
+            shapes=shapes,
+            graph_params=graph_params,
+            modules=modules,
+            state_list=None,
+        )
+
+    # -- flat parameters, gradients and optimizer state --------------------------------------------
+    def _flatten(self, tape: _Tape) -> _Flat | None:
+        """Views into one flat array for every optimized parameter the tape reads (and their gradients
+        and optimizer state); None when that cannot be done exactly (then ``optimizer.step()`` runs)."""
+        opt = self.optimizer
+        in_tape = {id(p): slot for p, slot, requires_grad in tape.graph_params if requires_grad}
+        chosen = [(i, p) for i, p in enumerate(opt.params) if id(p) in in_tape]
+        tape.other_grads = [(p, slot) for p, slot, requires_grad in tape.graph_params if requires_grad]
+        elementwise = getattr(opt, "elementwise", False) and type(opt).__module__ == Optimizer.__module__
+        if not chosen or not elementwise:
+            return None
+        dtype = chosen[0][1].data.dtype
+        states = [opt.state[i] for i, _ in chosen]
+        keys = set(states[0])
+        if any(p.data.dtype != dtype for _, p in chosen) or any(set(s) != keys for s in states):
+            return None
+        if len({s.get("step") for s in states}) > 1:
+            return None
+        sizes = [p.data.size for _, p in chosen]
+        total = sum(sizes)
+        w, g = np.empty(total, dtype), np.zeros(total, dtype)
+        flat_state: dict[str, Any] = {}
+        for key in keys:
+            if isinstance(states[0][key], np.ndarray):
+                flat_state[key] = np.empty(total, dtype)
+            else:
+                flat_state[key] = states[0][key]
+        views, grad_views = [], []
+        start = 0
+        for (_, p), size, state in zip(chosen, sizes, states, strict=True):
+            stop = start + size
+            view = w[start:stop].reshape(p.data.shape)
+            view[...] = p.data
+            p.data = view
+            tape.vals[in_tape[id(p)]] = view
+            views.append(view)
+            grad_views.append(g[start:stop].reshape(view.shape))
+            tape.buffers[in_tape[id(p)]] = grad_views[-1]  # backward writes this gradient straight here
+            for key, arr in flat_state.items():
+                if isinstance(arr, np.ndarray):
+                    part = arr[start:stop].reshape(view.shape)
+                    part[...] = state[key]
+                    state[key] = part
+            start = stop
+        flat_ids = {id(p) for _, p in chosen}
+        tape.other_grads = [(p, slot) for p, slot in tape.other_grads if id(p) not in flat_ids]
+        return _Flat([p for _, p in chosen], views, grad_views, w, g, flat_state, states)
+
+    # -- replay ------------------------------------------------------------------------------------
+    def _replay(
+        self,
+        tape: _Tape,
+        x_arr: np.ndarray,
+        y: Any,
+        y_arr: np.ndarray,
+        before_update: Callable[[float], bool] | None,
+    ) -> float:
+        vals = tape.vals
+        vals[0] = x_arr
+        for e in tape.forward:
+            ins = e.ins
+            if e.dropout_p is not None:
+                vals[ins[1]] = F.dropout(e.ones, e.dropout_p).data  # the mask, drawn as the eager step does
+            if len(ins) == 1:
+                vals[e.out] = e.op.forward(vals[ins[0]])
+            elif len(ins) == 2:
+                vals[e.out] = e.op.forward(vals[ins[0]], vals[ins[1]])
+            else:
+                vals[e.out] = e.op.forward(*[vals[i] for i in ins])
+        value, g_out = tape.loss.run(vals[tape.out_slot], y, y_arr)
+
+        grads: dict[int, Any] = {tape.out_slot: g_out}
+        buffers = tape.buffers
+        for e in tape.backward:
+            passed = e.op.backward(grads.pop(e.out))
+            for i, pg, action, shape in zip(e.ins, passed, e.actions, e.shapes, strict=False):
+                if action == 0 or pg is None:
+                    continue
+                if pg.shape != shape:
+                    pg = unbroadcast(np.asarray(pg), shape)
+                if action == 1:
+                    grads[i] = pg
+                elif action == 2:
+                    buf = buffers.get(i)
+                    if buf is None or buf.shape != pg.shape:
+                        buf = buffers[i] = np.array(pg, copy=True)
+                    else:
+                        np.copyto(buf, pg)
+                    grads[i] = buf
+                else:
+                    buf = buffers[i]
+                    np.add(buf, pg, out=buf, casting="unsafe")
+        self._give_gradients(tape, grads)
+        if before_update is None or before_update(value):
+            self._update(tape)
+        return value
+
+    def _give_gradients(self, tape: _Tape, grads: dict[int, Any]) -> None:
+        """Each parameter's ``.grad``, as backward() would leave it (views into the flat gradient)."""
+        flat = tape.flat
+        if flat is not None:
+            for p, gview in zip(flat.params, flat.grad_views, strict=True):
+                p.grad = gview
+        for p, slot in tape.other_grads:
+            g = grads.get(slot)
+            p.grad = None if g is None else np.array(g, dtype=p.data.dtype, copy=True)
+
+    def _update(self, tape: _Tape) -> None:
+        flat = tape.flat
+        if flat is None:
+            self.optimizer.step()
+            return
+        state = flat.state
+        if "step" in state:
+            state["step"] = flat.states[0].get("step", 0)
+        self.optimizer.step_arrays(flat.w, flat.g, state, key=("flat", id(flat)))
+        for s in flat.states:
+            for key, v in state.items():
+                if not isinstance(v, np.ndarray):
+                    s[key] = v
+                elif key not in s:  # a state array the update created just now: split it into views
+                    _split_new_state(flat, key)
+
+    # -- display -----------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        c = self.counts
+        return (
+            f"<RecordedStep of {type(self.model).__name__}: {c['recorded']} recorded, "
+            f"{c['replayed']} replayed, {c['eager']} eager>"
+        )
+
+    def __str__(self) -> str:
+        tape = self._tape
+        head = repr(self)
+        if tape is None:
+            why = self.reason or "nothing recorded yet (the first call records)"
+            return f"{head}\nno tape: {why}"
+        x_shape, x_dtype, y_shape, y_dtype = tape.signature
+        lab = tape.labels
+        lines = [head, f"recorded for x {x_shape} {x_dtype}, y {y_shape} {y_dtype}", ""]
+        lines.append("forward   (each line is one op's forward: output = Op(inputs), output shape)")
+        for n, e in enumerate(tape.forward, start=1):
+            text = f"{lab[e.out]} = {type(e.op).__name__}({', '.join(lab[i] for i in e.ins)})"
+            if e.dropout_p is not None:
+                text += f"   {lab[e.ins[1]]}: new dropout mask, p={e.dropout_p:g}"
+            lines.append(f"  {n:>3}  {text:<58} {tape.shapes[e.out]}")
+        lines.append("loss")
+        lines.append(f"       L = {tape.loss.describe()}")
+        lines.append("backward  (chain rule, newest first: dL/d(input) = dL/d(output) * d(output)/d(input))")
+        lines.append("          dL/dout from the loss")
+        for e in tape.backward:
+            formulas = e.op.formulas(tuple(lab[i] for i in e.ins))
+            for k, (i, action) in enumerate(zip(e.ins, e.actions, strict=True)):
+                if action == 0:
+                    continue
+                formula, _, hint = (formulas[k] if k < len(formulas) else "?").partition("  (")
+                if " " in formula and not formula.startswith("("):
+                    formula = f"({formula})"
+                hint = f"   ({hint}" if hint else ""
+                sign = "+=" if action == 3 else "="
+                lines.append(f"          dL/d{lab[i]} {sign} dL/d{lab[e.out]} * {formula}{hint}")
+        opt = self.optimizer
+        if tape.flat is not None:
+            flat_ids = {id(q) for q in tape.flat.params}
+            names = ", ".join(lab[slot] for p, slot, _ in tape.graph_params if id(p) in flat_ids)
+            lines.append(
+                f"update    {type(opt).__name__} on one flat array of {tape.flat.w.size:,} numbers ({names})"
+            )
+        else:
+            lines.append(f"update    {type(opt).__name__}.step() on each parameter")
+        return "\n".join(lines)
+
+
+def _split_new_state(flat: _Flat, key: str) -> None:
+    arr = flat.state[key]
+    start = 0
+    for view, s in zip(flat.views, flat.states, strict=True):
+        s[key] = arr[start : start + view.size].reshape(view.shape)
+        start += view.size
+
+
+def _indexes_with_arrays(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, (list, np.ndarray)) for p in parts)
+
+
+def _const_label(x: Any) -> str:
+    return f"{float(x):g}" if np.ndim(x) == 0 else "const"
+
+
+def record_step(
+    model: Module, loss_fn: Callable, optimizer: Optimizer, rerecord_after: int = 3
+) -> RecordedStep:
+    """A training step for hand-written loops: ``loss = step(x, y)`` zeroes the gradients, runs the model,
+    the loss, backward and the optimizer, and returns the loss; the first call records, the next replay.
+
+    Args:
+        model: the network (a biograd Module).
+        loss_fn: ``loss_fn(model(x), y)`` gives the loss (e.g. ``biograd.nn.CrossEntropyLoss()``).
+        optimizer: a biograd optimizer built on ``model.parameters()``.
+        rerecord_after: a new batch shape seen this many times in a row is recorded in place of the old.
+
+    See :mod:`biograd.record` for what a recorded step may contain and when it runs eagerly instead.
+
+    >>> opt = biograd.optim.Adam(model.parameters())                    # doctest: +SKIP
+    >>> step = biograd.record_step(model, biograd.nn.CrossEntropyLoss(), opt)   # doctest: +SKIP
+    >>> loss = step(xb, yb)                                              # doctest: +SKIP
+    """
+    return RecordedStep(model, loss_fn, optimizer, rerecord_after)
