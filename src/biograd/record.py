@@ -301,8 +301,6 @@ class RecordedStep:
             return "gradients are switched off (no_grad)"
         if tracing._recording() is not None:
             return "a biograd.trace() is recording"
-        if signature != tape.signature:
-            return f"other shapes or dtypes than recorded: x {signature[0]} {signature[1]}, y {signature[2]}"
         for m, training, children, params in tape.modules:
             if m.training is not training or "forward" in m.__dict__:
                 self._tape = None
@@ -318,6 +316,8 @@ class RecordedStep:
         if self.optimizer.state is not tape.state_list:
             self._tape = None
             return "the optimizer's state was replaced (load_state_dict) since recording"
+        if signature != tape.signature:
+            return f"other shapes or dtypes than recorded: x {signature[0]} {signature[1]}, y {signature[2]}"
         self._other_signature, self._other_seen = None, 0
         return ""
 
