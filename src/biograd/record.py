@@ -588,6 +588,9 @@ class RecordedStep:
             views.append(view)
             grad_views.append(g[start:stop].reshape(view.shape))
             tape.buffers[in_tape[id(p)]] = grad_views[-1]  # backward writes this gradient straight here
+            if p.grad is not None:
+                grad_views[-1][...] = p.grad
+                p.grad = grad_views[-1]
             for key, arr in flat_state.items():
                 if isinstance(arr, np.ndarray):
                     part = arr[start:stop].reshape(view.shape)
