@@ -175,12 +175,15 @@ class _Tape:
     out_slot: int
     buffers: dict[int, np.ndarray]
     labels: list[str]
+    kinds: list[str]  # per slot: "x", "param", "const", "mask" or "value"
     shapes: list[tuple[int, ...]]
     graph_params: list[tuple[Any, int, bool]]  # (parameter, slot, requires_grad) for each one it reads
     modules: list[tuple[Module, bool, tuple, tuple]]
     state_list: Any
     flat: _Flat | None = None
     other_grads: list[tuple[Any, int]] = field(default_factory=list)  # params outside the flat update
+    code: str = ""  # the generated straight-line function (``RecordedStep.code``)
+    run: Callable = print  # that function: run(x, y, y_arr) -> loss, gradients left in the buffers
 
 
 @dataclass
@@ -371,6 +374,7 @@ class RecordedStep:
         if tape is not None:
             tape.flat = self._flatten(tape)
             tape.state_list = self.optimizer.state
+            tape.code, tape.run = _generate(tape)
             self._tape = tape
             self.path, self.reason = "recorded", ""
             self.counts["recorded"] += 1
@@ -422,14 +426,15 @@ class RecordedStep:
         loss_nodes = [t for t in nodes if t._seq > out._seq]
 
         vals: list[Any] = [xt.data]
-        labels, shapes = ["x"], [xt.shape]
+        labels, kinds, shapes = ["x"], ["x"], [xt.shape]
         needs: list[bool] = [False]
         slot_of: dict[int, int] = {id(xt): 0}
         graph_params: list[tuple[Any, int, bool]] = []
 
-        def new_slot(value: Any, label: str, need: bool) -> int:
+        def new_slot(value: Any, label: str, need: bool, kind: str) -> int:
             vals.append(value)
             labels.append(label)
+            kinds.append(kind)
             shapes.append(np.shape(value))
             needs.append(need)
             return len(vals) - 1
@@ -445,7 +450,7 @@ class RecordedStep:
                         f"the model uses a tensor of shape {t.shape} that is neither the input nor a "
                         "parameter"
                     )
-                slot = slot_of[id(t)] = new_slot(t.data, names[id(t)], t.requires_grad)
+                slot = slot_of[id(t)] = new_slot(t.data, names[id(t)], t.requires_grad, "param")
                 graph_params.append((t, slot, t.requires_grad))
                 continue
             op = t._op
@@ -463,9 +468,9 @@ class RecordedStep:
                     ins.append(slot_of[id(parent)])
                 elif p_drop is not None and kind == "Mul" and k == 1 and isinstance(parent, np.ndarray):
                     n_masks += 1
-                    ins.append(new_slot(parent, f"mask{n_masks}", False))
+                    ins.append(new_slot(parent, f"mask{n_masks}", False, "mask"))
                 elif isinstance(parent, (int, float, np.generic)):
-                    ins.append(new_slot(parent, _const_label(parent), False))
+                    ins.append(new_slot(parent, _const_label(parent), False, "const"))
                 else:
                     raise _CannotRecord(
                         f"the {kind} op takes an array made inside forward (its values would freeze)"
@@ -473,7 +478,7 @@ class RecordedStep:
             n_inner += 1
             label = "out" if t is out else f"v{n_inner}"
             need = any(needs[i] for i in ins)
-            slot_of[id(t)] = new_slot(t.data, label, need)
+            slot_of[id(t)] = new_slot(t.data, label, need, "value")
             entry = _Forward(op, tuple(ins), slot_of[id(t)])
             if p_drop is not None and kind == "Mul" and len(ins) == 2 and labels[ins[1]].startswith("mask"):
                 entry.dropout_p = p_drop
@@ -544,6 +549,7 @@ class RecordedStep:
             out_slot=out_slot,
             buffers={},
             labels=labels,
+            kinds=kinds,
             shapes=shapes,
             graph_params=graph_params,
             modules=modules,
@@ -610,55 +616,20 @@ class RecordedStep:
         y_arr: np.ndarray,
         before_update: Callable[[float], bool] | None,
     ) -> float:
-        vals = tape.vals
-        vals[0] = x_arr
-        for e in tape.forward:
-            ins = e.ins
-            if e.dropout_p is not None:
-                vals[ins[1]] = F.dropout(e.ones, e.dropout_p).data  # the mask, drawn as the eager step does
-            if len(ins) == 1:
-                vals[e.out] = e.op.forward(vals[ins[0]])
-            elif len(ins) == 2:
-                vals[e.out] = e.op.forward(vals[ins[0]], vals[ins[1]])
-            else:
-                vals[e.out] = e.op.forward(*[vals[i] for i in ins])
-        value, g_out = tape.loss.run(vals[tape.out_slot], y, y_arr)
-
-        grads: dict[int, Any] = {tape.out_slot: g_out}
-        buffers = tape.buffers
-        for e in tape.backward:
-            passed = e.op.backward(grads.pop(e.out))
-            for i, pg, action, shape in zip(e.ins, passed, e.actions, e.shapes, strict=False):
-                if action == 0 or pg is None:
-                    continue
-                if pg.shape != shape:
-                    pg = unbroadcast(np.asarray(pg), shape)
-                if action == 1:
-                    grads[i] = pg
-                elif action == 2:
-                    buf = buffers.get(i)
-                    if buf is None or buf.shape != pg.shape:
-                        buf = buffers[i] = np.array(pg, copy=True)
-                    else:
-                        np.copyto(buf, pg)
-                    grads[i] = buf
-                else:
-                    buf = buffers[i]
-                    np.add(buf, pg, out=buf, casting="unsafe")
-        self._give_gradients(tape, grads)
+        value = tape.run(x_arr, y, y_arr)  # forward, loss, backward: the generated straight-line code
+        self._give_gradients(tape)
         if before_update is None or before_update(value):
             self._update(tape)
         return value
 
-    def _give_gradients(self, tape: _Tape, grads: dict[int, Any]) -> None:
+    def _give_gradients(self, tape: _Tape) -> None:
         """Each parameter's ``.grad``, as backward() would leave it (views into the flat gradient)."""
         flat = tape.flat
         if flat is not None:
             for p, gview in zip(flat.params, flat.grad_views, strict=True):
                 p.grad = gview
         for p, slot in tape.other_grads:
-            g = grads.get(slot)
-            p.grad = None if g is None else np.array(g, dtype=p.data.dtype, copy=True)
+            p.grad = tape.buffers[slot].copy()
 
     def _update(self, tape: _Tape) -> None:
         flat = tape.flat
@@ -677,6 +648,12 @@ class RecordedStep:
                     _split_new_state(flat, key)
 
     # -- display -----------------------------------------------------------------------------------
+    @property
+    def code(self) -> str:
+        """The Python function a replay runs: each op's forward, the loss, each op's backward, as
+        straight-line calls ("" before anything is recorded). ``print(step.code)`` to read it."""
+        return "" if self._tape is None else self._tape.code
+
     def __repr__(self) -> str:
         c = self.counts
         return (
@@ -724,6 +701,189 @@ class RecordedStep:
         else:
             lines.append(f"update    {type(opt).__name__}.step() on each parameter")
         return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# The generated code: the tape as one straight-line Python function
+# --------------------------------------------------------------------------------------------------
+
+# Ops whose input gradients may come back in a broadcast shape (the engine reduces them in one place,
+# ``unbroadcast``; the replay does the same where it can happen).
+_MAY_BROADCAST = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Maximum", "Minimum", "MatMul", "Where"})
+
+
+def _inline_linear(tape: _Tape, e: _Forward) -> bool:
+    """Linear on a 2-D batch, every array of one float dtype: written as numpy calls into buffers."""
+    if type(e.op).__name__ != "Linear" or len(e.ins) not in (2, 3):
+        return False
+    arrays = [tape.vals[i] for i in e.ins] + [tape.vals[e.out]]
+    dtype = arrays[-1].dtype
+    return (
+        all(isinstance(a, np.ndarray) and a.dtype == dtype for a in arrays)
+        and dtype.kind == "f"
+        and arrays[0].ndim == 2
+        and arrays[1].ndim == 2
+    )
+
+
+def _inline_relu(tape: _Tape, e: _Forward) -> bool:
+    value = tape.vals[e.ins[0]]
+    return type(e.op).__name__ == "ReLU" and isinstance(value, np.ndarray) and value.dtype.kind == "f"
+
+
+class _Writer:
+    """Builds the replay function's source line by line, with the arrays it needs in its namespace."""
+
+    def __init__(self, tape: _Tape) -> None:
+        self.tape = tape
+        self.ns: dict[str, Any] = {"np": np, "unbroadcast": unbroadcast, "dropout": F.dropout}
+        self.lines = ["def run(x, y, y_arr):"]
+        self.grad_name: dict[int, str] = {}
+
+    def emit(self, line: str) -> None:
+        self.lines.append("    " + line)
+
+    def bind(self, name: str, value: Any) -> str:
+        self.ns[name] = value
+        return name
+
+    def buffer(self, name: str, slot: int) -> str:
+        """An array allocated once, shaped like slot's value."""
+        if name not in self.ns:
+            value = self.tape.vals[slot]
+            self.ns[name] = np.empty(np.shape(value), np.asarray(value).dtype)
+        return name
+
+    def grad_buffer(self, slot: int) -> str:
+        """Where slot's gradient is gathered: the flat gradient for a parameter, else a buffer."""
+        name = f"gb{slot}"
+        if name not in self.ns:
+            known = self.tape.buffers.get(slot)
+            if known is not None:
+                self.ns[name] = known
+            else:
+                self.buffer(name, slot)
+                self.tape.buffers[slot] = self.ns[name]
+        return name
+
+    def grad_into(self, slot: int, action: int, make: Callable[[str], str], tag: str) -> None:
+        """Gradient of ``slot`` computed by ``make(out)`` (a numpy call writing into ``out``)."""
+        if action == 0:
+            return
+        if action == 1:
+            name = self.buffer(f"gb{slot}", slot)
+            self.emit(make(name))
+            self.grad_name[slot] = name
+        elif action == 2:
+            name = self.grad_buffer(slot)
+            self.emit(make(name))
+            self.grad_name[slot] = name
+        else:
+            tmp = self.buffer(f"t{slot}_{tag}", slot)
+            self.emit(make(tmp))
+            name = self.grad_buffer(slot)
+            self.emit(f"np.add({name}, {tmp}, out={name})")
+
+    def grad_from(self, slot: int, action: int, expr: str) -> None:
+        """Gradient of ``slot`` given as an array expression (an op's backward result)."""
+        if action == 1:
+            self.emit(f"g{slot} = {expr}")
+            self.grad_name[slot] = f"g{slot}"
+        elif action == 2:
+            name = self.grad_buffer(slot)
+            self.emit(f"np.copyto({name}, {expr})")
+            self.grad_name[slot] = name
+        elif action == 3:
+            name = self.grad_buffer(slot)
+            self.emit(f'np.add({name}, {expr}, out={name}, casting="unsafe")')
+
+
+def _generate(tape: _Tape) -> tuple[str, Callable]:
+    """The tape as one Python function of straight-line calls: each op's forward, the loss, each op's
+    backward (the chain rule), with Linear and ReLU written out as numpy calls into buffers allocated
+    once. Returns its source (``RecordedStep.code``) and the function."""
+    w = _Writer(tape)
+    names: list[str] = []
+    for slot, kind in enumerate(tape.kinds):
+        name = {"x": "x", "param": f"w{slot}", "const": f"c{slot}", "mask": f"m{slot}"}.get(kind, f"v{slot}")
+        names.append(name)
+        if kind in ("param", "const"):
+            w.bind(name, tape.vals[slot])
+    inline: dict[int, str] = {}
+    for k, e in enumerate(tape.forward):
+        a = [names[i] for i in e.ins]
+        out = names[e.out]
+        if e.dropout_p is not None:
+            w.bind(f"ones{k}", e.ones)
+            w.emit(f"{a[1]} = dropout(ones{k}, {e.dropout_p!r}).data  # a new dropout mask")
+        if _inline_linear(tape, e):
+            inline[k] = "Linear"
+            w.buffer(out, e.out)
+            w.emit(f"np.matmul({a[0]}, {a[1]}.T, out={out})  # Linear: {out} = {a[0]} @ W.T + b")
+            if len(a) == 3:
+                w.emit(f"np.add({out}, {a[2]}, out={out})")
+        elif _inline_relu(tape, e):
+            inline[k] = "ReLU"
+            w.buffer(out, e.out)
+            w.emit(f"np.maximum({a[0]}, 0, out={out})  # ReLU")
+        else:
+            w.bind(f"op{k}", e.op)
+            w.emit(f"{out} = op{k}.forward({', '.join(a)})  # {type(e.op).__name__}")
+
+    out = names[tape.out_slot]
+    loss = tape.loss
+    if isinstance(loss, _CrossEntropyLoss):
+        w.bind("lossop", loss.op)
+        w.bind("labels_of", loss.labels)
+        w.bind("one", loss.one)
+        w.emit("lossop.labels = labels_of(y_arr)  # CrossEntropy with this batch's labels")
+        w.emit(f"value = lossop.forward({out})")
+        w.emit(f"g{tape.out_slot} = lossop.backward(one)[0]  # dL/d{out}")
+    else:
+        w.bind("loss_run", loss.run)
+        w.emit(f"value, g{tape.out_slot} = loss_run({out}, y, y_arr)  # the loss, eagerly; dL/d{out}")
+    w.grad_name[tape.out_slot] = f"g{tape.out_slot}"
+
+    position = {id(e.op): k for k, e in enumerate(tape.forward)}
+    for b in tape.backward:
+        k = position[id(b.op)]
+        a = [names[i] for i in b.ins]
+        g = w.grad_name[b.out]
+        kind = inline.get(k)
+        if kind == "Linear":
+            x_slot, w_slot = b.ins[0], b.ins[1]
+            w.emit(f"# Linear backward: dL/d{a[0]} = g @ W, dL/dW = g.T @ {a[0]}, dL/db = sum of g")
+            w.grad_into(x_slot, b.actions[0], lambda o, g=g, a=a: f"np.matmul({g}, {a[1]}, out={o})", f"{k}")
+            w.grad_into(
+                w_slot, b.actions[1], lambda o, g=g, a=a: f"np.matmul({g}.T, {a[0]}, out={o})", f"{k}"
+            )
+            if len(b.ins) == 3:
+                w.grad_into(
+                    b.ins[2], b.actions[2], lambda o, g=g: f"np.add.reduce({g}, axis=0, out={o})", f"{k}"
+                )
+        elif kind == "ReLU":
+            mask = w.bind(f"mask{k}", np.empty(np.shape(tape.vals[b.ins[0]]), bool))
+            w.emit(f"np.greater({a[0]}, 0, out={mask})  # ReLU backward: dL/d{a[0]} = g where {a[0]} > 0")
+            w.grad_into(
+                b.ins[0], b.actions[0], lambda o, g=g, m=mask: f"np.multiply({g}, {m}, out={o})", f"{k}"
+            )
+        else:
+            op_kind = type(b.op).__name__
+            w.emit(f"r = op{k}.backward({g})  # {op_kind} backward")
+            for pos, (i, action) in enumerate(zip(b.ins, b.actions, strict=True)):
+                if action == 0:
+                    continue
+                expr = f"r[{pos}]"
+                if op_kind in _MAY_BROADCAST:
+                    w.emit(f"a = r[{pos}]")
+                    w.emit(f"if a.shape != {b.shapes[pos]!r}:")
+                    w.emit(f"    a = unbroadcast(a, {b.shapes[pos]!r})")
+                    expr = "a"
+                w.grad_from(i, action, expr)
+    w.emit("return float(value)")
+    source = "\n".join(w.lines)
+    exec(compile(source, "<biograd recorded step>", "exec"), w.ns)  # our own source, shown by .code
+    return source, w.ns["run"]
 
 
 def _split_new_state(flat: _Flat, key: str) -> None:
