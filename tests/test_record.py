@@ -497,3 +497,10 @@ def test_bad_arguments_are_explained():
     step = biograd.record_step(model, lambda out, y: out, optim.SGD(model.parameters()))
     with pytest.raises(TypeError, match="one number"):
         step(np.zeros((4, 2), np.float32), np.zeros(4))
+
+
+def test_a_target_tensor_made_before_the_model_runs_is_part_of_the_loss():
+    # fit passes regression targets as tensors created before model(x): they belong to the loss
+    batches = [(x, biograd.tensor(y)) for x, y in _batches((16, 4), "values")]
+    step, *_ = _compare(lambda: nn.MLP([4, 8, 3]), nn.MSELoss(), lambda m: optim.SGD(m.parameters()), batches)
+    assert step.counts["replayed"] == N_STEPS - 1

@@ -57,7 +57,8 @@ arrays too, so eager steps, ``state_dict()`` and ``load_state_dict()`` keep work
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +71,7 @@ from biograd.nn.module import Module
 from biograd.optim import Optimizer
 from biograd.tensor import Tensor, is_grad_enabled, unbroadcast
 
-__all__ = ["RecordedStep", "record_step"]
+__all__ = ["SMALL_PRODUCT", "RecordedStep", "blas_threads_for", "largest_product", "record_step"]
 
 # Ops whose constructor settings depend only on the program and the shapes, never on the batch's values:
 # a tape of these can be replayed on new data. Looked up by class name, so the list survives the ops
@@ -412,18 +413,12 @@ class RecordedStep:
         names = {id(p): name for name, p in self.model.named_parameters()}
         params = {id(p): p for p in self.model.parameters()}
 
-        # every tensor reachable from the loss, in the order it was computed
-        seen: dict[int, Tensor] = {}
-        stack = [loss]
-        while stack:
-            t = stack.pop()
-            if id(t) in seen:
-                continue
-            seen[id(t)] = t
-            stack.extend(p for p in t._parents if isinstance(p, Tensor))
-        nodes = sorted(seen.values(), key=lambda t: t._seq)
-        model_nodes = [t for t in nodes if t._seq <= out._seq]
-        loss_nodes = [t for t in nodes if t._seq > out._seq]
+        # the model: every tensor the output was computed from, in the order it was computed; the loss:
+        # what the loss was computed from besides (the targets, and the model's output)
+        model_part = _reachable(out)
+        model_nodes = sorted(model_part.values(), key=lambda t: t._seq)
+        loss_nodes = [t for key, t in _reachable(loss).items() if key not in model_part]
+        loss_nodes.sort(key=lambda t: t._seq)
 
         vals: list[Any] = [xt.data]
         labels, kinds, shapes = ["x"], ["x"], [xt.shape]
@@ -491,7 +486,7 @@ class RecordedStep:
         # the loss: only the model's output may reach into the model
         for t in loss_nodes:
             for parent in t._parents:
-                inner = isinstance(parent, Tensor) and parent._seq <= out._seq and parent is not out
+                inner = isinstance(parent, Tensor) and id(parent) in model_part and parent is not out
                 if inner and parent.requires_grad:
                     raise _CannotRecord(
                         "the loss uses a weight or an inner activation of the model, not only its output"
@@ -884,6 +879,68 @@ def _generate(tape: _Tape) -> tuple[str, Callable]:
     source = "\n".join(w.lines)
     exec(compile(source, "<biograd recorded step>", "exec"), w.ns)  # our own source, shown by .code
     return source, w.ns["run"]
+
+
+# --------------------------------------------------------------------------------------------------
+# BLAS threads by the size of the products
+# --------------------------------------------------------------------------------------------------
+
+#: Multiply-adds in one matrix product below which a second BLAS thread costs more than it brings: waking
+#: and joining threads takes microseconds, and on a busy machine far more (a 2-16-16-2 step measured up to
+#: 30x slower with two threads than with one). The medium MLP's 128 x 784 x 128 product is above it.
+SMALL_PRODUCT = 1 << 22
+
+
+def largest_product(model: Module, x_shape: tuple[int, ...]) -> int:
+    """Multiply-adds of the largest single matrix product a training step of ``model`` makes on a batch of
+    shape ``x_shape``, estimated from the weights' shapes: batch x in x out for a 2-D weight, and
+    out x in x kernel x length for a 3-D (Conv1d) weight, whose products run one sample at a time."""
+    n, length = (x_shape[0], x_shape[-1]) if len(x_shape) else (1, 1)
+    largest = 0
+    for p in model.parameters():
+        shape = p.data.shape
+        if len(shape) == 2:
+            largest = max(largest, n * shape[0] * shape[1])
+        elif len(shape) == 3:
+            largest = max(largest, shape[0] * shape[1] * shape[2] * length)
+    return largest
+
+
+@contextlib.contextmanager
+def blas_threads_for(model: Module, x_shape: tuple[int, ...]) -> Iterator[int | None]:
+    """Inside this block numpy's BLAS uses one thread if every matrix product of a training step is small
+    (below :data:`SMALL_PRODUCT` multiply-adds); larger products keep the user's setting. The setting in
+    force before the block is restored after it. Yields the thread count chosen (None: unchanged).
+
+    ``biograd.fit`` trains inside it; wrap a hand-written loop the same way::
+
+        with biograd.record.blas_threads_for(model, xb.shape):
+            for xb, yb in loader:
+                step(xb, yb)
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it numpy keeps its threads
+        yield None
+        return
+    if largest_product(model, x_shape) >= SMALL_PRODUCT:
+        yield None
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield 1
+
+
+def _reachable(root: Tensor) -> dict[int, Tensor]:
+    """Every tensor ``root`` was computed from (itself included), by id."""
+    seen: dict[int, Tensor] = {}
+    stack = [root]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen[id(t)] = t
+        stack.extend(p for p in t._parents if isinstance(p, Tensor))
+    return seen
 
 
 def _split_new_state(flat: _Flat, key: str) -> None:
