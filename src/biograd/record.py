@@ -793,6 +793,46 @@ class _Writer:
             self.emit(f'np.add({name}, {expr}, out={name}, casting="unsafe")')
 
 
+def _inline_cross_entropy(tape: _Tape, loss: _CrossEntropyLoss) -> bool:
+    """Unweighted cross-entropy with a mean or sum, on float (N, C) logits: written out into buffers."""
+    z = tape.vals[tape.out_slot]
+    op = loss.op
+    return op.weight is None and op.reduction in ("mean", "sum") and z.ndim == 2 and z.dtype.kind == "f"
+
+
+def _write_cross_entropy(w: _Writer, tape: _Tape, loss: _CrossEntropyLoss, z: str) -> None:
+    """The lines of ``ops.CrossEntropy``'s forward and backward (the same numpy calls in the same order,
+    so the same numbers) into buffers allocated once:
+
+    L = sum_i [log sum_c e^(z_ic - m_i) - (z_iy_i - m_i)] (/ N for the mean), m_i the row's max;
+    dL/dz = softmax(z) - onehot(y) (/ N). A row whose max is not finite goes through the op itself."""
+    slot = tape.out_slot
+    n, c = tape.vals[slot].shape
+    dtype = tape.vals[slot].dtype
+    g = f"g{slot}"
+    w.bind("ce_m", np.empty((n, 1), dtype))
+    w.bind("ce_shift", np.empty((n, c), dtype))
+    w.bind("ce_total", np.empty((n, 1), dtype))
+    w.bind("ce_rows", np.arange(n))
+    w.bind(g, np.empty((n, c), dtype))
+    mean = loss.op.reduction == "mean"
+    w.bind("ce_scale", loss.one * (1.0 / n))  # dL/dL times 1/N, as the op's backward computes it
+    w.emit(f"np.maximum.reduce({z}, axis=1, keepdims=True, out=ce_m)  # CrossEntropy, written out")
+    w.emit("if not np.logical_and.reduce(np.isfinite(ce_m), axis=None):  # a row of inf/nan logits")
+    w.emit(f"    value = lossop.forward({z})")
+    w.emit(f"    np.copyto({g}, lossop.backward(one)[0])")
+    w.emit("else:")
+    w.emit(f"    np.subtract({z}, ce_m, out=ce_shift)")
+    w.emit(f"    np.exp(ce_shift, out={g})  # e^(z - m)")
+    w.emit(f"    np.add.reduce({g}, axis=1, keepdims=True, out=ce_total)")
+    w.emit("    losses = np.log(ce_total[:, 0]) - ce_shift[ce_rows, lossop.labels]")
+    w.emit("    value = np.add.reduce(losses, axis=None)" + (f" * {1.0 / n!r}" if mean else ""))
+    w.emit(f"    np.divide({g}, ce_total, out={g})  # softmax(z)")
+    w.emit(f"    {g}[ce_rows, lossop.labels] -= 1  # dL/d{z} = softmax(z) - onehot(y)")
+    if mean:
+        w.emit(f"    np.multiply({g}, ce_scale, out={g})  # / N for the mean")
+
+
 def _generate(tape: _Tape) -> tuple[str, Callable]:
     """The tape as one Python function of straight-line calls: each op's forward, the loss, each op's
     backward (the chain rule), with Linear and ReLU written out as numpy calls into buffers allocated
@@ -832,8 +872,11 @@ def _generate(tape: _Tape) -> tuple[str, Callable]:
         w.bind("labels_of", loss.labels)
         w.bind("one", loss.one)
         w.emit("lossop.labels = labels_of(y_arr)  # CrossEntropy with this batch's labels")
-        w.emit(f"value = lossop.forward({out})")
-        w.emit(f"g{tape.out_slot} = lossop.backward(one)[0]  # dL/d{out}")
+        if _inline_cross_entropy(tape, loss):
+            _write_cross_entropy(w, tape, loss, out)
+        else:
+            w.emit(f"value = lossop.forward({out})")
+            w.emit(f"g{tape.out_slot} = lossop.backward(one)[0]  # dL/d{out}")
     else:
         w.bind("loss_run", loss.run)
         w.emit(f"value, g{tape.out_slot} = loss_run({out}, y, y_arr)  # the loss, eagerly; dL/d{out}")
