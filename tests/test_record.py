@@ -504,3 +504,24 @@ def test_a_target_tensor_made_before_the_model_runs_is_part_of_the_loss():
     batches = [(x, biograd.tensor(y)) for x, y in _batches((16, 4), "values")]
     step, *_ = _compare(lambda: nn.MLP([4, 8, 3]), nn.MSELoss(), lambda m: optim.SGD(m.parameters()), batches)
     assert step.counts["replayed"] == N_STEPS - 1
+
+
+def test_non_finite_logits_give_the_eager_loss_and_gradients():
+    def make_model():
+        model = nn.MLP([4, 3])
+        model[0].weight.data[0] = 3e38  # overflows to inf for some rows
+        return model
+
+    biograd.manual_seed(0)
+    model, twin = make_model(), make_model()
+    twin.load_state_dict(model.state_dict())
+    step = biograd.record_step(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=1e-3))
+    opt = optim.SGD(twin.parameters(), lr=1e-3)
+    with np.errstate(all="ignore"):
+        for x, y in _batches((16, 4), "labels", n=3):
+            mine, theirs = step(x, y), _eager_step(twin, nn.CrossEntropyLoss(), opt, x, y)
+            np.testing.assert_array_equal(mine, theirs)
+            assert not np.isfinite(mine)
+    assert step.counts["replayed"] == 2
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad)
