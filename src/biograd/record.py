@@ -184,7 +184,7 @@ class _Tape:
     flat: _Flat | None = None
     other_grads: list[tuple[Any, int]] = field(default_factory=list)  # params outside the flat update
     code: str = ""  # the generated straight-line function (``RecordedStep.code``)
-    run: Callable = print  # that function: run(x, y, y_arr) -> loss, gradients left in the buffers
+    run: Callable[..., float] | None = None  # that function: run(x, y, y_arr) -> loss; grads in buffers
 
 
 @dataclass
