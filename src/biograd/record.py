@@ -929,9 +929,11 @@ def _generate(tape: _Tape) -> tuple[str, Callable]:
 # --------------------------------------------------------------------------------------------------
 
 #: Multiply-adds in one matrix product below which a second BLAS thread costs more than it brings: waking
-#: and joining threads takes microseconds, and on a busy machine far more (a 2-16-16-2 step measured up to
-#: 30x slower with two threads than with one). The medium MLP's 128 x 784 x 128 product is above it.
-SMALL_PRODUCT = 1 << 22
+#: and joining threads takes microseconds, and on a busy machine far more. Measured on a loaded 2-core
+#: machine (benchmarks/README.md, row 8): two threads made a 2-16-16-2 step of PyTorch ~400x slower than
+#: one, and the 784-128-64-10 step (products up to 128 x 784 x 128 = 12.8M) of numpy 35x slower. Products
+#: of the 1024-wide MLP (268M) keep the user's setting.
+SMALL_PRODUCT = 1 << 25
 
 
 def largest_product(model: Module, x_shape: tuple[int, ...]) -> int:
