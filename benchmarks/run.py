@@ -955,7 +955,9 @@ def _row_recorded_group(
             )
         )
         first = False
-    if label == "cnn":
+    if label == "cnn" and s.name == "smoke":
+        table.add(Row(8, "  minor page faults per step", "-", "skipped in --smoke", None))
+    elif label == "cnn":
         faults = _cnn_faults_fresh(threads)
         text = ", ".join(f"{k} {v:,.0f}" for k, v in faults.items())
         note = f"each in a fresh process: earlier rows' big arrays change the allocator's state; {text}"
