@@ -12,7 +12,11 @@ Rows (issue 7):
   4. the scalar engine micrograd on the tiny network;
   5. ``import biograd`` and ``biograd --help`` wall time vs ``import numpy`` and ``import torch``;
   6. peak memory training the large MLP for 20 steps (benchmarks/peak_memory.py, one process each);
-  7. achieved GFLOP/s on the large MLP as a share of numpy's float32 matmul speed, measured in row 1.
+  7. achieved GFLOP/s on the large MLP as a share of numpy's float32 matmul speed, measured in row 1;
+  8. the recorded step (``biograd.record_step``) vs PyTorch eager, torch.compile, the hand-fused step,
+     JAX jit (async, sync, and a 16-step scan stated as such) and biograd's eager step, for the MLPs and
+     the motif CNN (with minor page faults per step), once per thread count of ``--thread-lines``.
+     JAX and torch.compile are optional: the lines say so when they cannot run.
 
 Run:  python benchmarks/run.py            # the full table, several minutes
       python benchmarks/run.py --quick    # about a minute, rougher
@@ -108,9 +112,13 @@ LR = {"sgd": 0.01, "adam": 1e-3}
 
 
 def _time_calls(fn: Callable[[], Any], n: int) -> float:
+    """Seconds per call; a step with a ``finish`` (JAX's asynchronous dispatch) is waited for at the end."""
+    finish = getattr(fn, "finish", None)
     start = time.perf_counter()
     for _ in range(n):
         fn()
+    if finish is not None:
+        finish()
     return (time.perf_counter() - start) / n
 
 
@@ -307,16 +315,23 @@ def mlp_steps(sizes: Sequence[int], batch: int, opt_name: str) -> dict[str, Call
 
 def check_same_work(steps: dict[str, Callable[[], Any]], what: str, n: int = 3) -> None:
     """The implementations start from the same weights: their first losses must agree, else the
-    timings would compare different work."""
+    timings would compare different work. A step that runs several steps per call (JAX's scan) returns
+    their losses, of which the first n are compared."""
 
-    def value(loss: Any) -> float:
-        return float(loss.item() if hasattr(loss, "item") else loss)
+    def values(step: Callable[[], Any]) -> list[float]:
+        if getattr(step, "steps_per_call", 1) > 1:
+            return [float(v) for v in np.asarray(step())[:n]]
+        out = []
+        for _ in range(n):
+            loss = step()
+            out.append(float(loss.item() if hasattr(loss, "item") else loss))
+        return out
 
-    losses = {name: [value(step()) for _ in range(n)] for name, step in steps.items()}
+    losses = {name: values(step) for name, step in steps.items()}
     ref = losses["biograd"]
-    for name, values in losses.items():
-        if not np.allclose(values, ref, rtol=2e-3, atol=2e-4):
-            raise SystemExit(f"{what}: {name} losses {values} differ from biograd's {ref}: not the same work")
+    for name, got in losses.items():
+        if not np.allclose(got, ref, rtol=2e-3, atol=2e-4):
+            raise SystemExit(f"{what}: {name} losses {got} differ from biograd's {ref}: not the same work")
 
 
 def flops_per_step(sizes: Sequence[int], batch: int) -> float:
@@ -471,6 +486,8 @@ def cnn_steps(
         opt.step()
         return loss
 
+    biograd_step.model = model  # type: ignore[attr-defined]  (row 8 copies its weights)
+    biograd_step.data = (x, pool)  # type: ignore[attr-defined]
     steps: dict[str, Callable[[], Any]] = {"biograd": biograd_step}
     if torch is not None:
         tmodel = torch.nn.Sequential(
@@ -758,6 +775,230 @@ def row_memory(table: Table, s: Settings, threads: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# Row 8: the recorded step (biograd.record_step) against every peer, at 1 and 2 threads
+# --------------------------------------------------------------------------------------------------
+
+# minimum ratios of the recorded step (issue 18): vs torch eager, hand-fused, JAX jit (async dispatch),
+# JAX jit synchronous (Adam only)
+REC_TARGETS: dict[str, dict[str, float]] = {
+    "tiny": {"torch": 5.0, "hand": 1.3, "jax": 1.0, "jax_sync_adam": 0.95},
+    "small": {"torch": 5.0, "hand": 1.3, "jax": 1.0, "jax_sync_adam": 0.95},
+    "medium": {"torch": 1.8, "hand": 1.0},
+    "large": {"torch": 1.0, "hand": 0.95},
+    "cnn": {"torch": 1.3},
+}
+REC_PEERS = (
+    ("torch", "torch"),
+    ("torch_compile", "torch.compile"),
+    ("hand", "hand-fused"),
+    ("jax", "JAX jit"),
+    ("jax_sync", "JAX jit sync"),
+    ("jax_scan16", "JAX scan16"),
+    ("biograd", "biograd eager"),
+)
+# JAX jit: the compiled step with JAX's default (asynchronous) dispatch; sync: blocking on every step's
+# result; scan16: 16 steps in one compiled call (lax.scan), time per step = time per call / 16.
+
+
+def _recorded_mlp(sizes: Sequence[int], batch: int, opt_name: str) -> Callable[[], Any]:
+    x, _ = _data(sizes, batch)
+    pool = _label_pool(sizes[-1], (batch,))
+    ws, bs = _start_weights(sizes)
+    model = nn.MLP(list(sizes))
+    for layer, w, b in zip([m for m in model if isinstance(m, nn.Linear)], ws, bs, strict=True):
+        layer.weight.data[...] = w
+        layer.bias.data[...] = b
+    lr = LR[opt_name]
+    opt = optim.SGD(model.parameters(), lr=lr) if opt_name == "sgd" else optim.Adam(model.parameters(), lr=lr)
+    step = biograd.record_step(model, nn.CrossEntropyLoss(), opt)
+    labels = _cycle(pool)
+    return lambda: step(x, labels())
+
+
+def _minor_faults_per_step(fn: Callable[[], Any], n: int = 20) -> float:
+    """Minor page faults per call (fresh pages the kernel had to map): the cost of allocating big
+    arrays anew every step."""
+    import resource
+
+    fn()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(n):
+        fn()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / n
+
+
+def _rec_cases(label: str, sizes: Sequence[int] | None, batch: int, opt_name: str, s: Settings) -> tuple:
+    """(cases, reasons a peer is missing) for one line group of row 8."""
+    from peers import PeerMissing, jax_steps, torch_compiled_step
+
+    missing: dict[str, str] = {}
+    lr = LR[opt_name]
+    if label == "cnn":
+        cases = cnn_steps()
+        model = cases["biograd"].model  # type: ignore[attr-defined]
+        x, pool = cases["biograd"].data  # type: ignore[attr-defined]
+        twin = nn.Sequential(nn.Conv1d(4, 32, 12), nn.ReLU(), nn.GlobalMaxPool1d(), nn.Linear(32, 1))
+        twin.load_state_dict(model.state_dict())
+        step = biograd.record_step(twin, nn.BCEWithLogitsLoss(), optim.Adam(twin.parameters(), lr=lr))
+        labels = _cycle(pool)
+        cases = {"rec": lambda: step(x, labels()), **cases}
+        weights = [(twin[0].weight.data.copy(), twin[0].bias.data.copy())]
+        weights.append((twin[3].weight.data.copy(), twin[3].bias.data.copy()))
+        missing["hand"] = "no hand-fused CNN"
+        missing["torch_compile"] = "not run for the CNN"
+    else:
+        cases = {"rec": _recorded_mlp(sizes, batch, opt_name), **mlp_steps(sizes, batch, opt_name)}
+        x, _ = _data(sizes, batch)
+        pool = _label_pool(sizes[-1], (batch,))
+        ws, bs = _start_weights(sizes)
+        weights = list(zip(ws, bs, strict=True))
+        if torch is None:
+            missing["torch_compile"] = "torch not installed"
+        elif s.name == "smoke":
+            missing["torch_compile"] = "skipped in --smoke (compiling takes a minute)"
+        else:
+            tmodel = _torch_mlp(sizes)
+            with torch.no_grad():
+                tl = [m for m in tmodel if isinstance(m, torch.nn.Linear)]
+                for layer, w, b in zip(tl, ws, bs, strict=True):
+                    layer.weight.copy_(torch.from_numpy(w))
+                    layer.bias.copy_(torch.from_numpy(b))
+            topt = (torch.optim.SGD if opt_name == "sgd" else torch.optim.Adam)(tmodel.parameters(), lr=lr)
+            try:
+                cases["torch_compile"] = torch_compiled_step(
+                    tmodel, topt, torch.nn.CrossEntropyLoss(), x, pool
+                )
+            except PeerMissing as err:
+                missing["torch_compile"] = str(err)
+    try:
+        cases.update(jax_steps("cnn" if label == "cnn" else "mlp", weights, opt_name, lr, x, pool))
+    except PeerMissing as err:
+        for name in ("jax", "jax_sync", "jax_scan16"):
+            missing[name] = str(err)
+    if "torch" not in cases:
+        missing["torch"] = "torch not installed"
+    return cases, missing
+
+
+def row_recorded(table: Table, s: Settings, thread_counts: Sequence[int]) -> None:
+    from peers import jax_threads
+
+    groups = [(label, sizes, batch) for label, sizes, batch in MLPS if label in REC_TARGETS]
+    if s.name == "smoke":  # one MLP and the CNN: enough to see that every line runs
+        groups = groups[:1]
+    groups.append(("cnn", None, 64))
+    for threads in thread_counts:
+        limit = threadpool_limits(threads) if threadpool_limits is not None else None
+        if torch is not None:
+            torch.set_num_threads(threads)
+        try:
+            for label, sizes, batch in groups:
+                for opt_name in ("sgd", "adam") if label != "cnn" else ("adam",):
+                    _row_recorded_group(table, s, threads, label, sizes, batch, opt_name, jax_threads())
+        finally:
+            if limit is not None:
+                limit.restore_original_limits()
+
+
+def _row_recorded_group(
+    table: Table,
+    s: Settings,
+    threads: int,
+    label: str,
+    sizes: Sequence[int] | None,
+    batch: int,
+    opt_name: str,
+    jax_threads: str,
+) -> None:
+    opt_label = "SGD" if opt_name == "sgd" else "Adam"
+    if label == "cnn":
+        what = f"rec CNN b64 Adam {threads}t"
+    else:
+        what = f"rec {'-'.join(map(str, sizes))} b{batch} {opt_label} {threads}t"
+    cases, missing = _rec_cases(label, sizes, batch, opt_name, s)
+    check = {"biograd": cases["rec"], **{k: v for k, v in cases.items() if k != "rec"}}
+    check_same_work(check, what)
+    samples = paired(cases, s)
+    for name, fn in cases.items():
+        per_call = getattr(fn, "steps_per_call", 1)
+        if per_call > 1:
+            samples[name] = [t / per_call for t in samples[name]]
+    t_rec = med(samples["rec"])
+    targets = dict(REC_TARGETS[label])
+    if opt_name == "adam" and "jax_sync_adam" in targets:
+        targets["jax_sync"] = targets["jax_sync_adam"]
+    first = True
+    for name, peer_label in REC_PEERS:
+        case = what if first else "  same"
+        case = f"{case} vs {peer_label}"
+        if name not in samples:
+            if name in missing:
+                table.add(Row(8, case, _rate(t_rec), missing[name][:28], None))
+                first = False
+            continue
+        r = speedup(samples, "rec", name)
+        spread = _spread(samples, "rec", name)
+        target, ok = _at_least(r, targets[name]) if name in targets else ("-", None)
+        note = f"ratio spread {spread}"
+        if name.startswith("jax"):
+            note += f"; JAX threads: {jax_threads}"
+        table.add(
+            Row(
+                8,
+                case,
+                _rate(t_rec),
+                f"{peer_label} {_rate(med(samples[name]))}",
+                r,
+                target,
+                ok,
+                note,
+            )
+        )
+        first = False
+    if label == "cnn" and s.name == "smoke":
+        table.add(Row(8, "  minor page faults per step", "-", "skipped in --smoke", None))
+    elif label == "cnn":
+        faults = _cnn_faults_fresh(threads)
+        text = ", ".join(f"{k} {v:,.0f}" for k, v in faults.items())
+        note = f"each in a fresh process: earlier rows' big arrays change the allocator's state; {text}"
+        table.add(Row(8, "  minor page faults per step", f"{faults['rec']:,.0f}", text[:28], None, note=note))
+
+
+def _cnn_faults_fresh(threads: int) -> dict[str, float]:
+    """Minor page faults per CNN step of each implementation, each measured in a fresh process."""
+    out = {}
+    for name in ("rec", "biograd", "torch"):
+        if name == "torch" and torch is None:
+            continue
+        cmd = [sys.executable, os.path.abspath(__file__), "--cnn-faults", name, "--threads", str(threads)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[name] = float(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _print_cnn_faults(name: str) -> None:
+    """(--cnn-faults NAME) print the minor page faults per step of one CNN implementation."""
+    cases = cnn_steps()
+    if name == "rec":
+        model = cases["biograd"].model  # type: ignore[attr-defined]
+        x, pool = cases["biograd"].data  # type: ignore[attr-defined]
+        step = biograd.record_step(model, nn.BCEWithLogitsLoss(), optim.Adam(model.parameters(), lr=1e-3))
+        labels = _cycle(pool)
+        fn: Callable[[], Any] = lambda: step(x, labels())  # noqa: E731
+    else:
+        fn = cases[name]
+    for _ in range(3):  # recorded and replayed once; the allocator settles
+        fn()
+    print(_minor_faults_per_step(fn))
+
+
+def _spread(samples: dict[str, list[float]], fast: str, slow: str) -> str:
+    """The lowest and highest per-repeat ratio: how much the machine's noise moved this line."""
+    ratios = [b / a for a, b in zip(samples[fast], samples[slow], strict=True)]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}x"
+
+
+# --------------------------------------------------------------------------------------------------
 # Header and main
 # --------------------------------------------------------------------------------------------------
 
@@ -803,7 +1044,7 @@ def header(threads: int, s: Settings) -> list[str]:
     ]
 
 
-ROWS = (1, 2, 3, 4, 5, 6, 7)
+ROWS = (1, 2, 3, 4, 5, 6, 7, 8)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -813,9 +1054,17 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--smoke", action="store_true", help="tiny repetitions: checks every row runs")
     parser.add_argument("--rows", default=",".join(map(str, ROWS)), help="which rows, e.g. 1,5 (default all)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads for BLAS and torch")
+    parser.add_argument(
+        "--thread-lines",
+        default=None,
+        help="row 8: thread counts to run it at, e.g. 1,2 (default 1,2; --smoke: 1)",
+    )
+    parser.add_argument("--cnn-faults", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     s = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
     rows = {int(r) for r in args.rows.split(",") if r.strip()}
+    default_lines = "1" if args.smoke else "1,2"
+    thread_lines = [int(t) for t in (args.thread_lines or default_lines).split(",") if t.strip()]
     if not rows <= set(ROWS):
         parser.error(f"--rows takes numbers among {ROWS}; got {args.rows!r}")
 
@@ -823,6 +1072,9 @@ def main(argv: list[str] | None = None) -> int:
         threadpool_limits(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
+    if args.cnn_faults:
+        _print_cnn_faults(args.cnn_faults)
+        return 0
     print("\n".join(header(args.threads, s)))
     print()
     print(HEADER)
@@ -844,6 +1096,8 @@ def main(argv: list[str] | None = None) -> int:
         row_memory(table, s, args.threads)
     if 7 in rows:
         row_gflops(table, s, peak)
+    if 8 in rows:
+        row_recorded(table, s, thread_lines)
     judged = [r for r in table.rows if r.holds is not None]
     print("-" * len(HEADER))
     print(

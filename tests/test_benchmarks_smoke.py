@@ -67,3 +67,12 @@ def test_every_judged_line_shows_its_target_and_verdict(table):
     assert len(judged) >= 25
     assert all(">=" in line or "<=" in line for line in judged)
     assert "targets holding:" in table
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["rec 2-16-16-2 b32 SGD 1t vs torch", "vs hand-fused", "vs JAX", "vs torch.compile", "page faults"],
+)
+def test_row_8_prints_the_recorded_step_against_its_peers(table, text):
+    # JAX and torch.compile lines print their figures or why they could not run
+    assert any(line.startswith("8 ") and text in line for line in table.splitlines())

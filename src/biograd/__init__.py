@@ -68,6 +68,7 @@ from biograd.tracing import Step, Trace
 if TYPE_CHECKING:  # for type checkers and editors; at run time these load on first use (below)
     from biograd.io import ModelFileError, load, save
     from biograd.nn.summary import Summary, summary
+    from biograd.record import RecordedStep, record_step
     from biograd.training import (
         Callback,
         Diagnosis,
@@ -119,6 +120,7 @@ _LAZY_NAMES = {
     ),
     **dict.fromkeys(("ModelFileError", "load", "save"), "biograd.io"),
     **dict.fromkeys(("Summary", "summary"), "biograd.nn.summary"),
+    **dict.fromkeys(("RecordedStep", "record_step"), "biograd.record"),
 }
 
 
@@ -160,6 +162,7 @@ __all__ = [
     "ModelCheckpoint",
     "ModelFileError",
     "ProgressBar",
+    "RecordedStep",
     "ShapeError",
     "Step",
     "Summary",
@@ -208,6 +211,7 @@ __all__ = [
     "pow",
     "predict",
     "predict_proba",
+    "record_step",
     "relu",
     "reshape",
     "save",

@@ -231,7 +231,7 @@ class Optimizer:
         self.params = _as_parameter_list(params, type(self).__name__)
         self.param_groups: list[dict[str, Any]] = [{"params": self.params, **defaults}]
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
-        self._scratch: list[list[np.ndarray]] = [[] for _ in self.params]
+        self._scratch: dict[Any, list[np.ndarray]] = {}  # scratch arrays by parameter index (or key)
 
     # -- the learning rate -------------------------------------------------------------------------
     @property
@@ -268,12 +268,26 @@ class Optimizer:
                 w = p.data = w.copy()
             self._update(i, w, g, self.state[i], group)
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict) -> None:
+    def _update(self, i: Any, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update().")
 
-    def _buffers(self, i: int, w: np.ndarray, count: int) -> list[np.ndarray]:
+    #: True when the update rule treats every number on its own (all built-in optimizers): then one
+    #: update over a flat array holding several parameters gives exactly the numbers of one update each.
+    elementwise = False
+
+    def step_arrays(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any], key: Any = "arrays") -> None:
+        """One update of the plain array ``w`` (in place) from its gradient ``g``, with ``state`` the running
+        state dict to use (momentum buffers, averages, ``"step"``), as :meth:`step` does for each parameter.
+
+        For elementwise rules (``elementwise = True``) ``w`` may be one flat array holding many parameters:
+        ``biograd.record_step`` updates a whole network this way in one call per step instead of one per
+        parameter. ``key`` names the scratch arrays kept between calls.
+        """
+        self._update(key, w, g, state, self.param_groups[0])
+
+    def _buffers(self, i: Any, w: np.ndarray, count: int) -> list[np.ndarray]:
         """``count`` scratch arrays shaped like parameter i (allocated once, reused every step)."""
-        bufs = self._scratch[i]
+        bufs = self._scratch.get(i, [])
         if len(bufs) < count or bufs[0].shape != w.shape or bufs[0].dtype != w.dtype:
             bufs = self._scratch[i] = [np.empty_like(w) for _ in range(max(count, len(bufs)))]
         return bufs
@@ -360,7 +374,7 @@ class Optimizer:
         for k, v in saved.items():
             self.param_groups[0][k] = tuple(v) if isinstance(v, list) else v
         self.state = new_state
-        self._scratch = [[] for _ in self.params]
+        self._scratch = {}
 
     # -- display -----------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -433,7 +447,9 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict) -> None:
+    elementwise = True
+
+    def _update(self, i: Any, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict) -> None:
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         nesterov = group["nesterov"]
         if weight_decay == 0 and momentum == 0 and w.size >= _AXPY_MIN_SIZE:
@@ -492,6 +508,7 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    elementwise = True
 
     def __init__(
         self,
@@ -512,7 +529,7 @@ class Adam(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict) -> None:
+    def _update(self, i: Any, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         weight_decay = group["weight_decay"]
         coupled = weight_decay != 0 and not self._decoupled
@@ -613,7 +630,9 @@ class RMSprop(Optimizer):
         )
         super().__init__(params, defaults)
 
-    def _update(self, i: int, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict) -> None:
+    elementwise = True
+
+    def _update(self, i: Any, w: np.ndarray, g: np.ndarray, state: dict[str, Any], group: dict) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         weight_decay, momentum = group["weight_decay"], group["momentum"]
         bufs = self._buffers(i, w, 2 if weight_decay != 0 else 1)

@@ -32,6 +32,7 @@ from biograd.data import DataLoader, StratifyError, TensorDataset, split_indices
 from biograd.nn.module import Module
 from biograd.optim import Optimizer, ReduceLROnPlateau, create
 from biograd.random import manual_seed
+from biograd.record import RecordedStep, blas_threads_for
 from biograd.tensor import Tensor, no_grad
 from biograd.training.callbacks import Callback, ProgressBar, _in_notebook
 from biograd.training.history import History
@@ -201,6 +202,7 @@ def fit(
     metrics: Any = None,
     shuffle: bool = True,
     scheduler: Any = None,
+    record: bool = True,
 ) -> History:
     """Train ``model`` on (x, y) by gradient descent and return the History of every epoch.
 
@@ -240,6 +242,12 @@ def fit(
             once per epoch after the epoch's metrics: ``biograd.optim.StepLR(opt, 30)`` with ``step()``,
             ``biograd.optim.ReduceLROnPlateau(opt)`` with ``step(the monitored loss)``. ``history.lr``
             records the learning rate every epoch used.
+        record: train with a recorded step (:func:`biograd.record_step`): the first batch runs eagerly and
+            is recorded, the following batches of the same shape replay it without building a graph (the
+            same numbers, faster on small networks); the last, shorter batch of an epoch and anything the
+            recording cannot hold run eagerly. False: every batch eagerly. Either way numpy's BLAS uses one
+            thread while training a network whose matrix products are all small
+            (``biograd.record.blas_threads_for``), and the setting is restored afterwards.
 
     Returns:
         A :class:`History`. After every epoch it records ``loss`` and ``val_loss`` (the loss on all training
@@ -329,6 +337,16 @@ def fit(
 
     parameters = list(model.parameters())
     last_good = [p.data.copy() for p in parameters]  # weights of the last step whose loss was finite
+    step = RecordedStep(model, loss_fn, opt) if record and isinstance(opt, Optimizer) else None
+
+    def keep_last_good(value: float) -> bool:
+        """Called by the recorded step between backward and the update: update only on a finite loss."""
+        if not math.isfinite(value):
+            return False
+        for saved, p in zip(last_good, parameters, strict=False):
+            np.copyto(saved, p.data)
+        return True
+
     best_state: dict[str, np.ndarray] | None = None
     best_value: float | None = None
     best_epoch: int | None = None
@@ -336,7 +354,11 @@ def fit(
     reason = "completed"
     try:
         # inf/NaN are handled below (divergence), so numpy's overflow warnings would only be noise
-        with _InterruptFlag() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with (
+            _InterruptFlag() as interrupt,
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"),
+            blas_threads_for(model, (bs, *x_train.shape[1:])),
+        ):
             for cb in callbacks:
                 cb.on_train_begin({})
             for epoch in range(1, int(epochs) + 1):
@@ -344,17 +366,23 @@ def fit(
                 for cb in callbacks:
                     cb.on_epoch_begin(epoch, {})
                 for batch_index, (xb, yb) in enumerate(batches, start=1):
-                    opt.zero_grad()
-                    batch_loss = loss_fn(model(xb), _target_tensor(yb.data, dtype))
-                    value = float(batch_loss.item())
-                    if not math.isfinite(value):
-                        history.diverged_at = (epoch, batch_index)
-                        reason = "diverged"
-                        break
-                    batch_loss.backward()
-                    for saved, p in zip(last_good, parameters, strict=False):
-                        np.copyto(saved, p.data)
-                    opt.step()
+                    if step is not None:  # forward, loss, backward, update: replayed when it can be
+                        value = step.run(xb, _target_tensor(yb.data, dtype), before_update=keep_last_good)
+                        if not math.isfinite(value):
+                            history.diverged_at = (epoch, batch_index)
+                            reason = "diverged"
+                            break
+                    else:
+                        opt.zero_grad()
+                        batch_loss = loss_fn(model(xb), _target_tensor(yb.data, dtype))
+                        value = float(batch_loss.item())
+                        if not math.isfinite(value):
+                            history.diverged_at = (epoch, batch_index)
+                            reason = "diverged"
+                            break
+                        batch_loss.backward()
+                        keep_last_good(value)
+                        opt.step()
                     for cb in callbacks:
                         cb.on_batch_end(batch_index, {"loss": value, "batch_size": len(xb)})
                     if interrupt.raised:
