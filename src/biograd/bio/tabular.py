@@ -103,7 +103,8 @@ def _read_decimal_commas(frame: Any, path: Path) -> Any:
     converted = []
     for name in frame.columns:
         column = frame[name]
-        if column.dtype != object:
+        # text columns: dtype object in pandas 2, str in pandas 3 (never compare a dtype with object)
+        if not (pd.api.types.is_string_dtype(column) or pd.api.types.is_object_dtype(column)):
             continue
         present = column.dropna().astype(str).str.strip()
         if not len(present):
