@@ -210,6 +210,10 @@ def _train(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         layer=args.layer,
         impute=args.impute,
+        groups=args.groups,
+        keep_conflicting=args.keep_conflicting,
+        orientation=args.orientation,
+        sample_id_column=args.sample_id_column,
     )
     prepared = pipeline.prepare(data, config)
     counts = data.class_counts()
@@ -228,6 +232,8 @@ def _train(args: argparse.Namespace) -> int:
         + (" (stratified by class)" if data.task == "classification" else "")
         + "; the test samples are not used until the end"
     )
+    if data.grouping:
+        _out(f"Groups:  {data.grouping}")
     _out(f"Network: {prepared.architecture}, {prepared.n_parameters:,} parameters")
     _out(f"         chosen for {'sequences' if data.is_sequence else 'a table'}: {prepared.why}")
     _out(
@@ -520,6 +526,19 @@ def _playground(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
+def _add_matrix_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--orientation",
+        choices=["auto", "genes-by-samples", "samples-by-genes"],
+        default="auto",
+        help="expression matrix with --labels: which way round it is (default: from the sample IDs)",
+    )
+    p.add_argument(
+        "--sample-id-column",
+        help="expression matrix with --labels: the sample sheet's column of sample IDs (default: detected)",
+    )
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show the full traceback of errors")
 
@@ -611,9 +630,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="random seed: split, weights, shuffling (default 0)")
     t.add_argument("--impute", choices=["mean", "median"], help="fill missing feature values (tables)")
     t.add_argument("--id", help="tables: the column of sample names (default: detected)")
-    t.add_argument("--labels", help="FASTA: a CSV of labels keyed by record ID (default: label= in headers)")
+    t.add_argument(
+        "--labels",
+        help="FASTA: a CSV of labels keyed by record ID (default: label= in headers); expression matrix: "
+        "the sample sheet (one row per sample, with the --target column)",
+    )
     t.add_argument("--label-column", help="FASTA: the label column of --labels (default: label or 2nd)")
-    t.add_argument("--layer", help=".h5ad: read this layer instead of X")
+    t.add_argument("--layer", help=".h5ad: read this layer instead of X ('raw' reads .raw)")
+    _add_matrix_options(t)
+    t.add_argument(
+        "--groups",
+        metavar="COLUMN",
+        help="tables: a column of groups (patient, donor, family); a group never straddles training and test",
+    )
+    t.add_argument(
+        "--keep-conflicting",
+        action="store_true",
+        help="keep identical samples whose labels disagree (default: leave them out, with a warning)",
+    )
     t.add_argument(
         "--kernel-size",
         type=int,

@@ -261,11 +261,12 @@ def figure_sequence_map(found: Any, group: Any, alphabet: str) -> str:
     """Per-position importance of a group's top sequences as a heatmap, with each sequence's letters."""
     plt = _plt()
     top = group.top
-    pos = found.positions[top]
     seqs = group.top_sequences
-    length = pos.shape[1]
+    own = found.lengths[top] if found.lengths is not None else np.full(len(top), found.positions.shape[1])
+    length = int(own.max())  # as wide as the longest sequence shown, not the padded length
+    pos = np.ma.masked_where(np.arange(length)[None, :] >= own[:, None], found.positions[top][:, :length])
     fig, ax = plt.subplots(figsize=(min(16, 2 + 0.2 * length), 0.8 + 0.42 * len(top)))
-    vmax = float(np.abs(pos).max()) or 1.0
+    vmax = float(np.abs(pos).max() or 0.0) or 1.0
     im = ax.imshow(pos, cmap="PuOr_r", vmin=-vmax, vmax=vmax, aspect="auto")
     if length <= 80:
         for r, seq in enumerate(seqs):
@@ -289,7 +290,7 @@ def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str, towards: s
     ax.set_yticks(range(a), list(alphabet))
     if length <= 80:
         ax.set_xticks(range(length), list(seq[:length].ljust(length, "-")), fontsize=7, family="monospace")
-        ax.set_xlabel(f"sequence {seq_id} (the original letter at each position; - = padding)")
+        ax.set_xlabel(f"sequence {seq_id} (the original letter at each position)")
     else:
         ax.set_xlabel(f"position in sequence {seq_id}")
     ax.set_ylabel("substituted letter")
@@ -377,7 +378,11 @@ def _section_data(result: Any) -> str:
             f"{len(p.train_idx)} training / {len(p.val_idx)} validation / {len(p.test_idx)} test"
             + (" (stratified by class)" if d.task == "classification" else ""),
         ],
+        ["grouping", _esc(d.grouping or "none: every sample is its own group (no duplicates found)")],
     ]
+    conflicts = (d.extra.get("duplicates") or {}).get("conflicting_removed")
+    if conflicts:
+        rows.append(["left out", f"{conflicts} identical samples with conflicting labels"])
     if not d.is_sequence:
         prep = p.preprocessing.get("table") or {}
         n_num, n_cat = len(prep.get("numeric", [])), len(prep.get("categorical", []))

@@ -1,0 +1,245 @@
+"""Real files, no silent leaks: duplicates, conflicting labels, groups and related sequences kept on one
+side of every split; expression matrices with a sample sheet. Small files made here; oracles: set
+intersections of the split's groups, pandas' own transpose of the matrix, counts made by hand."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from biograd import pipeline
+from biograd.bio.errors import DataError
+from biograd.bio.relatives import connected_groups
+from biograd.cli import main
+
+PROTEIN = list("ACDEFGHIKLMNPQRSTVWY")
+
+
+def _table(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "patient": [f"P{i // 3:02d}" for i in range(n)],
+            "gene_a": rng.normal(size=n),
+            "gene_b": rng.normal(size=n),
+        }
+    )
+    frame["status"] = np.where(frame.gene_a > 0, "sick", "well")
+    return frame
+
+
+def _with_copies(frame: pd.DataFrame) -> pd.DataFrame:
+    """Row 5 copies row 4 (same label); row 7 copies row 6 with the other label."""
+    frame = frame.copy()
+    frame.loc[5, ["gene_a", "gene_b", "status"]] = frame.loc[4, ["gene_a", "gene_b", "status"]].to_numpy()
+    frame.loc[7, ["gene_a", "gene_b"]] = frame.loc[6, ["gene_a", "gene_b"]].to_numpy()
+    frame.loc[6, "status"], frame.loc[7, "status"] = "well", "sick"
+    return frame
+
+
+def _split_groups(prepared: pipeline.Prepared, labels: np.ndarray) -> list[set]:
+    return [set(labels[idx].tolist()) for idx in (prepared.train_idx, prepared.val_idx, prepared.test_idx)]
+
+
+def _no_straddle(prepared: pipeline.Prepared, labels: np.ndarray) -> None:
+    train, val, test = _split_groups(prepared, labels)
+    assert not train & test and not train & val and not val & test
+
+
+def test_connected_groups_joins_chains():
+    # sample 1 shares a patient with 0 and a copy with 2: all three are one group; 3 stands alone
+    assert connected_groups(["a", "a", "b", "c"], [0, 1, 1, 2]).tolist() == [0, 0, 0, 1]
+    assert connected_groups([5, 7, 5]).tolist() == [0, 1, 0]
+
+
+def test_table_duplicates_counted_and_conflicts_left_out(tmp_path):
+    path = tmp_path / "clinic.csv"
+    _with_copies(_table()).drop(columns="patient").to_csv(path, index=False)
+    with pytest.warns(UserWarning) as caught:
+        data = pipeline.load_data(path, "status")
+    text = " ".join(str(w.message) for w in caught)
+    assert "2 of 60 samples are exact copies" in text
+    assert "left out (7, 8)" in text and "--keep-conflicting" in text
+    assert data.n_samples == 58
+    assert data.extra["duplicates"]["conflicting_removed"] == 2
+    assert "1 identical samples" in data.grouping
+    # the remaining copies (rows 5 and 6 in the file, IDs '5' and '6') are on one side of the split
+    prepared = pipeline.prepare(data)
+    where = {
+        i: k for k, idx in enumerate((prepared.train_idx, prepared.val_idx, prepared.test_idx)) for i in idx
+    }
+    a, b = data.ids.index("5"), data.ids.index("6")
+    assert where[a] == where[b]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kept = pipeline.load_data(path, "status", keep_conflicting=True)
+    assert kept.n_samples == 60 and kept.extra["duplicates"]["conflicting_kept"]
+
+
+def test_groups_column_never_straddles_and_is_not_a_feature(tmp_path):
+    path = tmp_path / "patients.csv"
+    _table(90).to_csv(path, index=False)
+    data = pipeline.load_data(path, "status", groups="patient")
+    assert "patient" not in data.features.columns
+    assert "'patient' (30 groups)" in data.grouping
+    patients = _table(90)["patient"].to_numpy()
+    for seed in range(4):
+        prepared = pipeline.prepare(data, pipeline.TrainConfig(seed=seed))
+        _no_straddle(prepared, patients)
+        assert len(prepared.test_idx) == pytest.approx(18, abs=6)
+    with pytest.raises(DataError, match="no column 'patiant' for --groups"):
+        pipeline.load_data(path, "status", groups="patiant")
+
+
+def test_fasta_duplicates_and_relatives_on_one_side(tmp_path):
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(PROTEIN, 24)) for _ in range(60)]
+    records = [(f"s{i}", s, "amp" if i % 2 else "non") for i, s in enumerate(seqs)]
+    records += [(f"copy{i}", seqs[i], "amp" if i % 2 else "non") for i in range(1, 20, 2)]  # same label
+    records += [("clash", seqs[0], "amp")]  # s0 is "non"
+    records += [(f"rel{i}", seqs[i][:21] + "WWW", "amp") for i in range(1, 10, 2)]  # a family member
+    path = tmp_path / "peptides.fa"
+    path.write_text("".join(f">{n} label={lab}\n{s}\n" for n, s, lab in records))
+    with pytest.warns(UserWarning, match="carry different labels and were left out"):
+        data = pipeline.load_data(path)
+    assert "s0" not in data.ids and "clash" not in data.ids
+    assert data.extra["duplicates"]["duplicate_copies"] == 10
+    assert "3-mers" in data.grouping and "67% identity" in data.grouping
+    family = np.array([n.replace("copy", "s").replace("rel", "s") for n in data.ids])
+    for seed in range(3):
+        _no_straddle(pipeline.prepare(data, pipeline.TrainConfig(seed=seed)), family)
+
+
+def _matrix_files(tmp_path, n: int = 40, transpose: bool = False):
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(6, n))
+    samples = [f"GSM{100 + i}" for i in range(n)]
+    genes = [f"GENE{j}" for j in range(6)]
+    matrix = pd.DataFrame(values, columns=samples)
+    matrix.insert(0, "gene", genes)
+    if transpose:
+        matrix = pd.DataFrame(values.T, columns=genes)
+        matrix.insert(0, "sample", samples)
+    sheet = pd.DataFrame({"geo_accession": samples[::-1], "tumour": rng.choice(["LUAD", "LUSC"], n)})
+    matrix.to_csv(tmp_path / "matrix.csv", index=False)
+    sheet.to_csv(tmp_path / "samplesheet.csv", index=False)
+    return pd.DataFrame(values.T, index=samples, columns=genes), sheet.set_index("geo_accession")
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_matrix_with_sample_sheet(tmp_path, transpose):
+    expected, sheet = _matrix_files(tmp_path, transpose=transpose)
+    data = pipeline.load_data(tmp_path / "matrix.csv", "tumour", labels=tmp_path / "samplesheet.csv")
+    assert data.input_format == "matrix" and data.feature_names == list(expected.columns)
+    got = data.features.set_axis(data.ids).loc[expected.index]
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy())
+    names = np.asarray(data.target_names)[data.y]
+    assert list(names) == sheet.loc[data.ids, "tumour"].tolist()
+
+
+def test_cli_train_matrix_groups_recorded(tmp_path, capsys):
+    _matrix_files(tmp_path)
+    sheet = pd.read_csv(tmp_path / "samplesheet.csv")
+    sheet["donor"] = [f"D{i // 2}" for i in range(len(sheet))]
+    sheet.to_csv(tmp_path / "samplesheet.csv", index=False)
+    out = tmp_path / "run"
+    code = main(
+        [
+            "train",
+            str(tmp_path / "matrix.csv"),
+            "--labels",
+            str(tmp_path / "samplesheet.csv"),
+            "--target",
+            "tumour",
+            "--groups",
+            "donor",
+            "--epochs",
+            "2",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert "Groups:  Samples are grouped by 'donor' (20 groups)" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"]["groups"] == 20 and "'donor'" in metrics["split"]["grouping"]
+    assert metrics["duplicates"]["duplicate_copies"] == 0
+    report = (out / "report.html").read_text()
+    assert "Samples are grouped by &#x27;donor&#x27; (20 groups)" in report
+    predictions = pd.read_csv(out / "predictions.csv")
+    donors = dict(zip(sheet["geo_accession"], sheet["donor"], strict=True))
+    test_donors = {donors[i] for i in predictions["id"]}
+    train_rows = set(sheet["geo_accession"]) - set(predictions["id"])
+    assert not test_donors & {donors[i] for i in train_rows}
+
+
+def test_sequence_explanations_stay_inside_each_sequence():
+    """Short peptides in a long-padded set: sites never run past a sequence's end, padding carries no
+    attribution, the mutagenesis heatmap is as wide as the sequence."""
+    from biograd import nn
+    from biograd.bio.sequences import one_hot
+    from biograd.explain import explain_sequences
+    from biograd.random import manual_seed
+
+    rng = np.random.default_rng(3)
+    seqs = ["".join(rng.choice(PROTEIN, int(n))) for n in rng.integers(10, 25, size=40)]
+    seqs.append("".join(rng.choice(PROTEIN, 60)))  # one long sequence pads the others to 60
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the padding warning
+        x = one_hot(seqs, alphabet="protein", length=60)
+    manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(20, 6, 5), nn.ReLU(), nn.GlobalMaxPool1d(), nn.Linear(6, 2))
+    ids = [f"p{i}" for i in range(len(seqs))]
+    found = explain_sequences(model, x, ids, seqs, "classification", 9, class_names=["non", "amp"])
+    by_id = dict(zip(ids, seqs, strict=True))
+    for group in found.groups:
+        for site in group.sites:
+            seq = by_id[site["id"]]
+            assert 1 <= site["start"] <= site["end"] <= len(seq)
+            assert site["site"] == seq[site["start"] - 1 : site["end"]]
+            assert site["top_position"] <= len(seq)
+        if group.n:
+            assert group.ism.shape == (20, len(group.top_sequences[0]))
+    rows = found.per_sample.set_index("id")
+    for i, seq in zip(ids, seqs, strict=True):
+        values = rows.loc[i, [f"position_{p + 1}" for p in range(60)]].to_numpy(dtype=float)
+        assert np.isnan(values[len(seq) :]).all() and not np.isnan(values[: len(seq)]).any()
+    assert list(found.lengths) == [len(s) for s in seqs]
+
+
+def test_composition_baseline_is_compared_when_composition_decides():
+    """Activity set by charge (share of K/R), wherever the residues sit: a composition model sees it, a
+    flattened padded one-hot model barely does; the comparison takes the strongest baseline."""
+    from biograd.bio.sequences import one_hot
+    from biograd.pipeline.evaluate import compare, composition_baselines, run_baselines
+
+    rng = np.random.default_rng(4)
+    seqs, labels = [], []
+    for _ in range(400):
+        n = int(rng.integers(12, 40))
+        charged = rng.random() < 0.5
+        p = np.full(20, 1.0)
+        p[[PROTEIN.index("K"), PROTEIN.index("R")]] = 3.0 if charged else 1.0
+        seqs.append("".join(rng.choice(PROTEIN, n, p=p / p.sum())))
+        labels.append(int(charged))
+    y = np.array(labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x = one_hot(seqs, alphabet="protein")
+    fit, test = np.arange(300), np.arange(300, 400)
+    names = ["inactive", "active"]
+    base = run_baselines(x[fit], y[fit], x[test], y[test], "classification", names, 0)
+    comp = composition_baselines(
+        [seqs[i] for i in fit], y[fit], [seqs[i] for i in test], y[test], "classification", names, "protein"
+    )
+    name = "k-mer composition (k = 1) + logistic regression"
+    assert set(comp) == {name, "k-mer composition (k = 1, 2) + logistic regression"}
+    assert comp[name]["roc_auc"] > 0.85 > base["logistic regression"]["roc_auc"] + 0.05
+    verdict = compare("classification", {"roc_auc": 0.8, "balanced_accuracy": 0.8}, {**base, **comp})
+    assert verdict["best_baseline"] == name and verdict["network_beats_baseline"] is False
