@@ -243,3 +243,156 @@ def test_composition_baseline_is_compared_when_composition_decides():
     assert comp[name]["roc_auc"] > 0.85 > base["logistic regression"]["roc_auc"] + 0.05
     verdict = compare("classification", {"roc_auc": 0.8, "balanced_accuracy": 0.8}, {**base, **comp})
     assert verdict["best_baseline"] == name and verdict["network_beats_baseline"] is False
+
+
+def test_h5ad_layer_raw_reads_dot_raw(tmp_path):
+    anndata = pytest.importorskip("anndata")
+    from biograd.bio import read_h5ad
+
+    rng = np.random.default_rng(5)
+    counts = rng.poisson(5, size=(30, 8)).astype(np.float32)
+    obs = pd.DataFrame({"cell_type": ["T", "B", "NK"] * 10}, index=[f"c{i}" for i in range(30)])
+    full = anndata.AnnData(X=counts, obs=obs, var=pd.DataFrame(index=[f"G{j}" for j in range(8)]))
+    full.raw = full.copy()
+    adata = full[:, :5].copy()  # .X keeps 5 genes, .raw all 8: as after selecting highly variable genes
+    adata.X = np.log1p(adata.X)
+    path = tmp_path / "cells.h5ad"
+    adata.write_h5ad(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the raw-counts advice
+        cells = read_h5ad(path, label="cell_type", layer="raw")
+    assert cells.feature_names == [f"G{j}" for j in range(8)]
+    np.testing.assert_array_equal(cells.x, counts)
+    path2 = tmp_path / "plain.h5ad"
+    anndata.AnnData(X=np.log1p(counts), obs=obs).write_h5ad(path2)
+    with pytest.raises(DataError, match=r"no layer 'raw' and no \.raw matrix"):
+        read_h5ad(path2, label="cell_type", layer="raw")
+
+
+def test_h5ad_library_warnings_summarized_in_one_line(tmp_path, monkeypatch):
+    anndata = pytest.importorskip("anndata")
+    from biograd.bio import read_h5ad
+
+    path = tmp_path / "cells.h5ad"
+    obs = pd.DataFrame({"cell_type": ["T", "B"] * 10}, index=[f"c{i}" for i in range(20)])
+    anndata.AnnData(X=np.random.default_rng(0).normal(size=(20, 4)), obs=obs).write_h5ad(path)
+    real = anndata.read_h5ad
+
+    def noisy(*args, **kwargs):
+        for i in range(36):
+            warnings.warn(f"obs_names are not unique ({i})", FutureWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(anndata, "read_h5ad", noisy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_h5ad(path, label="cell_type")
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1
+    assert messages[0].startswith("anndata warned 36 time(s) while reading 'cells.h5ad' (FutureWarning)")
+
+
+@pytest.fixture(scope="module")
+def table_model(tmp_path_factory):
+    """A short run on a table; then the same distribution and a shifted batch (gene_b in other units)."""
+    tmp = tmp_path_factory.mktemp("shift")
+    rng = np.random.default_rng(6)
+    n = 300
+    frame = pd.DataFrame({f"gene_{c}": rng.normal(size=n) for c in "abcd"})
+    frame["status"] = np.where(frame.gene_a > 0, "tumour", "normal")
+    frame.iloc[:200].to_csv(tmp / "train.csv", index=False)
+    frame.iloc[200:].to_csv(tmp / "same.csv", index=False)
+    shifted = frame.iloc[200:].copy()
+    shifted["gene_b"] = shifted["gene_b"] * 100 + 500  # another batch, other units
+    shifted.to_csv(tmp / "batch2.csv", index=False)
+    out = tmp / "run"
+    argv = [
+        "train",
+        str(tmp / "train.csv"),
+        "--target",
+        "status",
+        "--epochs",
+        "3",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(argv) == 0
+    return tmp, out
+
+
+def test_new_data_shift_warned_named_and_recorded(table_model, capsys):
+    tmp, out = table_model
+    meta = json.loads((out / "model.json").read_text())
+    profile = meta.get("training_profile") or meta["metadata"]["training_profile"]
+    assert profile["samples"] == 128  # the training rows only: 200 minus 40 test and 32 validation
+    assert profile["names"][:2] == ["gene_a", "gene_b"]
+
+    model, info = pipeline.load_run(out)
+    with pytest.warns(UserWarning, match=r"batch2.csv: The new samples as a whole differ .* 'gene_b'"):
+        new = pipeline.read_new_data(info, tmp / "batch2.csv", model=model)
+    assert new.shift.shifted[0][0] == "gene_b"
+    # closed form: standardizing is affine, so the shift in training SDs is that of the raw values,
+    # (mean(100 b + 500) - mean(b)) / sd(b) with b ~ N(0, 1): about 500
+    assert 400 < new.shift.shifted[0][1] < 600 and new.shift.outside_samples.all()
+    table = pipeline.predict_table(model, info, new)
+    assert table["outside_training_range"].all()
+    metrics = pipeline.evaluate_new(model, info, new)
+    assert metrics["new_data_shift"]["shifted_features"][0]["feature"] == "gene_b"
+    found = pipeline.explain_new(model, info, new)
+    assert found.per_sample["outside_training_range"].all()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same distribution: no shift warning
+        same = pipeline.read_new_data(info, tmp / "same.csv", model=model)
+    assert not same.shift.shifted
+
+    assert main(["evaluate", str(out), str(tmp / "batch2.csv")]) == 0
+    assert "'gene_b'" in capsys.readouterr().err
+
+
+def test_predict_from_matrix_and_sample_sheet(tmp_path):
+    expected, sheet = _matrix_files(tmp_path, n=60)
+    out = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(
+            [
+                "train",
+                str(tmp_path / "matrix.csv"),
+                "--labels",
+                str(tmp_path / "samplesheet.csv"),
+                "--target",
+                "tumour",
+                "--epochs",
+                "2",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+    assert code == 0
+    model, info = pipeline.load_run(out)
+    new = pipeline.read_new_data(
+        info, tmp_path / "matrix.csv", model=model, labels=tmp_path / "samplesheet.csv", need_target=True
+    )
+    assert sorted(new.ids) == sorted(expected.index)
+    names = np.asarray(info["class_names"])[new.y]
+    assert list(names) == sheet.loc[new.ids, "tumour"].tolist()
+    assert (
+        main(
+            [
+                "predict",
+                str(out),
+                str(tmp_path / "matrix.csv"),
+                "--labels",
+                str(tmp_path / "samplesheet.csv"),
+                "--out",
+                str(tmp_path / "p.csv"),
+            ]
+        )
+        == 0
+    )
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 60

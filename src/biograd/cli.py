@@ -316,6 +316,8 @@ def _load_for(args: argparse.Namespace, need_target: bool) -> tuple[Any, dict, A
         label_column=args.label_column,
         need_target=need_target,
         id_column=getattr(args, "id", None),
+        orientation=args.orientation,
+        sample_id_column=args.sample_id_column,
     )
     return model, info, new
 
@@ -348,7 +350,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     model, info, new = _load_for(args, need_target=True)
     metrics = pipeline.evaluate_new(model, info, new)
     _out(f"{len(new.ids)} samples from {args.data}:")
-    rows = [[k, v] for k, v in metrics.items() if k != "confusion_matrix"]
+    rows = [[k, v] for k, v in metrics.items() if k not in ("confusion_matrix", "new_data_shift")]
     _out(_table(rows, ["metric", "value"]))
     if "uncertain_samples" in metrics:
         _out(
@@ -546,9 +548,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_new_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", metavar="MODEL_DIR", help="the directory written by biograd train --out")
     p.add_argument("data", metavar="DATA", help="CSV/TSV, FASTA or .h5ad file, like the training data")
-    p.add_argument("--labels", help="FASTA only: CSV of labels keyed by record ID")
+    p.add_argument(
+        "--labels",
+        help="FASTA: CSV of labels keyed by record ID; expression matrix: its sample sheet",
+    )
     p.add_argument("--label-column", help="FASTA only: the label column of --labels")
     p.add_argument("--id", help="tables: the column of sample names (default: the one used in training)")
+    _add_matrix_options(p)
     _add_common(p)
 
 

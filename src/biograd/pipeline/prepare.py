@@ -246,3 +246,36 @@ def _alphabet(data: Dataset) -> str:
     from biograd.bio.sequences import ALPHABETS
 
     return ALPHABETS[data.kind]
+
+
+def shift_features(
+    x: np.ndarray, feature_names: list[str], kind: str, sequences: list[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """What the new-data check compares with training (:func:`biograd.stats.check_shift`): a table's
+    network inputs, named by feature; for sequences, each sequence's letter frequencies and its length
+    (a one-hot position says little alone, a batch of other peptides shows in its composition)."""
+    if kind not in ("dna", "rna", "protein"):
+        return x.reshape(len(x), -1), list(feature_names)
+    from biograd.bio.relatives import kmer_composition
+    from biograd.bio.sequences import ALPHABETS
+    from biograd.explain.predictions import sequence_lengths
+
+    lengths = sequence_lengths(x, sequences).astype(np.float64)
+    if sequences is None:  # letters back from the one-hot columns (padding: none)
+        letters = ALPHABETS[kind]
+        idx = x.argmax(axis=1)
+        sequences = [
+            "".join(letters[i] for i in row[:n]) for row, n in zip(idx, lengths.astype(int), strict=True)
+        ]
+    freqs, names = kmer_composition(sequences, kind, (1,))
+    return np.column_stack([freqs, lengths]), [f"share of {n}" for n in names] + ["sequence length"]
+
+
+def training_profile(prepared: Prepared) -> dict[str, Any]:
+    """The :class:`biograd.stats.Profile` of the training rows, as saved in the model's metadata."""
+    from biograd.stats import Profile
+
+    data, rows = prepared.data, prepared.train_idx
+    seqs = [data.sequences[i] for i in rows] if data.sequences is not None else None
+    x, names = shift_features(prepared.x[rows], prepared.feature_names, data.kind, seqs)
+    return Profile.of(x, names).as_dict()

@@ -14,6 +14,7 @@ import numpy as np
 
 from biograd.bio.errors import DataError
 from biograd.io import current_umask, save
+from biograd.pipeline.prepare import training_profile
 from biograd.pipeline.run import TrainResult
 
 #: Files written by :func:`write_run`; a directory holding only these may be replaced by a new run.
@@ -81,6 +82,7 @@ def _model_metadata(result: TrainResult) -> dict[str, Any]:
         "config": p.config.as_dict(),
         "data_name": p.data.name,
         "kernel_size": p.kernel_size,
+        "training_profile": training_profile(p),  # for the new-data checks of predict/evaluate/explain
     }
 
 
