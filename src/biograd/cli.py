@@ -214,6 +214,7 @@ def _train(args: argparse.Namespace) -> int:
         keep_conflicting=args.keep_conflicting,
         orientation=args.orientation,
         sample_id_column=args.sample_id_column,
+        positive=args.positive,
     )
     prepared = pipeline.prepare(data, config)
     counts = data.class_counts()
@@ -648,6 +649,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--groups",
         metavar="COLUMN",
         help="tables: a column of groups (patient, donor, family); a group never straddles training and test",
+    )
+    t.add_argument(
+        "--positive",
+        metavar="CLASS",
+        help="two classes: the class called positive (ROC, PR, attributions); default: a guess from the "
+        "names (the one not named as an absence, else the alphabetically second)",
     )
     t.add_argument(
         "--keep-conflicting",

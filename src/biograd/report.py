@@ -380,6 +380,20 @@ def _section_data(result: Any) -> str:
         ],
         ["grouping", _esc(d.grouping or "none: every sample is its own group (no duplicates found)")],
     ]
+    if d.task == "classification" and len(d.target_names) == 2:
+        chosen = d.extra.get("positive_class")
+        rows.append(
+            [
+                "positive class",
+                _esc(str(d.target_names[1]))
+                + (
+                    " (chosen with --positive)"
+                    if chosen
+                    else " (a guess from the class names; choose it with --positive CLASS)"
+                )
+                + ": ROC and precision-recall curves and AUCs score this class",
+            ]
+        )
     conflicts = (d.extra.get("duplicates") or {}).get("conflicting_removed")
     if conflicts:
         rows.append(["left out", f"{conflicts} identical samples with conflicting labels"])

@@ -110,6 +110,7 @@ def load_data(
     keep_conflicting: bool = False,
     orientation: str = "auto",
     sample_id_column: str | None = None,
+    positive: str | None = None,
 ) -> Dataset:
     """Read training data: a CSV/TSV table, a FASTA file, an .h5ad file, or a bundled dataset.
 
@@ -124,6 +125,10 @@ def load_data(
         labels, label_column: the FASTA label file and its label column. For a table, ``labels`` makes
             ``path`` an expression matrix (genes x samples or samples x genes) and ``labels`` its sample
             sheet, holding ``target`` (see :func:`~biograd.bio.matrix.join_matrix_and_sheet`).
+        positive: for two classes, the class to call positive (``--positive CLASS``): it is coded 1, so ROC
+            and precision-recall curves, AUCs and the attributions' direction refer to it. Default: the
+            class whose name does not read as an absence, else the alphabetically second (a guess the report
+            states).
         orientation, sample_id_column: for a matrix with a sample sheet: "auto", "genes-by-samples" or
             "samples-by-genes", and the sheet's column of sample IDs (default: detected).
         layer: the .h5ad layer to read instead of X.
@@ -144,14 +149,38 @@ def load_data(
     if dataset is not None:
         if groups is not None:
             raise ConfigError("--groups names a column of your own table; it does not apply to --dataset.")
-        return group_relatives(_load_dataset(dataset, task), keep_conflicting=keep_conflicting)
+        return group_relatives(
+            choose_positive(_load_dataset(dataset, task), positive), keep_conflicting=keep_conflicting
+        )
     if groups is not None and data_format(path) != "csv":
         raise ConfigError("--groups names a column of a table (.csv/.tsv); it does not apply to this file.")
-    return group_relatives(
+    data = (
         _read(path, target, task, id_column, labels, label_column, layer, impute, groups)
         if labels is None or data_format(path) != "csv"
-        else _read_matrix(path, labels, target, task, impute, groups, orientation, sample_id_column),
-        keep_conflicting=keep_conflicting,
+        else _read_matrix(path, labels, target, task, impute, groups, orientation, sample_id_column)
+    )
+    return group_relatives(choose_positive(data, positive), keep_conflicting=keep_conflicting)
+
+
+def choose_positive(data: Dataset, positive: str | None) -> Dataset:
+    """Code the class named ``positive`` as 1 (the class every binary score refers to: P(class 1), the
+    one logit, ROC and PR curves). Raises ConfigError for a class that does not exist or a task that is
+    not binary."""
+    if positive is None:
+        return data
+    names = [str(n) for n in data.target_names]
+    if data.task != "classification" or len(names) != 2:
+        what = "a regression task" if data.task != "classification" else f"{len(names)} classes"
+        raise ConfigError(f"--positive applies to two classes; {data.name!r} has {what}.")
+    if positive not in names:
+        raise ConfigError(f"--positive {positive!r} is not a class of the target; the classes are {names}.")
+    if names[1] == positive:
+        return replace(data, extra={**data.extra, "positive_class": positive})
+    return replace(
+        data,
+        y=(1 - data.y).astype(data.y.dtype),
+        target_names=[names[1], names[0]],
+        extra={**data.extra, "positive_class": positive},
     )
 
 
