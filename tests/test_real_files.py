@@ -423,3 +423,20 @@ def test_positive_class_chosen_on_the_command_line(tmp_path):
     assert "AMP (chosen with --positive)" in (out / "report.html").read_text()
     with pytest.raises(pipeline.ConfigError, match="--positive 'amp' is not a class"):
         pipeline.load_data(path, "status", positive="amp")
+
+
+def test_progress_time_left_accounts_for_early_stopping(monkeypatch):
+    """Epoch 10 of 200, best val_loss at epoch 5, patience 20: training stops at epoch 25 unless val_loss
+    improves, so the time left is a range from 15 epochs' worth to 190 epochs' worth."""
+    import io
+
+    from biograd.training import ProgressBar, callbacks
+
+    clock = iter([100.0] + [110.0] * 10)  # start, then 10 s later: 1 s per epoch at epoch 10
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))
+    bar = ProgressBar(stream=io.StringIO(), every=1, patience=20)
+    bar.params = {"epochs": 200}
+    bar.on_train_begin()
+    for epoch in range(1, 11):
+        line = bar._line(epoch, {"loss": 1.0, "val_loss": 1.0 if epoch != 5 else 0.5})
+    assert line.endswith("ETA 0:15-3:10 (early stopping)")

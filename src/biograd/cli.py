@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -817,7 +818,32 @@ def _one_message(err: BaseException) -> str:
     text = str(err).strip()
     if isinstance(err, KeyError) or (text.startswith("'") and text.endswith("'")):
         text = text.strip("'")
-    return text or type(err).__name__
+    return _flag_names(text) or type(err).__name__
+
+
+#: Settings whose Python names a message may use, and the flags a command-line user typed instead.
+_FLAGS = {
+    name: "--" + name.replace("_", "-")
+    for name in (
+        "test_fraction",
+        "val_fraction",
+        "batch_size",
+        "weight_decay",
+        "kernel_size",
+        "label_column",
+        "sample_id_column",
+        "keep_conflicting",
+    )
+}
+
+
+def _flag_names(text: str) -> str:
+    """A library message in command-line words: "The 'test_fraction' parameter" becomes "--test-fraction",
+    "val_fraction + test_fraction" becomes "--val-fraction + --test-fraction"."""
+    text = re.sub(r"The '(\w+)' parameter", lambda m: "--" + m.group(1).replace("_", "-"), text)
+    for name, flag in _FLAGS.items():
+        text = re.sub(rf"(?<![\w-]){name}\b", flag, text)
+    return text
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def train(
     opt = optim.create(config.optimizer, model.parameters(), lr=prepared.lr, weight_decay=config.weight_decay)
     all_callbacks: list[Any] = [EarlyStopping(monitor="val_loss", patience=config.patience)]
     if progress:
-        all_callbacks.append(ProgressBar(stream=progress_stream))
+        all_callbacks.append(ProgressBar(stream=progress_stream, patience=config.patience))
     all_callbacks += list(callbacks or [])
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as records:
