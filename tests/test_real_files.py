@@ -440,3 +440,45 @@ def test_progress_time_left_accounts_for_early_stopping(monkeypatch):
     for epoch in range(1, 11):
         line = bar._line(epoch, {"loss": 1.0, "val_loss": 1.0 if epoch != 5 else 0.5})
     assert line.endswith("ETA 0:15-3:10 (early stopping)")
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The matplotlib figures the report draws, kept instead of encoded."""
+    from biograd import report
+
+    figures = []
+    monkeypatch.setattr(report, "_png", lambda fig, alt: figures.append(fig) or "")
+    return figures
+
+
+def test_regression_importance_in_target_units(drawn):
+    from biograd.report import figure_feature_ranking
+
+    ranking = pd.DataFrame(
+        {"feature": ["age", "bmi"], "mean_abs_attribution": [2.0, 1.0], "direction": [1, -1]}
+    )
+    figure_feature_ranking(ranking, None, units="units of disease_progression")
+    assert drawn[0].axes[0].get_xlabel().endswith("(units of disease_progression)")
+    assert "logit" not in drawn[0].axes[0].get_xlabel()
+
+
+def test_many_classes_legends_outside_and_rare_classes_marked(drawn):
+    from biograd.report import figure_roc_pr
+    from biograd.viz.palette import line_style
+
+    rng = np.random.default_rng(8)
+    k = 10
+    y = np.concatenate([np.repeat(np.arange(k - 1), 12), [k - 1, k - 1]])  # the last class: 2 test samples
+    proba = rng.dirichlet(np.ones(k), size=len(y))
+    names = [f"type{c}" for c in range(k)]
+    figure_roc_pr(y, proba, names)
+    roc = drawn[0].axes[0]
+    legend = roc.get_legend()
+    # beside the axes (anchored at the right edge), not inside over the curves
+    assert legend._bbox_to_anchor is not None and legend._bbox_to_anchor.bounds[0] > roc.bbox.bounds[0]
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert any(t.startswith("type9 (only 2 test samples)") for t in labels)
+    styles = {(line.get_color(), str(line._unscaled_dash_pattern)) for line in roc.get_lines()[:k]}
+    assert len(styles) == k  # no two classes drawn alike
+    assert len({line_style(i)[:2] for i in range(20)}) == 20

@@ -167,6 +167,10 @@ def figure_confusion(matrix: list[list[int]], names: list[str]) -> str:
     return _png(fig, "confusion matrix")
 
 
+#: A class with fewer test samples than this gets its curve marked "(only n test samples)".
+FEW_TEST_SAMPLES = 5
+
+
 def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> str:
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
@@ -181,6 +185,8 @@ def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> st
         fpr, tpr, _ = roc_curve(truth, proba[:, c])
         prec, rec, _ = precision_recall_curve(truth, proba[:, c])
         label = names[c] if k > 2 else f"{names[1]} vs {names[0]}"
+        if int(truth.sum()) < FEW_TEST_SAMPLES:  # a curve through a handful of points: say so
+            label += f" (only {int(truth.sum())} test samples)"
         color, ls, _ = line_style(n)
         ax1.plot(fpr, tpr, color=color, ls=ls, lw=2, label=f"{label} (AUC {auc(fpr, tpr):.3f})")
         ax2.plot(rec, prec, color=color, ls=ls, lw=2, label=label)
@@ -189,12 +195,16 @@ def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> st
     ax1.set_xlabel("false positive rate (1 - specificity)")
     ax1.set_ylabel("true positive rate (sensitivity)")
     ax1.set_title("ROC curve (test set)" + (", one vs rest" if k > 2 else ""))
-    ax1.legend(frameon=False, fontsize=8, loc="lower right")
+    outside = k > 4  # many classes: legends beside the axes, never over the curves
+    legend_at: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if outside else {}
+    ax1.legend(frameon=False, fontsize=8, **(legend_at or {"loc": "lower right"}))
     ax2.set_xlabel("recall (sensitivity)")
     ax2.set_ylabel("precision")
     ax2.set_ylim(0, 1.02)
     ax2.set_title("Precision-recall (dotted: chance level)")
-    ax2.legend(frameon=False, fontsize=8, loc="lower left")
+    ax2.legend(frameon=False, fontsize=8, **(legend_at or {"loc": "lower left"}))
+    if outside:
+        fig.set_size_inches(14, 4.2)
     fig.tight_layout()
     return _png(fig, "ROC and precision-recall curves")
 
@@ -218,15 +228,19 @@ def figure_pred_vs_true(y_true: np.ndarray, y_pred: np.ndarray, name: str) -> st
     return _png(fig, "predicted vs true")
 
 
-def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) -> str:
+def figure_feature_ranking(
+    ranking: Any, class_name: str | None, top: int = 20, units: str = "logit units"
+) -> str:
     """Bars of mean |attribution|; with one direction (``class_name``), filled for features whose higher
-    values push towards it and hatched for away (per-class directions: plain bars)."""
+    values push towards it and hatched for away (per-class directions: plain bars). ``units``: what an
+    attribution is measured in (logit units for classes; the target's units for regression, since the
+    saved network predicts in them)."""
     plt = _plt()
     shown = ranking.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.3 * len(shown)))
     if class_name is None:
         ax.barh(shown["feature"].astype(str), shown["mean_abs_attribution"], color=BLUE, edgecolor="black")
-        ax.set_xlabel("mean |integrated gradients| over test samples (logit units)")
+        ax.set_xlabel(f"mean |integrated gradients| over test samples ({units})")
         ax.set_title(f"Top {len(shown)} features")
         return _png(fig, "feature ranking")
     up = shown["direction"].to_numpy() >= 0
@@ -252,7 +266,7 @@ def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) 
         fontsize=8,
         loc="lower right",
     )
-    ax.set_xlabel("mean |integrated gradients| over test samples (logit units)")
+    ax.set_xlabel(f"mean |integrated gradients| over test samples ({units})")
     ax.set_title(f"Top {len(shown)} features")
     return _png(fig, "feature ranking")
 
@@ -651,7 +665,11 @@ def _table_importance(result: Any, imp: Any) -> str:
         + (" to each class's logit (the class it raises most is named)" if per_class else "")
         + ". This shows what the <i>network</i> uses, which is not proof of biological cause.</p>"
         + note
-        + figure_feature_ranking(ranking, None if per_class else towards)
+        + figure_feature_ranking(
+            ranking,
+            None if per_class else towards,
+            units=f"units of {p.data.target_name}" if p.data.task == "regression" else "logit units",
+        )
         + _table(header, rows, classes if committee else None)
     )
 
