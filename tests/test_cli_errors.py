@@ -260,7 +260,7 @@ def test_subprocess_bad_hidden(tmp_path):
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 2 and "'hidden'" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "--hidden must" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def excel_like(tmp_path: Path, form: str) -> Path:

@@ -482,3 +482,34 @@ def test_many_classes_legends_outside_and_rare_classes_marked(drawn):
     styles = {(line.get_color(), str(line._unscaled_dash_pattern)) for line in roc.get_lines()[:k]}
     assert len(styles) == k  # no two classes drawn alike
     assert len({line_style(i)[:2] for i in range(20)}) == 20
+
+
+def test_network_picture_names_inputs_and_scales_each_layer():
+    """An output layer rescaled to target units (weights ~100) next to a hidden layer of ~0.1: with
+    per-layer scales both layers' thickest line is equally thick (0.7 + 6 |w| / max |w| of its layer)."""
+    import re
+
+    from biograd import nn
+    from biograd.viz.network import network
+
+    model = nn.MLP([3, 2, 1])
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    layers[0].weight.data = np.array([[0.1, -0.05, 0.02], [0.03, 0.08, -0.1]], dtype=np.float32)
+    layers[1].weight.data = np.array([[120.0, -60.0]], dtype=np.float32)
+    svg = network(model, input_names=["BMI (kg/m²)", "<age>", "CD4"], per_layer_scale=True).svg
+    assert "BMI (kg/m²)" in svg and "&lt;age&gt;" in svg and "<age>" not in svg
+
+    def line_widths(svg: str) -> dict[str, list[float]]:
+        widths: dict[str, list[float]] = {"1": [], "2": []}
+        for tag in re.findall(r"<line[^>]*class=\"weight\"[^>]*>", svg):
+            layer = re.search(r'data-layer="(\d)"', tag).group(1)
+            widths[layer].append(float(re.search(r'stroke-width="([\d.]+)"', tag).group(1)))
+        return widths
+
+    widths = line_widths(svg)
+    assert max(widths["1"]) == pytest.approx(6.7, abs=0.01) and max(widths["2"]) == pytest.approx(
+        6.7, abs=0.01
+    )
+    assert "each layer its own scale" in svg
+    shared = network(model).svg  # one scale: the hidden layer's lines all but vanish
+    assert len(line_widths(shared)["1"]) == 6 and max(line_widths(shared)["1"]) < 0.8

@@ -326,9 +326,16 @@ def figure_network(prepared: Any) -> str:
 
     model = prepared.model
     try:
-        if dense_layers(one_network(model)[0])[0].weight.shape[1] > MAX_DIAGRAM_INPUTS:
+        n_inputs = dense_layers(one_network(model)[0])[0].weight.shape[1]
+        if n_inputs > MAX_DIAGRAM_INPUTS:
             raise ValueError("too many inputs to draw neuron by neuron")
-        picture = network(model, title="The trained network and its weights")
+        names = prepared.feature_names if len(prepared.feature_names) == n_inputs else None  # else: selected
+        picture = network(
+            model,
+            title="The trained network and its weights (each layer on its own scale)",
+            input_names=names,
+            per_layer_scale=True,
+        )
     except (TypeError, ValueError):  # e.g. a Conv1d, which the neuron diagram does not draw
         x = prepared.x
         what = f"{x.shape[1]} x {x.shape[2]}" if x.ndim == 3 else f"{x.shape[1]} features"
