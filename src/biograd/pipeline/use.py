@@ -343,8 +343,8 @@ def explain_new(
         )
         found.top = top
     outside = shift_column(new)
-    if outside is not None:  # which explained samples lie outside what the model was trained on
+    if outside is not None and new.shift.any:  # which explained samples lie outside the training data
         by_id = dict(zip(map(str, new.ids), outside.tolist(), strict=False))
         column = [bool(by_id.get(str(i), False)) for i in found.per_sample["id"]]
-        found.per_sample.insert(1, "outside_training_range", column)
+        found.per_sample["outside_training_range"] = column  # last: the attribution columns keep their place
     return found
