@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -210,6 +211,11 @@ def _train(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         layer=args.layer,
         impute=args.impute,
+        groups=args.groups,
+        keep_conflicting=args.keep_conflicting,
+        orientation=args.orientation,
+        sample_id_column=args.sample_id_column,
+        positive=args.positive,
     )
     prepared = pipeline.prepare(data, config)
     counts = data.class_counts()
@@ -228,6 +234,8 @@ def _train(args: argparse.Namespace) -> int:
         + (" (stratified by class)" if data.task == "classification" else "")
         + "; the test samples are not used until the end"
     )
+    if data.grouping:
+        _out(f"Groups:  {data.grouping}")
     _out(f"Network: {prepared.architecture}, {prepared.n_parameters:,} parameters")
     _out(f"         chosen for {'sequences' if data.is_sequence else 'a table'}: {prepared.why}")
     _out(
@@ -310,6 +318,8 @@ def _load_for(args: argparse.Namespace, need_target: bool) -> tuple[Any, dict, A
         label_column=args.label_column,
         need_target=need_target,
         id_column=getattr(args, "id", None),
+        orientation=args.orientation,
+        sample_id_column=args.sample_id_column,
     )
     return model, info, new
 
@@ -342,7 +352,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     model, info, new = _load_for(args, need_target=True)
     metrics = pipeline.evaluate_new(model, info, new)
     _out(f"{len(new.ids)} samples from {args.data}:")
-    rows = [[k, v] for k, v in metrics.items() if k != "confusion_matrix"]
+    rows = [[k, v] for k, v in metrics.items() if k not in ("confusion_matrix", "new_data_shift")]
     _out(_table(rows, ["metric", "value"]))
     if "uncertain_samples" in metrics:
         _out(
@@ -520,6 +530,19 @@ def _playground(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
+def _add_matrix_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--orientation",
+        choices=["auto", "genes-by-samples", "samples-by-genes"],
+        default="auto",
+        help="expression matrix with --labels: which way round it is (default: from the sample IDs)",
+    )
+    p.add_argument(
+        "--sample-id-column",
+        help="expression matrix with --labels: the sample sheet's column of sample IDs (default: detected)",
+    )
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show the full traceback of errors")
 
@@ -527,9 +550,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_new_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", metavar="MODEL_DIR", help="the directory written by biograd train --out")
     p.add_argument("data", metavar="DATA", help="CSV/TSV, FASTA or .h5ad file, like the training data")
-    p.add_argument("--labels", help="FASTA only: CSV of labels keyed by record ID")
+    p.add_argument(
+        "--labels",
+        help="FASTA: CSV of labels keyed by record ID; expression matrix: its sample sheet",
+    )
     p.add_argument("--label-column", help="FASTA only: the label column of --labels")
     p.add_argument("--id", help="tables: the column of sample names (default: the one used in training)")
+    _add_matrix_options(p)
     _add_common(p)
 
 
@@ -611,9 +638,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="random seed: split, weights, shuffling (default 0)")
     t.add_argument("--impute", choices=["mean", "median"], help="fill missing feature values (tables)")
     t.add_argument("--id", help="tables: the column of sample names (default: detected)")
-    t.add_argument("--labels", help="FASTA: a CSV of labels keyed by record ID (default: label= in headers)")
+    t.add_argument(
+        "--labels",
+        help="FASTA: a CSV of labels keyed by record ID (default: label= in headers); expression matrix: "
+        "the sample sheet (one row per sample, with the --target column)",
+    )
     t.add_argument("--label-column", help="FASTA: the label column of --labels (default: label or 2nd)")
-    t.add_argument("--layer", help=".h5ad: read this layer instead of X")
+    t.add_argument("--layer", help=".h5ad: read this layer instead of X ('raw' reads .raw)")
+    _add_matrix_options(t)
+    t.add_argument(
+        "--groups",
+        metavar="COLUMN",
+        help="tables: a column of groups (patient, donor, family); a group never straddles training and test",
+    )
+    t.add_argument(
+        "--positive",
+        metavar="CLASS",
+        help="two classes: the class called positive (ROC, PR, attributions); default: a guess from the "
+        "names (the one not named as an absence, else the alphabetically second)",
+    )
+    t.add_argument(
+        "--keep-conflicting",
+        action="store_true",
+        help="keep identical samples whose labels disagree (default: leave them out, with a warning)",
+    )
     t.add_argument(
         "--kernel-size",
         type=int,
@@ -770,7 +818,32 @@ def _one_message(err: BaseException) -> str:
     text = str(err).strip()
     if isinstance(err, KeyError) or (text.startswith("'") and text.endswith("'")):
         text = text.strip("'")
-    return text or type(err).__name__
+    return _flag_names(text) or type(err).__name__
+
+
+#: Settings whose Python names a message may use, and the flags a command-line user typed instead.
+_FLAGS = {
+    name: "--" + name.replace("_", "-")
+    for name in (
+        "test_fraction",
+        "val_fraction",
+        "batch_size",
+        "weight_decay",
+        "kernel_size",
+        "label_column",
+        "sample_id_column",
+        "keep_conflicting",
+    )
+}
+
+
+def _flag_names(text: str) -> str:
+    """A library message in command-line words: "The 'test_fraction' parameter" becomes "--test-fraction",
+    "val_fraction + test_fraction" becomes "--val-fraction + --test-fraction"."""
+    text = re.sub(r"The '(\w+)' parameter", lambda m: "--" + m.group(1).replace("_", "-"), text)
+    for name, flag in _FLAGS.items():
+        text = re.sub(rf"(?<![\w-]){name}\b", flag, text)
+    return text
 
 
 if __name__ == "__main__":

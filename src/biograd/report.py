@@ -167,6 +167,10 @@ def figure_confusion(matrix: list[list[int]], names: list[str]) -> str:
     return _png(fig, "confusion matrix")
 
 
+#: A class with fewer test samples than this gets its curve marked "(only n test samples)".
+FEW_TEST_SAMPLES = 5
+
+
 def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> str:
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
@@ -181,6 +185,8 @@ def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> st
         fpr, tpr, _ = roc_curve(truth, proba[:, c])
         prec, rec, _ = precision_recall_curve(truth, proba[:, c])
         label = names[c] if k > 2 else f"{names[1]} vs {names[0]}"
+        if int(truth.sum()) < FEW_TEST_SAMPLES:  # a curve through a handful of points: say so
+            label += f" (only {int(truth.sum())} test samples)"
         color, ls, _ = line_style(n)
         ax1.plot(fpr, tpr, color=color, ls=ls, lw=2, label=f"{label} (AUC {auc(fpr, tpr):.3f})")
         ax2.plot(rec, prec, color=color, ls=ls, lw=2, label=label)
@@ -189,12 +195,16 @@ def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> st
     ax1.set_xlabel("false positive rate (1 - specificity)")
     ax1.set_ylabel("true positive rate (sensitivity)")
     ax1.set_title("ROC curve (test set)" + (", one vs rest" if k > 2 else ""))
-    ax1.legend(frameon=False, fontsize=8, loc="lower right")
+    outside = k > 4  # many classes: legends beside the axes, never over the curves
+    legend_at: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if outside else {}
+    ax1.legend(frameon=False, fontsize=8, **(legend_at or {"loc": "lower right"}))
     ax2.set_xlabel("recall (sensitivity)")
     ax2.set_ylabel("precision")
     ax2.set_ylim(0, 1.02)
     ax2.set_title("Precision-recall (dotted: chance level)")
-    ax2.legend(frameon=False, fontsize=8, loc="lower left")
+    ax2.legend(frameon=False, fontsize=8, **(legend_at or {"loc": "lower left"}))
+    if outside:
+        fig.set_size_inches(14, 4.2)
     fig.tight_layout()
     return _png(fig, "ROC and precision-recall curves")
 
@@ -218,15 +228,19 @@ def figure_pred_vs_true(y_true: np.ndarray, y_pred: np.ndarray, name: str) -> st
     return _png(fig, "predicted vs true")
 
 
-def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) -> str:
+def figure_feature_ranking(
+    ranking: Any, class_name: str | None, top: int = 20, units: str = "logit units"
+) -> str:
     """Bars of mean |attribution|; with one direction (``class_name``), filled for features whose higher
-    values push towards it and hatched for away (per-class directions: plain bars)."""
+    values push towards it and hatched for away (per-class directions: plain bars). ``units``: what an
+    attribution is measured in (logit units for classes; the target's units for regression, since the
+    saved network predicts in them)."""
     plt = _plt()
     shown = ranking.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.3 * len(shown)))
     if class_name is None:
         ax.barh(shown["feature"].astype(str), shown["mean_abs_attribution"], color=BLUE, edgecolor="black")
-        ax.set_xlabel("mean |integrated gradients| over test samples (logit units)")
+        ax.set_xlabel(f"mean |integrated gradients| over test samples ({units})")
         ax.set_title(f"Top {len(shown)} features")
         return _png(fig, "feature ranking")
     up = shown["direction"].to_numpy() >= 0
@@ -252,7 +266,7 @@ def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) 
         fontsize=8,
         loc="lower right",
     )
-    ax.set_xlabel("mean |integrated gradients| over test samples (logit units)")
+    ax.set_xlabel(f"mean |integrated gradients| over test samples ({units})")
     ax.set_title(f"Top {len(shown)} features")
     return _png(fig, "feature ranking")
 
@@ -261,11 +275,12 @@ def figure_sequence_map(found: Any, group: Any, alphabet: str) -> str:
     """Per-position importance of a group's top sequences as a heatmap, with each sequence's letters."""
     plt = _plt()
     top = group.top
-    pos = found.positions[top]
     seqs = group.top_sequences
-    length = pos.shape[1]
+    own = found.lengths[top] if found.lengths is not None else np.full(len(top), found.positions.shape[1])
+    length = int(own.max())  # as wide as the longest sequence shown, not the padded length
+    pos = np.ma.masked_where(np.arange(length)[None, :] >= own[:, None], found.positions[top][:, :length])
     fig, ax = plt.subplots(figsize=(min(16, 2 + 0.2 * length), 0.8 + 0.42 * len(top)))
-    vmax = float(np.abs(pos).max()) or 1.0
+    vmax = float(np.abs(pos).max() or 0.0) or 1.0
     im = ax.imshow(pos, cmap="PuOr_r", vmin=-vmax, vmax=vmax, aspect="auto")
     if length <= 80:
         for r, seq in enumerate(seqs):
@@ -289,7 +304,7 @@ def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str, towards: s
     ax.set_yticks(range(a), list(alphabet))
     if length <= 80:
         ax.set_xticks(range(length), list(seq[:length].ljust(length, "-")), fontsize=7, family="monospace")
-        ax.set_xlabel(f"sequence {seq_id} (the original letter at each position; - = padding)")
+        ax.set_xlabel(f"sequence {seq_id} (the original letter at each position)")
     else:
         ax.set_xlabel(f"position in sequence {seq_id}")
     ax.set_ylabel("substituted letter")
@@ -311,9 +326,16 @@ def figure_network(prepared: Any) -> str:
 
     model = prepared.model
     try:
-        if dense_layers(one_network(model)[0])[0].weight.shape[1] > MAX_DIAGRAM_INPUTS:
+        n_inputs = dense_layers(one_network(model)[0])[0].weight.shape[1]
+        if n_inputs > MAX_DIAGRAM_INPUTS:
             raise ValueError("too many inputs to draw neuron by neuron")
-        picture = network(model, title="The trained network and its weights")
+        names = prepared.feature_names if len(prepared.feature_names) == n_inputs else None  # else: selected
+        picture = network(
+            model,
+            title="The trained network and its weights (each layer on its own scale)",
+            input_names=names,
+            per_layer_scale=True,
+        )
     except (TypeError, ValueError):  # e.g. a Conv1d, which the neuron diagram does not draw
         x = prepared.x
         what = f"{x.shape[1]} x {x.shape[2]}" if x.ndim == 3 else f"{x.shape[1]} features"
@@ -377,7 +399,25 @@ def _section_data(result: Any) -> str:
             f"{len(p.train_idx)} training / {len(p.val_idx)} validation / {len(p.test_idx)} test"
             + (" (stratified by class)" if d.task == "classification" else ""),
         ],
+        ["grouping", _esc(d.grouping or "none: every sample is its own group (no duplicates found)")],
     ]
+    if d.task == "classification" and len(d.target_names) == 2:
+        chosen = d.extra.get("positive_class")
+        rows.append(
+            [
+                "positive class",
+                _esc(str(d.target_names[1]))
+                + (
+                    " (chosen with --positive)"
+                    if chosen
+                    else " (a guess from the class names; choose it with --positive CLASS)"
+                )
+                + ": ROC and precision-recall curves and AUCs score this class",
+            ]
+        )
+    conflicts = (d.extra.get("duplicates") or {}).get("conflicting_removed")
+    if conflicts:
+        rows.append(["left out", f"{conflicts} identical samples with conflicting labels"])
     if not d.is_sequence:
         prep = p.preprocessing.get("table") or {}
         n_num, n_cat = len(prep.get("numeric", [])), len(prep.get("categorical", []))
@@ -632,7 +672,11 @@ def _table_importance(result: Any, imp: Any) -> str:
         + (" to each class's logit (the class it raises most is named)" if per_class else "")
         + ". This shows what the <i>network</i> uses, which is not proof of biological cause.</p>"
         + note
-        + figure_feature_ranking(ranking, None if per_class else towards)
+        + figure_feature_ranking(
+            ranking,
+            None if per_class else towards,
+            units=f"units of {p.data.target_name}" if p.data.task == "regression" else "logit units",
+        )
         + _table(header, rows, classes if committee else None)
     )
 

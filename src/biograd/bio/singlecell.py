@@ -67,17 +67,36 @@ def read_h5ad(
     if not path.exists():
         raise FileNotFoundError(f"h5ad file {str(path)!r} not found. Check the path.")
     try:
-        adata = anndata.read_h5ad(path)
+        with warnings.catch_warnings(record=True) as held:  # anndata can warn dozens of times per file
+            warnings.simplefilter("always")
+            adata = anndata.read_h5ad(path)
     except Exception as err:  # h5py raises OSError, anndata several others
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"{str(path)!r} could not be read as an .h5ad file: {first}") from None
+    if held:
+        kinds = sorted({w.category.__name__ for w in held})
+        first = str(held[0].message).strip().splitlines()[0][:200]
+        warnings.warn(
+            f"anndata warned {len(held)} time(s) while reading {path.name!r} ({', '.join(kinds)}); "
+            f"the first: {first}",
+            stacklevel=2,
+        )
 
+    var_names = adata.var_names
     if layer is None:
         matrix, source = adata.X, "X"
+    elif layer == "raw" and "raw" not in adata.layers:
+        if adata.raw is None:
+            available = ", ".join(map(repr, adata.layers.keys())) or "none"
+            raise DataError(
+                f"{str(path)!r} has no layer 'raw' and no .raw matrix; its layers are: {available}."
+            )
+        matrix, source, var_names = adata.raw.X, ".raw", adata.raw.var_names
     else:
         if layer not in adata.layers:
             available = ", ".join(map(repr, adata.layers.keys())) or "none"
-            raise DataError(f"{str(path)!r} has no layer {layer!r}; its layers are: {available}.")
+            raw = " and a .raw matrix (--layer raw)" if adata.raw is not None else ""
+            raise DataError(f"{str(path)!r} has no layer {layer!r}; its layers are: {available}{raw}.")
         matrix, source = adata.layers[layer], f"layer {layer!r}"
     if matrix is None:
         raise DataError(f"{str(path)!r} has no expression matrix in X; pass a layer.")
@@ -128,7 +147,7 @@ def read_h5ad(
     return Dataset(
         x=x,
         y=y,
-        feature_names=[str(g) for g in adata.var_names],
+        feature_names=[str(g) for g in var_names],
         target_names=target_names,
         description=f"{x.shape[0]} cells x {x.shape[1]} genes from {path.name} ({source}).",
         task=found_task,

@@ -360,13 +360,15 @@ def warn_class_imbalance(
 
 
 def load_table(
-    path: str | PathLike,
+    path: str | PathLike | Any,
     target: str,
     id_column: str | None = None,
     task: str = "auto",
     impute: str | None = None,
     min_samples: int = 20,
     max_categories: int = 50,
+    groups: str | None = None,
+    source: str | None = None,
 ) -> Dataset:
     """Read a CSV/TSV, pick the target column, check the data, and encode the target.
 
@@ -374,7 +376,8 @@ def load_table(
     as text; ``x`` is None): fit a :class:`Preprocessor` on its training rows to turn them into numbers.
 
     Args:
-        path: the file (.csv, .tsv, or sniffed from its content).
+        path: the file (.csv, .tsv, or sniffed from its content), or a DataFrame already read (then
+            ``source`` names it in messages).
         target: the column to predict.
         id_column: a column of sample names, kept for the prediction table and not used as a feature.
             Default: detected (the first non-numeric column whose values are all different).
@@ -383,13 +386,20 @@ def load_table(
             Preprocessor). Without it, NaN or inf in a numeric feature is an error.
         min_samples: fewer rows than this (after dropping rows without a target) is an error.
         max_categories: a text column with more distinct values is an error (see :class:`Preprocessor`).
+        groups: a column of group labels (patient, donor, family), kept in ``Dataset.groups`` and not used
+            as a feature.
 
     Raises:
         DataError: target missing (with the closest column names), an all-missing or single-class target,
             NaN/inf in features without ``impute`` (counts per column), duplicated column names, too few
             samples. A warning for rows dropped for a missing target and for extreme class imbalance.
     """
-    frame = read_frame(path)
+    import pandas as pd
+
+    if isinstance(path, pd.DataFrame):
+        frame, path = path, source or "the table"
+    else:
+        frame = read_frame(path)
     where = repr(str(path))
     if target not in frame.columns:
         close = difflib.get_close_matches(str(target), list(frame.columns), n=3, cutoff=0.5)
@@ -404,8 +414,14 @@ def load_table(
         raise DataError(f"{where} has no ID column {id_column!r}.{hint}")
     if id_column == target:
         raise DataError(f"The ID column and the target are the same column ({target!r}).")
+    if groups is not None and groups not in frame.columns:
+        close = difflib.get_close_matches(str(groups), list(frame.columns), n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise DataError(f"{where} has no column {groups!r} for --groups.{hint}")
+    if groups is not None and groups == target:
+        raise DataError(f"The --groups column and the target are the same column ({target!r}).")
 
-    frame = drop_unusable_columns(frame, where, keep=[c for c in (target, id_column) if c])
+    frame = drop_unusable_columns(frame, where, keep=[c for c in (target, id_column, groups) if c])
     y_raw = frame[target]
     missing = y_raw.isna()
     if missing.all():
@@ -424,9 +440,10 @@ def load_table(
         raise DataError(f"The target column {target!r} in {where} contains inf; remove those rows.")
 
     if id_column is None:
-        id_column = detect_id_column(frame, exclude=[target])
+        id_column = detect_id_column(frame, exclude=[c for c in (target, groups) if c])
     ids = frame[id_column].astype(str).tolist() if id_column else None
-    features = frame.drop(columns=[c for c in (target, id_column) if c])
+    group_labels = None if groups is None else frame[groups].astype(str).to_numpy()
+    features = frame.drop(columns=list(dict.fromkeys(c for c in (target, id_column, groups) if c)))
     if features.shape[1] == 0:
         raise DataError(f"{where} has no feature columns besides the target {target!r}.")
 
@@ -464,6 +481,7 @@ def load_table(
         id_column=id_column,
         source=str(path),
         input_format="csv",
+        groups=group_labels,
     )
 
 

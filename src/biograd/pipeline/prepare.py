@@ -44,14 +44,27 @@ class Prepared:
 
 
 def split(
-    y: np.ndarray, task: str, test_fraction: float, val_fraction: float, seed: int
+    y: np.ndarray,
+    task: str,
+    test_fraction: float,
+    val_fraction: float,
+    seed: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, validation, test) row indices: the test rows first, then validation from the rest, both
-    shuffled and, for classification, stratified by class."""
+    shuffled and, for classification, stratified by class.
+
+    With ``groups`` (``Dataset.groups``: patients, sequence clusters, sets of identical samples) every group
+    falls wholly into one part: the parts are folds of scikit-learn's StratifiedGroupKFold (GroupKFold for
+    regression) through :func:`biograd.stats.cross_validation_folds`, ``round(1 / fraction)`` folds of which
+    one is held out, so the fractions are met as closely as whole groups allow.
+    """
     from biograd.data import split_indices
 
     labels = y if task == "classification" else None
     try:
+        if groups is not None:
+            return _group_split(labels, np.asarray(groups), test_fraction, val_fraction, seed)
         rest, test = split_indices(len(y), test_fraction, labels, seed, part="test")
         kept, held = split_indices(
             len(rest), val_fraction, None if labels is None else labels[rest], seed + 1, part="validation"
@@ -62,6 +75,34 @@ def split(
             f"{len(y)} samples are too few for the requested splits (test fraction {test_fraction:g}, "
             f"validation fraction {val_fraction:g}): {reason}"
         ) from None
+    return np.sort(rest[kept]), np.sort(rest[held]), np.sort(test)
+
+
+def _held_out_group(
+    labels: np.ndarray | None, groups: np.ndarray, fraction: float, seed: int, part: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held) indices: one fold of ``round(1 / fraction)`` group folds held out."""
+    from biograd.stats import cross_validation_folds
+
+    folds = max(2, round(1 / fraction))
+    n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        raise ValueError(f"all samples form one group, so no {part} part can be held out")
+    with warnings.catch_warnings():  # "the least populated class has fewer members than n_splits"
+        warnings.simplefilter("ignore")
+        fold = cross_validation_folds(
+            len(groups), folds=min(folds, n_groups), labels=labels, groups=groups, seed=seed
+        )[0]
+    return fold.train, fold.test
+
+
+def _group_split(
+    labels: np.ndarray | None, groups: np.ndarray, test_fraction: float, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rest, test = _held_out_group(labels, groups, test_fraction, seed, "test")
+    kept, held = _held_out_group(
+        None if labels is None else labels[rest], groups[rest], val_fraction, seed + 1, "validation"
+    )
     return np.sort(rest[kept]), np.sort(rest[held]), np.sort(test)
 
 
@@ -135,7 +176,9 @@ def prepare(data: Dataset, config: TrainConfig | None = None) -> Prepared:
     config = (config or TrainConfig()).check()
     _task_of(data, config.task)
     y = data.y
-    train_idx, val_idx, test_idx = split(y, data.task, config.test_fraction, config.val_fraction, config.seed)
+    train_idx, val_idx, test_idx = split(
+        y, data.task, config.test_fraction, config.val_fraction, config.seed, groups=data.groups
+    )
     if data.is_sequence:
         x = data.x.astype(np.float32, copy=False)
         feature_names = [f"{letter}{pos + 1}" for letter in _alphabet(data) for pos in range(x.shape[2])]
@@ -203,3 +246,36 @@ def _alphabet(data: Dataset) -> str:
     from biograd.bio.sequences import ALPHABETS
 
     return ALPHABETS[data.kind]
+
+
+def shift_features(
+    x: np.ndarray, feature_names: list[str], kind: str, sequences: list[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """What the new-data check compares with training (:func:`biograd.stats.check_shift`): a table's
+    network inputs, named by feature; for sequences, each sequence's letter frequencies and its length
+    (a one-hot position says little alone, a batch of other peptides shows in its composition)."""
+    if kind not in ("dna", "rna", "protein"):
+        return x.reshape(len(x), -1), list(feature_names)
+    from biograd.bio.relatives import kmer_composition
+    from biograd.bio.sequences import ALPHABETS
+    from biograd.explain.predictions import sequence_lengths
+
+    lengths = sequence_lengths(x, sequences).astype(np.float64)
+    if sequences is None:  # letters back from the one-hot columns (padding: none)
+        letters = ALPHABETS[kind]
+        idx = x.argmax(axis=1)
+        sequences = [
+            "".join(letters[i] for i in row[:n]) for row, n in zip(idx, lengths.astype(int), strict=True)
+        ]
+    freqs, names = kmer_composition(sequences, kind, (1,))
+    return np.column_stack([freqs, lengths]), [f"share of {n}" for n in names] + ["sequence length"]
+
+
+def training_profile(prepared: Prepared) -> dict[str, Any]:
+    """The :class:`biograd.stats.Profile` of the training rows, as saved in the model's metadata."""
+    from biograd.stats import Profile
+
+    data, rows = prepared.data, prepared.train_idx
+    seqs = [data.sequences[i] for i in rows] if data.sequences is not None else None
+    x, names = shift_features(prepared.x[rows], prepared.feature_names, data.kind, seqs)
+    return Profile.of(x, names).as_dict()

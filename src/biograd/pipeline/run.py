@@ -20,6 +20,7 @@ from biograd.pipeline.evaluate import (
     _test_outputs,
     classification_metrics,
     compare,
+    composition_baselines,
     regression_metrics,
     run_baselines,
 )
@@ -116,7 +117,7 @@ def train(
     opt = optim.create(config.optimizer, model.parameters(), lr=prepared.lr, weight_decay=config.weight_decay)
     all_callbacks: list[Any] = [EarlyStopping(monitor="val_loss", patience=config.patience)]
     if progress:
-        all_callbacks.append(ProgressBar(stream=progress_stream))
+        all_callbacks.append(ProgressBar(stream=progress_stream, patience=config.patience))
     all_callbacks += list(callbacks or [])
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as records:
@@ -152,6 +153,18 @@ def train(
     baselines = run_baselines(
         x[fit_rows], data.y[fit_rows], x[te], data.y[te], data.task, data.target_names, config.seed
     )
+    if data.is_sequence and data.sequences is not None:  # the strongest baseline may ignore positions
+        baselines.update(
+            composition_baselines(
+                [data.sequences[i] for i in fit_rows],
+                data.y[fit_rows],
+                [data.sequences[i] for i in te],
+                data.y[te],
+                data.task,
+                data.target_names,
+                data.kind,
+            )
+        )
     comparison = compare(data.task, test_metrics, baselines)
 
     importance = None

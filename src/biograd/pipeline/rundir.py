@@ -14,6 +14,7 @@ import numpy as np
 
 from biograd.bio.errors import DataError
 from biograd.io import current_umask, save
+from biograd.pipeline.prepare import training_profile
 from biograd.pipeline.run import TrainResult
 
 #: Files written by :func:`write_run`; a directory holding only these may be replaced by a new run.
@@ -44,7 +45,14 @@ def metrics_document(result: TrainResult) -> dict[str, Any]:
             "features": len(p.feature_names),
             "classes": p.data.class_counts(),
         },
-        "split": {"train": len(p.train_idx), "validation": len(p.val_idx), "test": len(p.test_idx)},
+        "split": {
+            "train": len(p.train_idx),
+            "validation": len(p.val_idx),
+            "test": len(p.test_idx),
+            "grouping": p.data.grouping or None,
+            "groups": None if p.data.groups is None else len(np.unique(p.data.groups)),
+        },
+        "duplicates": p.data.extra.get("duplicates"),
         "model": {"architecture": p.architecture, "parameters": p.n_parameters},
         "test": result.test_metrics,
         "baselines": result.baselines,
@@ -74,6 +82,7 @@ def _model_metadata(result: TrainResult) -> dict[str, Any]:
         "config": p.config.as_dict(),
         "data_name": p.data.name,
         "kernel_size": p.kernel_size,
+        "training_profile": training_profile(p),  # for the new-data checks of predict/evaluate/explain
     }
 
 
