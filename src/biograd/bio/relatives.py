@@ -14,7 +14,7 @@ all in training or all in test.
 
 from __future__ import annotations
 
-from collections import Counter
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,14 +186,13 @@ def cluster_sequences(
         own = kmers[i]
         best = -1
         if len(own):
-            hits: Counter[int] = Counter()
-            for km in own.tolist():
-                hits.update(index.get(km, ()))
-            need = min_shared * len(own)
-            for c, shared in sorted(hits.items()):
-                if shared >= need:
-                    best = c
-                    break
+            # every cluster id once per k-mer it shares with this sequence, counted in one bincount
+            hits = np.fromiter(
+                itertools.chain.from_iterable(index.get(km, ()) for km in own.tolist()), dtype=np.int64
+            )
+            if hits.size:
+                enough = np.flatnonzero(np.bincount(hits) >= min_shared * len(own))
+                best = int(enough[0]) if enough.size else -1
         if best < 0:
             best = n_clusters
             n_clusters += 1
