@@ -43,7 +43,7 @@ import re
 import stat
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -305,55 +305,63 @@ def _parse_json(raw: bytes, path: Path, what: str) -> Any:
         ) from None
 
 
-def read_model_file(path: str | os.PathLike, limit: int, missing: str = "no such file.") -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes, or a ModelFileError saying why not.
+def read_regular_file(path: str | os.PathLike, limit: int, fail: Callable[[str], Exception]) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; otherwise ``fail(what is wrong)`` is raised.
 
     Refuses directories, devices (``/dev/zero`` never ends), pipes and sockets (a pipe would block the
-    reader) before reading a byte, and files larger than ``limit`` (checked on the open file, so a file
-    that grows while being read is caught too). ``missing`` completes the message for a missing file.
+    reader) before reading a byte, and files larger than ``limit``, checked on the open file (so a file that
+    grows while being read is caught too) without reserving more memory than the file holds. A missing
+    file raises FileNotFoundError; the caller words it.
     """
-    path = Path(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        raise _fail(path, missing) from None
     except IsADirectoryError:
-        raise _fail(path, "is a directory, not a model file.") from None
+        raise fail("is a directory, not a file") from None
+    except FileNotFoundError:
+        raise
     except OSError as err:
-        raise _fail(path, f"cannot be opened ({err.strerror or err}).") from None
+        raise fail(f"cannot be opened ({err.strerror or err})") from None
     mode = os.fstat(fd)
     if not stat.S_ISREG(mode.st_mode):
         os.close(fd)
         if stat.S_ISDIR(mode.st_mode):
-            raise _fail(path, "is a directory, not a model file.")
-        raise _fail(
-            path,
-            "is not a regular file (it is a device, pipe or socket); a model is stored in ordinary "
-            "files written by biograd.save.",
-        )
+            raise fail("is a directory, not a file")
+        raise fail("is not a regular file (it is a device, pipe or socket)")
     with os.fdopen(fd, "rb") as f:
         if mode.st_size > limit:
-            raise _fail(
-                path, f"is {_size(mode.st_size)}, more than the {_size(limit)} a model file may have."
-            )
+            raise fail(f"is {size_text(mode.st_size)}, more than the {size_text(limit)} allowed")
         try:
             data = f.read(min(mode.st_size, limit) + 1)  # read(n) reserves n bytes up front
         except OSError as err:
-            raise _fail(path, f"cannot be read ({err.strerror or err}).") from None
+            raise fail(f"cannot be read ({err.strerror or err})") from None
     if len(data) > limit:
-        raise _fail(path, f"holds more than the {_size(limit)} a model file may have.")
+        raise fail(f"holds more than the {size_text(limit)} allowed")
     return data
 
 
-def _size(n_bytes: int) -> str:
+def size_text(n_bytes: float) -> str:
     """A byte count for people: 512 bytes, 11.2 KB, 2.0 GB (powers of 1024)."""
     if n_bytes < 1024:
-        return f"{n_bytes} bytes"
+        return f"{int(n_bytes)} bytes"
     for unit in ("KB", "MB", "GB", "TB"):
         n_bytes /= 1024
         if n_bytes < 1024 or unit == "TB":
-            return f"{n_bytes:.1f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
+            break
+    return f"{n_bytes:.1f} {unit}"
+
+
+def read_model_file(path: str | os.PathLike, limit: int, missing: str = "no such file.") -> bytes:
+    """The bytes of one file of a model (see :func:`read_regular_file`), or a ModelFileError naming it.
+    ``missing`` completes the message for a missing file."""
+    path = Path(path)
+
+    def fail(what: str) -> ModelFileError:
+        return _fail(path, f"{what}; a model is stored in ordinary files written by biograd.save.")
+
+    try:
+        return read_regular_file(path, limit, fail)
+    except FileNotFoundError:
+        raise _fail(path, missing) from None
 
 
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
