@@ -146,7 +146,10 @@ def _header_names(text: str, sep: str) -> list[str]:
     import csv
 
     first = text.split("\n", 1)[0].rstrip("\r")
-    return next(csv.reader([first], delimiter=sep), [])
+    try:
+        return next(csv.reader([first], delimiter=sep), [])
+    except csv.Error:  # a stray carriage return or quote: the names as plainly split
+        return first.split(sep)
 
 
 def _check_header(path: Path, text: str, sep: str) -> None:
