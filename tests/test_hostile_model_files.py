@@ -174,6 +174,9 @@ def _examples() -> list:
         MLP([3, 5, 1], activation=biograd.nn.LeakyReLU(0.2)),
         Sequential(Conv1d(4, 3, 2), ReLU(), biograd.nn.GlobalMaxPool1d(), Linear(3, 1)),
         Sequential(Sequential(Linear(2, 3), biograd.nn.Dropout(0.1)), biograd.nn.Flatten(), MLP([3, 1])),
+        biograd.nn.Committee(
+            [MLP([3, 4, 2]), Sequential(biograd.nn.Standardize([0.0] * 3, [1.0] * 3), MLP([3, 2]))]
+        ),
     ]
 
 
@@ -187,11 +190,12 @@ def test_declared_shapes_are_those_the_layers_allocate(model):
 def test_every_built_in_layer_has_its_shapes_known():
     """A new built-in layer must be added to declared_shapes (or to the parameter-free list), or a file
     naming it would be built before its size is checked."""
-    with_formulas = {"Linear", "Neuron", "Conv1d", "MLP", "Sequential"}
+    with_formulas = {"Linear", "Neuron", "Conv1d", "MLP", "Sequential", "Committee"}
     assert set(biograd.nn.registered_layers()) == with_formulas | io.PARAMETER_FREE_LAYERS
+    arguments = {"MaxPool1d": (2,), "Standardize": ([0.0, 1.0], [1.0, 2.0]), "SelectFeatures": ([0, 2], 4)}
     for name in io.PARAMETER_FREE_LAYERS:  # and those really hold no parameters
         cls = biograd.nn.module._LAYERS[name]
-        instance = cls(2) if name == "MaxPool1d" else cls()
+        instance = cls(*arguments.get(name, ()))
         assert instance.state_dict() == {}, name
 
 

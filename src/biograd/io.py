@@ -583,6 +583,8 @@ PARAMETER_FREE_LAYERS = frozenset(
         "BCELoss",
         "CrossEntropyLoss",
         "NLLLoss",
+        "Standardize",  # shift and scale are in its description, not parameters
+        "SelectFeatures",  # likewise its column indices
     }
 )
 
@@ -603,7 +605,8 @@ def declared_shapes(architecture: Any, prefix: str = "") -> dict[str, tuple[int,
     The formulas restate the constructors: Linear(in, out) holds weight (out, in) and bias (out,);
     Neuron(in) weight (in,) and bias (); Conv1d(in, out, k) weight (out, in, k) and bias (out,); MLP(sizes)
     a Linear(sizes[i], sizes[i + 1]) at positions 0, 2, 4, ... (0, 3, 6, ... with dropout); Sequential
-    numbers its layers 0, 1, 2, .... A test checks them against the layers themselves.
+    numbers its layers 0, 1, 2, ..., and Committee its members. A test checks them against the layers
+    themselves.
 
     Raises ValueError for a malformed description (a size that is not a whole number >= 1).
     """
@@ -649,10 +652,11 @@ def declared_shapes(architecture: Any, prefix: str = "") -> dict[str, tuple[int,
             shapes[f"{prefix}{i * step}.weight"] = (n_out, n_in)
             shapes[f"{prefix}{i * step}.bias"] = (n_out,)
         return shapes
-    if kind == "Sequential":
-        layers = config.get("layers", [])
+    if kind in ("Sequential", "Committee"):
+        key = "layers" if kind == "Sequential" else "members"
+        layers = config.get(key, [])
         if not isinstance(layers, list):
-            raise ValueError(f"Sequential needs a list of layers; got {layers!r:.80}")
+            raise ValueError(f"{kind} needs a list of {key}; got {layers!r:.80}")
         shapes = {}
         for i, layer in enumerate(layers):
             inner = declared_shapes(layer, f"{prefix}{i}.")
