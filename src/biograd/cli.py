@@ -199,7 +199,7 @@ def _train(args: argparse.Namespace) -> int:
         raise pipeline.ConfigError("Give a data file (biograd train DATA --target COLUMN) or --dataset NAME.")
     if args.data is not None and args.dataset is not None:
         raise pipeline.ConfigError("Give a data file or --dataset NAME, not both.")
-    pipeline.check_out_dir(args.out)  # a bad --out fails now, not after the whole training run
+    pipeline.check_out_dir(args.out, overwrite=args.overwrite)  # a bad --out fails now, not after training
     data = pipeline.load_data(
         args.data,
         args.target,
@@ -242,10 +242,12 @@ def _train(args: argparse.Namespace) -> int:
     )
     for message in result.warnings:
         _err(f"warning: {message}")
-    out = pipeline.write_run(result, args.out)
+    out = pipeline.write_run(result, args.out, overwrite=args.overwrite)
     _summary(result, out)
     if result.interrupted:
         _err("Interrupted: the best model so far and a report marked 'interrupted' were saved in " + str(out))
+        if out.name.endswith(".interrupted"):
+            _err(f"The complete run already in {args.out} was left as it was.")
         return EXIT_INTERRUPTED
     return 0
 
@@ -621,6 +623,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="sequences: filter width in letters (default 12 for DNA/RNA, 9 for protein)",
     )
     t.add_argument("--out", default="runs/biograd", help="output directory (default runs/biograd)")
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous run in --out (without it, a complete run there is an error)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(t)
     t.set_defaults(run=_train)

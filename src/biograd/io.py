@@ -120,7 +120,9 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _process_is_alive(pid: int) -> bool:
+def process_is_alive(pid: int) -> bool:
+    """Whether a process with this id runs (on this machine): used to tell leftovers of killed writers
+    from files another process is still writing."""
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
@@ -146,7 +148,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
         return removed
     for entry in entries:
         match = pattern.fullmatch(entry.name)
-        if match and int(match.group(1)) != os.getpid() and not _process_is_alive(int(match.group(1))):
+        if match and int(match.group(1)) != os.getpid() and not process_is_alive(int(match.group(1))):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
