@@ -775,8 +775,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_message(err: BaseException) -> str:
     text = str(err).strip()
-    if isinstance(err, KeyError) or (text.startswith("'") and text.endswith("'")):
-        text = text.strip("'")
+    if isinstance(err, KeyError) and err.args and isinstance(err.args[0], str):
+        text = err.args[0].strip()  # str(KeyError) adds quotes around the message; a message's own stay
     return text or type(err).__name__
 
 
