@@ -55,3 +55,17 @@ def test_a_message_keeps_its_own_quotes():
 
     assert _one_message(DataError("'a.csv' has no column 'y'")) == "'a.csv' has no column 'y'"
     assert _one_message(KeyError("no such layer")) == "no such layer"
+
+
+def test_merge_labels_on_the_command_line(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    spellings = ["yes", " yes", "Yes", "no"]
+    rows = [f"{a:.4f},{b:.4f},{spellings[i % 4]}" for i, (a, b) in enumerate(rng.normal(size=(60, 2)))]
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,answer\n" + "\n".join(rows) + "\n")
+    base = ["train", str(path), "--target", "answer", "--epochs", "1", "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "kept")]) == 0
+    captured = capsys.readouterr()
+    assert "differ only by upper/lower case" in captured.err and "--merge-labels" in captured.err
+    assert main([*base, "--merge-labels", "--out", str(tmp_path / "merged")]) == 0
+    assert "classification (no 15, yes 45)" in capsys.readouterr().out

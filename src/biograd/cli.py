@@ -210,6 +210,7 @@ def _train(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         layer=args.layer,
         impute=args.impute,
+        merge_labels=args.merge_labels,
     )
     prepared = pipeline.prepare(data, config)
     counts = data.class_counts()
@@ -623,6 +624,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="sequences: filter width in letters (default 12 for DNA/RNA, 9 for protein)",
     )
     t.add_argument("--out", default="runs/biograd", help="output directory (default runs/biograd)")
+    t.add_argument(
+        "--merge-labels",
+        action="store_true",
+        help="class labels that differ only by case or spaces (' yes', 'Yes') are one class",
+    )
     t.add_argument(
         "--overwrite",
         action="store_true",

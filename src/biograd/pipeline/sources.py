@@ -106,6 +106,7 @@ def load_data(
     label_column: str | None = None,
     layer: str | None = None,
     impute: str | None = None,
+    merge_labels: bool = False,
 ) -> Dataset:
     """Read training data: a CSV/TSV table, a FASTA file, an .h5ad file, or a bundled dataset.
 
@@ -120,6 +121,8 @@ def load_data(
         labels, label_column: the FASTA label file and its label column.
         layer: the .h5ad layer to read instead of X.
         impute: "mean" or "median" to fill in missing feature values (tables); None makes them an error.
+        merge_labels: class labels that differ only by case or surrounding spaces are one class (without
+            it they are warned about).
 
     Raises:
         FileNotFoundError, DataError: with a message that says what is wrong and how to fix it.
@@ -140,7 +143,13 @@ def load_data(
 
         with _warnings_if_ok():
             table = load_table(
-                path, target, id_column=id_column, task=task, impute=impute, min_samples=MIN_SAMPLES
+                path,
+                target,
+                id_column=id_column,
+                task=task,
+                impute=impute,
+                min_samples=MIN_SAMPLES,
+                merge_labels=merge_labels,
             )
             _check_not_id_like(table.y, table.target_names, table.task, target, "choose another --target")
         _task_of(table, task)
@@ -150,7 +159,9 @@ def load_data(
         from biograd.bio.sequences import load_fasta
 
         with _warnings_if_ok():
-            seqs = load_fasta(path, labels=labels, task=task, label_column=label_column)
+            seqs = load_fasta(
+                path, labels=labels, task=task, label_column=label_column, merge_labels=merge_labels
+            )
             _check_not_id_like(
                 seqs.y, seqs.target_names, seqs.task, label_column or "label", "choose another --label-column"
             )
@@ -164,7 +175,7 @@ def load_data(
     from biograd.bio.singlecell import read_h5ad
 
     with _warnings_if_ok():
-        cells = read_h5ad(path, label=target, layer=layer, task=task)
+        cells = read_h5ad(path, label=target, layer=layer, task=task, merge_labels=merge_labels)
         _check_not_id_like(cells.y, cells.target_names, cells.task, target, "choose another --target")
         _check_labels(cells.y, cells.target_names, cells.task, target, repr(str(path)))
     _task_of(cells, task)
