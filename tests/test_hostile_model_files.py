@@ -312,3 +312,23 @@ def test_predict_with_a_hostile_model_exits_2_with_one_line(trained, tmp_path, c
     assert len([line for line in err.splitlines() if not line.startswith("warning:")]) == 1, err
     assert "model." in err
     assert not out.exists()
+
+
+def test_class_names_that_do_not_fit_the_outputs_are_a_model_file_error(trained, tmp_path, capsys):
+    """model.json naming five classes for a network with one output (two probabilities) used to end in
+    'unexpected IndexError ... This looks like a bug'."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained / "run", run)
+    document = _document(run)
+    document["metadata"]["preprocessing"]["class_names"] = ["a", "b", "c", "d", "e"]
+    _write_document(run, document)
+    data = tmp_path / "new.csv"
+    lines = (trained / "data.csv").read_text().splitlines()
+    data.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")  # without the target
+    out = tmp_path / "p.csv"
+    assert main(["predict", str(run), str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "names 5 classes" in err and "gives 2 class probabilities" in err and "bug" not in err
+    assert not out.exists()
