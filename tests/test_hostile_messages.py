@@ -69,3 +69,15 @@ def test_merge_labels_on_the_command_line(tmp_path, capsys):
     assert "differ only by upper/lower case" in captured.err and "--merge-labels" in captured.err
     assert main([*base, "--merge-labels", "--out", str(tmp_path / "merged")]) == 0
     assert "classification (no 15, yes 45)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", [1e308, -1e308])
+def test_fit_names_values_beyond_float32_instead_of_calling_them_nan(value):
+    import biograd
+
+    x = np.ones((10, 2))
+    x[3, 1] = value
+    with pytest.raises(ValueError) as err:
+        biograd.fit(biograd.nn.MLP([2, 1]), x, np.arange(10) % 2, epochs=1, verbose=False)
+    message = str(err.value)
+    assert "(3, 1)" in message and "float32" in message and "NaN" not in message
