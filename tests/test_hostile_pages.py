@@ -174,7 +174,10 @@ def test_viz_pages_with_hostile_titles_and_names(tmp_path):
     steps = viz.backprop(model, [0.5, -1.0], [1.0], nn.MSELoss(), title=f"step {PAYLOAD}")
     pages.append(steps.save(tmp_path / "backprop.html"))
     x = biograd.tensor([1.0, 2.0], requires_grad=True, name=f"x {PAYLOAD}")
-    pages.append(viz.graph((x * x).sum(), title=f"graph {PAYLOAD}").save(tmp_path / "graph.html"))
+    with biograd.trace() as recorded:
+        y = (x * x).sum()
+        y.backward()
+    pages.append(viz.graph(y, trace=recorded, title=f"graph {PAYLOAD}").save(tmp_path / "graph.html"))
     from biograd.viz.network import layer_chain
 
     chain = layer_chain(
