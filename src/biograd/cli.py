@@ -200,7 +200,7 @@ def _train(args: argparse.Namespace) -> int:
         raise pipeline.ConfigError("Give a data file (biograd train DATA --target COLUMN) or --dataset NAME.")
     if args.data is not None and args.dataset is not None:
         raise pipeline.ConfigError("Give a data file or --dataset NAME, not both.")
-    pipeline.check_out_dir(args.out)  # a bad --out fails now, not after the whole training run
+    pipeline.check_out_dir(args.out, overwrite=args.overwrite)  # a bad --out fails now, not after training
     data = pipeline.load_data(
         args.data,
         args.target,
@@ -216,6 +216,7 @@ def _train(args: argparse.Namespace) -> int:
         orientation=args.orientation,
         sample_id_column=args.sample_id_column,
         positive=args.positive,
+        merge_labels=args.merge_labels,
     )
     prepared = pipeline.prepare(data, config)
     counts = data.class_counts()
@@ -250,10 +251,12 @@ def _train(args: argparse.Namespace) -> int:
     )
     for message in result.warnings:
         _err(f"warning: {message}")
-    out = pipeline.write_run(result, args.out)
+    out = pipeline.write_run(result, args.out, overwrite=args.overwrite)
     _summary(result, out)
     if result.interrupted:
         _err("Interrupted: the best model so far and a report marked 'interrupted' were saved in " + str(out))
+        if out.name.endswith(".interrupted"):
+            _err(f"The complete run already in {args.out} was left as it was.")
         return EXIT_INTERRUPTED
     return 0
 
@@ -669,6 +672,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="sequences: filter width in letters (default 12 for DNA/RNA, 9 for protein)",
     )
     t.add_argument("--out", default="runs/biograd", help="output directory (default runs/biograd)")
+    t.add_argument(
+        "--merge-labels",
+        action="store_true",
+        help="class labels that differ only by case or spaces (' yes', 'Yes') are one class",
+    )
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous run in --out (without it, a complete run there is an error)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(t)
     t.set_defaults(run=_train)
@@ -816,8 +829,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_message(err: BaseException) -> str:
     text = str(err).strip()
-    if isinstance(err, KeyError) or (text.startswith("'") and text.endswith("'")):
-        text = text.strip("'")
+    if isinstance(err, KeyError) and err.args and isinstance(err.args[0], str):
+        text = err.args[0].strip()  # str(KeyError) adds quotes around the message; a message's own stay
     return _flag_names(text) or type(err).__name__
 
 

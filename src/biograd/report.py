@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
 import io
 from typing import Any
 
 import numpy as np
 
+from biograd.viz.markup import Markup, escape, html, join
 from biograd.viz.palette import BLUE, GREEN, ORANGE, line_style
 
 CSS = """
@@ -49,35 +49,36 @@ padding:2px 5px;font-size:13px}pre{padding:10px;white-space:pre-wrap;word-break:
 # ==================================================================================================
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
+#: Every value shown on the page is escaped through biograd.viz.markup (the one escaping path).
+_esc = escape
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def _fmt(value: Any, digits: int = 3) -> Markup:
     if value is None:
-        return "n/a"
+        return Markup("n/a")
     if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
+        return escape(f"{int(value):,}")
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value):
-            return "n/a"
-        return f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:,.0f}"
+            return Markup("n/a")
+        return escape(f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:,.0f}")
     return _esc(value)
 
 
-def _table(header: list[str], rows: list[list[Any]], row_classes: list[str] | None = None) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+def _table(header: list[str], rows: list[list[Any]], row_classes: list[str] | None = None) -> Markup:
+    """A table; numbers are formatted, every other cell escaped unless it is Markup."""
+    head = join(html("<th>{}</th>", h) for h in header)
     body = []
     for i, row in enumerate(rows):
-        cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
-        cells = "".join(
-            f'<td class="num">{_fmt(c)}</td>'
+        cls = html(' class="{}"', row_classes[i]) if row_classes and row_classes[i] else Markup("")
+        cells = join(
+            html('<td class="num">{}</td>', _fmt(c))
             if isinstance(c, (int, float, np.number)) or c is None
-            else f"<td>{c}</td>"
+            else html("<td>{}</td>", c)
             for c in row
         )
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+        body.append(html("<tr{}>{}</tr>", cls, cells))
+    return html("<table><tr>{}</tr>{}</table>", head, join(body))
 
 
 def _plt():
@@ -97,7 +98,7 @@ def _png(fig: Any, alt: str) -> str:
     fig.savefig(buf, format="png", bbox_inches="tight")
     _plt().close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+    return html('<img alt="{}" src="data:image/png;base64,{}">', alt, data)
 
 
 # ==================================================================================================
@@ -340,7 +341,7 @@ def figure_network(prepared: Any) -> str:
         x = prepared.x
         what = f"{x.shape[1]} x {x.shape[2]}" if x.ndim == 3 else f"{x.shape[1]} features"
         picture = layer_chain(model, what)
-    return f'<div class="svg">{picture.svg}</div>'
+    return html('<div class="svg">{}</div>', Markup(picture.svg))  # built by viz._draw, escaped there
 
 
 # ==================================================================================================
@@ -348,43 +349,45 @@ def figure_network(prepared: Any) -> str:
 # ==================================================================================================
 
 
-def _section_summary(result: Any) -> str:
+def _section_summary(result: Any) -> Markup:
     p = result.prepared
     task = p.data.task
     metric, value = result.comparison["metric_label"], result.comparison["network"]
     diag = result.diagnosis
     cards = [
-        (f"{_fmt(value)}", f"test {metric} of the network"),
+        (_fmt(value), f"test {metric} of the network"),
         (
             _fmt(result.comparison["best_baseline_value"]),
-            f"test {metric}, best baseline ({_esc(result.comparison['best_baseline'] or 'n/a')})",
+            f"test {metric}, best baseline ({result.comparison['best_baseline'] or 'n/a'})",
         ),
-        (_esc(diag.verdict), "diagnosis of the learning curves"),
-        (f"{len(p.test_idx)}", "held-out test samples (never seen in training)"),
+        (diag.verdict, "diagnosis of the learning curves"),
+        (len(p.test_idx), "held-out test samples (never seen in training)"),
     ]
     if task == "classification":
         cards.insert(1, (_fmt(result.test_metrics["balanced_accuracy"]), "test balanced accuracy"))
     else:
         cards.insert(
-            1, (_fmt(result.test_metrics["mae"]), f"test mean absolute error ({_esc(p.data.target_name)})")
+            1, (_fmt(result.test_metrics["mae"]), f"test mean absolute error ({p.data.target_name})")
         )
     beats = result.comparison["network_beats_baseline"]
     cls = "good" if beats else ("bad" if beats is False else "")
-    html_cards = "".join(
-        f'<div class="card"><div class="big">{v}</div><div class="label">{label}</div></div>'
+    html_cards = join(
+        html('<div class="card"><div class="big">{}</div><div class="label">{}</div></div>', v, label)
         for v, label in cards
     )
-    return (
-        f'<div class="cards">{html_cards}</div>'
-        f'<div class="verdict {cls}">{_esc(result.comparison["sentence"])}</div>'
+    return html(
+        '<div class="cards">{}</div><div class="verdict {}">{}</div>',
+        html_cards,
+        cls,
+        result.comparison["sentence"],
     )
 
 
-def _section_data(result: Any) -> str:
+def _section_data(result: Any) -> Markup:
     p = result.prepared
     d = p.data
     rows = [
-        ["source", _esc(d.source)],
+        ["source", d.source],
         ["kind", "one-hot " + d.kind.upper() + " sequences" if d.is_sequence else "table"],
         ["samples", d.n_samples],
         [
@@ -393,7 +396,7 @@ def _section_data(result: Any) -> str:
             if d.is_sequence
             else f"{len(p.feature_names)} features (from {d.features.shape[1]} columns)",
         ],
-        ["target", _esc(d.target_name) + f" ({d.task})"],
+        ["target", f"{d.target_name} ({d.task})"],
         [
             "split",
             f"{len(p.train_idx)} training / {len(p.val_idx)} validation / {len(p.test_idx)} test"
@@ -433,7 +436,7 @@ def _section_data(result: Any) -> str:
                 + "; learned from the training rows only",
             ]
         )
-    out = f"<p>{_esc(d.description)}</p>" + _table(["property", "value"], rows)
+    out = html("<p>{}</p>", d.description) + _table(["property", "value"], rows)
     if d.task == "classification":
         counts = d.class_counts()
         out += figure_class_balance(list(counts), list(counts.values()))
@@ -442,26 +445,33 @@ def _section_data(result: Any) -> str:
     return out
 
 
-def _section_network(result: Any) -> str:
+def _section_network(result: Any) -> Markup:
     p = result.prepared
-    return (
-        f"<p><b>{_esc(p.architecture)}</b>: {_esc(p.why)}. "
-        f"<b>{p.n_parameters:,}</b> trainable parameters (weights and biases).</p>"
-        + figure_network(p)
-        + f"<p class='note'>Loss: {_esc(result.history.params.get('loss', ''))}"
-        + (
-            " on the standardized target (the model was rescaled to the target's units afterwards)"
-            if p.data.task == "regression"
-            else ""
-        )
-        + f". Optimizer {_esc(p.config.optimizer)}, learning rate {p.lr:g}, batch size {p.config.batch_size}"
-        + (f", weight decay {p.config.weight_decay:g}" if p.config.weight_decay else "")
-        + (f", dropout {p.config.dropout:g}" if p.config.dropout else "")
-        + ".</p>"
+    cfg = p.config
+    settings = (
+        f"Optimizer {cfg.optimizer}, learning rate {p.lr:g}, batch size {cfg.batch_size}"
+        + (f", weight decay {cfg.weight_decay:g}" if cfg.weight_decay else "")
+        + (f", dropout {cfg.dropout:g}" if cfg.dropout else "")
+    )
+    rescaled = (
+        " on the standardized target (the model was rescaled to the target's units afterwards)"
+        if p.data.task == "regression"
+        else ""
+    )
+    return html(
+        "<p><b>{}</b>: {}. <b>{}</b> trainable parameters (weights and biases).</p>{}"
+        "<p class='note'>Loss: {}{}. {}.</p>",
+        p.architecture,
+        p.why,
+        f"{p.n_parameters:,}",
+        figure_network(p),
+        result.history.params.get("loss", ""),
+        rescaled,
+        settings,
     )
 
 
-def _section_training(result: Any) -> str:
+def _section_training(result: Any) -> Markup:
     h = result.history
     metric = "accuracy" if result.prepared.data.task == "classification" else "r2"
     reason = {
@@ -478,16 +488,21 @@ def _section_training(result: Any) -> str:
     )
     diag = result.diagnosis
     cls = "good" if diag.verdict == "good fit" else "bad"
-    curves = figure_curves(h, metric) if h.epochs else "<p>No epoch finished.</p>"
-    return (
-        f"<p>Training {reason}.{restored}</p>{curves}"
-        f'<div class="verdict {cls}"><b>Diagnosis: {_esc(diag.verdict)}.</b> {_esc(diag.explanation)}'
-        + (f"<br><b>Advice:</b> {_esc(diag.advice)}" if diag.advice else "")
-        + "</div>"
+    curves = figure_curves(h, metric) if h.epochs else Markup("<p>No epoch finished.</p>")
+    advice = html("<br><b>Advice:</b> {}", diag.advice) if diag.advice else Markup("")
+    return html(
+        '<p>Training {}.{}</p>{}<div class="verdict {}"><b>Diagnosis: {}.</b> {}{}</div>',
+        reason,
+        restored,
+        curves,
+        cls,
+        diag.verdict,
+        diag.explanation,
+        advice,
     )
 
 
-def _section_test(result: Any) -> str:
+def _section_test(result: Any) -> Markup:
     p = result.prepared
     m = result.test_metrics
     out = result.test_output
@@ -509,16 +524,15 @@ def _section_test(result: Any) -> str:
             ],
             ["PR AUC (average precision)", m["pr_auc"], "precision averaged over recall levels"],
         ]
-        return (
-            _table(["metric", "value", "meaning"], rows)
-            + '<div class="figs"><div>'
-            + figure_confusion(m["confusion_matrix"], names)
-            + "</div></div>"
-            + figure_roc_pr(out["y_true"], out["proba"], names)
+        return html(
+            '{}<div class="figs"><div>{}</div></div>{}',
+            _table(["metric", "value", "meaning"], rows),
+            figure_confusion(m["confusion_matrix"], names),
+            figure_roc_pr(out["y_true"], out["proba"], names),
         )
     rows = [
         ["R^2", m["r2"], "share of the target's variance explained (1 perfect, 0 = predicting the mean)"],
-        ["MAE", m["mae"], f"mean absolute error, in units of {p.data.target_name}"],
+        ["MAE", m["mae"], f"mean absolute error, in units of {p.data.target_name}"],  # escaped by _table
         ["RMSE", m["rmse"], "root mean squared error (large errors weigh more)"],
         ["Pearson r", m["pearson_r"], "correlation of predicted with true values"],
     ]
@@ -527,7 +541,7 @@ def _section_test(result: Any) -> str:
     )
 
 
-def _section_baselines(result: Any) -> str:
+def _section_baselines(result: Any) -> Markup:
     task = result.prepared.data.task
     if task == "classification":
         header = ["model", "accuracy", "balanced accuracy", "ROC AUC", "PR AUC"]
@@ -535,88 +549,92 @@ def _section_baselines(result: Any) -> str:
     else:
         header = ["model", "R^2", "MAE", "RMSE"]
         keys = ["r2", "mae", "rmse"]
-    rows = [["<b>biograd network</b>", *[result.test_metrics.get(k) for k in keys]]]
+    rows = [[Markup("<b>biograd network</b>"), *[result.test_metrics.get(k) for k in keys]]]
     classes = ["net"]
     best = result.comparison["best_baseline"]
     for name, values in result.baselines.items():
-        rows.append([_esc(name), *[values.get(k) for k in keys]])
+        rows.append([name, *[values.get(k) for k in keys]])
         classes.append("best" if name == best else "")
     seq = (
         " Sequences are given to them as flattened one-hot vectors."
         if result.prepared.data.is_sequence
         else ""
     )
-    return (
-        "<p>Classical models from scikit-learn, trained on the same training + validation rows and scored on "
-        f"the same test rows.{seq} If a simple model does as well, prefer it: it is faster, and easier to "
-        "explain.</p>"
-        + _table(header, rows, classes)
-        + f'<div class="verdict {"good" if result.comparison["network_beats_baseline"] else "bad"}">'
-        f"{_esc(result.comparison['sentence'])}</div>"
+    return html(
+        "<p>Classical models from scikit-learn, trained on the same training + validation rows and scored "
+        "on the same test rows.{} If a simple model does as well, prefer it: it is faster, and easier to "
+        'explain.</p>{}<div class="verdict {}">{}</div>',
+        seq,
+        _table(header, rows, classes),
+        "good" if result.comparison["network_beats_baseline"] else "bad",
+        result.comparison["sentence"],
     )
 
 
-def _section_importance(result: Any) -> str:
+def _section_importance(result: Any) -> Markup:
     p = result.prepared
     imp = result.importance
     if imp is None:
-        return "<p>Not computed.</p>"
+        return Markup("<p>Not computed.</p>")
     if not p.data.is_sequence:
         return _table_importance(result, imp)
     from biograd.bio.sequences import ALPHABETS
 
     alphabet = ALPHABETS[p.data.kind]
     parts = [
-        "<p>Integrated gradients (baseline: an empty sequence) on the correctly predicted test sequences. "
-        "Each sequence is explained towards the class it is predicted as: a positive attribution pushes "
-        f"towards that class. Each sequence's most important {imp.window}-letter window is listed; "
-        "sequences are grouped by predicted class, the most confident first. This shows what the "
-        "<i>network</i> uses, which is not proof of biological cause.</p>"
+        html(
+            "<p>Integrated gradients (baseline: an empty sequence) on the correctly predicted test "
+            "sequences. Each sequence is explained towards the class it is predicted as: a positive "
+            "attribution pushes towards that class. Each sequence's most important {}-letter window is "
+            "listed; sequences are grouped by predicted class, the most confident first. This shows what "
+            "the <i>network</i> uses, which is not proof of biological cause.</p>",
+            imp.window,
+        )
     ]
     if imp.members > 1:
         parts.append(
-            f"<p>The model is a committee of {imp.members} networks: the attributions and the in-silico "
-            "mutagenesis are each member's, averaged over the members.</p>"
+            html(
+                "<p>The model is a committee of {} networks: the attributions and the in-silico "
+                "mutagenesis are each member's, averaged over the members.</p>",
+                imp.members,
+            )
         )
     for group in imp.groups:
         name = group.class_name
         title = (
-            f"Sequences predicted as {_esc(name)} ({group.n})"
+            f"Sequences predicted as {name} ({group.n})"
             if name is not None
-            else f"The sequences with the highest predicted {_esc(p.data.target_name)}"
+            else f"The sequences with the highest predicted {p.data.target_name}"
         )
-        parts.append(f"<h3>{title}</h3>")
+        parts.append(html("<h3>{}</h3>", title))
         if not group.n:
-            parts.append("<p>None.</p>")
+            parts.append(Markup("<p>None.</p>"))
             continue
         sites = group.sites[:12]
         rows = [
             [
-                _esc(s["id"]),
+                s["id"],
                 *([float(s["probability"])] if name is not None else []),
                 float(s["score"]),
                 f"{s['start']}-{s['end']}",
-                f'<span class="seq">{_esc(s["site"])}</span>',
+                html('<span class="seq">{}</span>', s["site"]),
                 float(s["site_attribution"]),
             ]
             for s in sites
         ]
         common = group.common_sites()
         if common:
-            parts.append(
-                "<p>Most frequent top sites (a candidate motif): "
-                + ", ".join(f'<span class="seq">{_esc(k)}</span> ({n}x)' for k, n in common)
-                + "</p>"
-            )
+            listed = join((html('<span class="seq">{}</span> ({}x)', k, n) for k, n in common), ", ")
+            parts.append(html("<p>Most frequent top sites (a candidate motif): {}</p>", listed))
         parts.append(figure_sequence_map(imp, group, alphabet))
-        header = ["sequence", *([f"P({_esc(name)})"] if name is not None else []), "score", "top site"]
+        header = ["sequence", *([f"P({name})"] if name is not None else []), "score", "top site"]
         parts.append(_table([*header, "site", "site attribution"], rows))
         if group.ism is not None:
             parts.append(figure_ism(group.ism, alphabet, group.top_sequences[0], group.top_ids[0], name))
-    return "".join(parts)
+    return join(parts)
 
 
-def _table_importance(result: Any, imp: Any) -> str:
+def _table_importance(result: Any, imp: Any) -> Markup:
     p = result.prepared
     ranking = imp.ranking
     head = ranking.head(20)
@@ -625,9 +643,9 @@ def _table_importance(result: Any, imp: Any) -> str:
     if per_class:
         scored = "each sample's predicted class's logit"
     elif towards is not None:
-        scored = f"the log-odds of {_esc(towards)}"
+        scored = f"the log-odds of {towards}"
     else:
-        scored = f"the predicted {_esc(p.data.target_name)}"
+        scored = f"the predicted {p.data.target_name}"
         towards = f"a higher {p.data.target_name}"
     from biograd.explain.predictions import STABILITY_TOP, UNSTABLE_BELOW, UNSTABLE_TEXT
 
@@ -635,25 +653,27 @@ def _table_importance(result: Any, imp: Any) -> str:
     rows, classes = [], []
     for _, r in head.iterrows():
         if committee and imp.is_unstable(r["feature"]):
-            effect = f"<b>{UNSTABLE_TEXT}</b>"
+            effect = html("<b>{}</b>", UNSTABLE_TEXT)
         elif per_class:
             best = max(per_class, key=lambda c: r[c])
             effect = _direction(float(r[best]), best[len("direction_") :], "most towards")
         else:
             effect = _direction(float(r["direction"]), towards)
         stability = [float(r["stability"])] if committee else []
-        rows.append(
-            [int(r["rank"]), _esc(r["feature"]), float(r["mean_abs_attribution"]), *stability, effect]
-        )
+        rows.append([int(r["rank"]), r["feature"], float(r["mean_abs_attribution"]), *stability, effect])
         classes.append("unstable" if committee and imp.is_unstable(r["feature"]) else "")
     used = imp.used("test samples")
-    note = ""
+    note = Markup("")
     if committee:
-        note = (
-            f"<p>The model is a committee of {imp.members} networks: each member is explained and the "
-            "attributions are averaged. <i>Stability</i> is the share of members that rank the feature "
-            f"among their top {STABILITY_TOP}; below {UNSTABLE_BELOW} the members disagree about it, and it "
-            f"is marked <b>{UNSTABLE_TEXT}</b>: another training run could rank it anywhere.</p>"
+        note = html(
+            "<p>The model is a committee of {} networks: each member is explained and the attributions "
+            "are averaged. <i>Stability</i> is the share of members that rank the feature among their top "
+            "{}; below {} the members disagree about it, and it is marked <b>{}</b>: another training run "
+            "could rank it anywhere.</p>",
+            imp.members,
+            STABILITY_TOP,
+            UNSTABLE_BELOW,
+            UNSTABLE_TEXT,
         )
         ranking = ranking.assign(
             feature=[f"{f} (unstable)" if imp.is_unstable(f) else str(f) for f in ranking["feature"]]
@@ -665,59 +685,70 @@ def _table_importance(result: Any, imp: Any) -> str:
         *(["stability"] if committee else []),
         "effect of higher values",
     ]
-    return (
-        f"<p>Integrated gradients on {used}: how much each input moved {scored} away from that of an "
-        "average sample. Features are ranked by the mean absolute attribution. The effect of higher "
-        "values is the correlation, across samples, between a feature's value and its attribution"
-        + (" to each class's logit (the class it raises most is named)" if per_class else "")
-        + ". This shows what the <i>network</i> uses, which is not proof of biological cause.</p>"
-        + note
-        + figure_feature_ranking(
+    each = " to each class's logit (the class it raises most is named)" if per_class else ""
+    return html(
+        "<p>Integrated gradients on {}: how much each input moved {} away from that of an average sample. "
+        "Features are ranked by the mean absolute attribution. The effect of higher values is the "
+        "correlation, across samples, between a feature's value and its attribution{}. This shows what the "
+        "<i>network</i> uses, which is not proof of biological cause.</p>{}{}{}",
+        used,
+        scored,
+        each,
+        note,
+        figure_feature_ranking(
             ranking,
             None if per_class else towards,
             units=f"units of {p.data.target_name}" if p.data.task == "regression" else "logit units",
-        )
-        + _table(header, rows, classes if committee else None)
+        ),
+        _table(header, rows, classes if committee else None),
     )
 
 
 def _direction(corr: float, towards: str, word: str | None = None) -> str:
+    """Plain text (the table escapes it): how a feature's value relates to its attribution."""
     strength = "strongly " if abs(corr) > 0.7 else ("" if abs(corr) > 0.3 else "weakly / mixed: ")
     arrow = word or ("towards" if corr >= 0 else "away from")
-    return f"{strength}{arrow} {_esc(towards)} (r = {corr:+.2f})"
+    return f"{strength}{arrow} {towards} (r = {corr:+.2f})"
 
 
-def _section_reproducibility(result: Any) -> str:
+def _section_reproducibility(result: Any) -> Markup:
     p = result.prepared
     cfg = p.config.as_dict()
     cfg["lr"] = p.lr
     if cfg.get("hidden") is None:
         cfg["hidden"] = "default"
-    cfg_rows = [[_esc(k), _esc(v)] for k, v in cfg.items()]
-    versions = ", ".join(f"{_esc(k)} {_esc(v)}" for k, v in result.versions.items())
-    return (
-        f"<p>Command:</p><pre>{_esc(result.command or '(called from Python)')}</pre>"
-        f"<p>Seed <b>{p.config.seed}</b> fixes the split, the starting weights, the shuffling and dropout: "
-        f"the same command on the same data gives the same network. Training took {result.seconds:.1f} s.</p>"
-        f"<p>Versions: {versions}.</p>" + _table(["setting", "value"], cfg_rows)
+    cfg_rows = [[str(k), str(v)] for k, v in cfg.items()]
+    versions = ", ".join(f"{k} {v}" for k, v in result.versions.items())
+    return html(
+        "<p>Command:</p><pre>{}</pre><p>Seed <b>{}</b> fixes the split, the starting weights, the "
+        "shuffling and dropout: the same command on the same data gives the same network. Training took "
+        "{:.1f} s.</p><p>Versions: {}.</p>{}",
+        result.command or "(called from Python)",
+        p.config.seed,
+        result.seconds,
+        versions,
+        _table(["setting", "value"], cfg_rows),
     )
 
 
 def render_report(result: Any) -> str:
-    """The whole report as one HTML string (figures embedded; no external resources)."""
+    """The whole report as one HTML string (figures embedded; no external resources). Every value from
+    the data (names, labels, IDs, paths) reaches the page through :mod:`biograd.viz.markup`."""
     p = result.prepared
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     title = f"biograd: {p.data.name} ({p.data.task})"
     banner = (
-        '<div class="banner">INTERRUPTED: training was stopped with Ctrl-C. The model holds the best '
-        "weights seen so far; the numbers below describe that model.</div>"
+        Markup(
+            '<div class="banner">INTERRUPTED: training was stopped with Ctrl-C. The model holds the best '
+            "weights seen so far; the numbers below describe that model.</div>"
+        )
         if result.interrupted
-        else ""
+        else Markup("")
     )
     warnings_html = (
-        "<h3>Warnings</h3><ul>" + "".join(f"<li>{_esc(w)}</li>" for w in result.warnings) + "</ul>"
+        html("<h3>Warnings</h3><ul>{}</ul>", join(html("<li>{}</li>", w) for w in result.warnings))
         if result.warnings
-        else ""
+        else Markup("")
     )
     sections = [
         ("At a glance", _section_summary(result) + warnings_html),
@@ -729,12 +760,19 @@ def render_report(result: Any) -> str:
         ("6. What drove the predictions", _section_importance(result)),
         ("7. Reproducibility", _section_reproducibility(result)),
     ]
-    body = "".join(f"<h2>{_esc(t)}</h2>{content}" for t, content in sections)
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{_esc(title)}</h1><p class='sub'>{_esc(p.architecture)} &middot; {when} &middot; "
-        f"stop reason: {_esc(result.history.stop_reason)}</p>{banner}{body}"
+    body = join(html("<h2>{}</h2>{}", t, content) for t, content in sections)
+    page = html(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>{}</style>'
+        "</head><body><h1>{}</h1><p class='sub'>{} &middot; {} &middot; stop reason: {}</p>{}{}"
         "<p class='note'>Written by biograd. Everything on this page (figures included) is in this one "
-        "file.</p></body></html>"
+        "file.</p></body></html>",
+        title,
+        Markup(CSS),
+        title,
+        p.architecture,
+        when,
+        result.history.stop_reason,
+        banner,
+        body,
     )
+    return str(page)

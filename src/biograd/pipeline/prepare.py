@@ -4,6 +4,7 @@ training rows only, and the network chosen for the kind of data."""
 from __future__ import annotations
 
 import itertools
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -50,9 +51,11 @@ def split(
     val_fraction: float,
     seed: int,
     groups: np.ndarray | None = None,
+    class_names: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, validation, test) row indices: the test rows first, then validation from the rest, both
-    shuffled and, for classification, stratified by class.
+    shuffled and, for classification, stratified by class. With ``class_names``, messages name a class
+    by its label, not by its code.
 
     With ``groups`` (``Dataset.groups``: patients, sequence clusters, sets of identical samples) every group
     falls wholly into one part: the parts are folds of scikit-learn's StratifiedGroupKFold (GroupKFold for
@@ -62,6 +65,17 @@ def split(
     from biograd.data import split_indices
 
     labels = y if task == "classification" else None
+    if labels is not None and class_names:
+        labels = np.asarray([str(name) for name in class_names], dtype=object)[y]
+    if labels is not None:
+        names, counts = np.unique(labels, return_counts=True)
+        lonely = [str(name) for name in names[counts < 2]]
+        if lonely:  # the class is the news here, not the number of samples
+            raise DataError(
+                f"Class {', '.join(map(repr, lonely[:5]))} has only 1 sample: a stratified split needs at "
+                "least 2 per class (one for training, one held out). Remove or merge that class, or add "
+                "samples of it."
+            )
     try:
         if groups is not None:
             return _group_split(labels, np.asarray(groups), test_fraction, val_fraction, seed)
@@ -117,6 +131,44 @@ def _loss_for(data: Dataset) -> str:
     return classifier_outputs(len(data.target_names))[1] if data.task == "classification" else "mse"
 
 
+#: Bytes per parameter while training: float32 weight, gradient, and the optimizer's state (Adam keeps
+#: two moments), plus room for the temporaries of one update.
+BYTES_PER_PARAMETER = 4 * 5
+#: The largest network built by the pipeline (biograd.pipeline.prepare.MAX_PARAMETERS to change it).
+MAX_PARAMETERS = 100_000_000
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory this machine has free now (Linux/macOS), or None where it cannot tell."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_fits_in_memory(n_parameters: int, config: TrainConfig) -> None:
+    """A network whose training state would not fit in free memory is refused before it is built
+    (``--hidden 99999999`` would otherwise allocate until the machine gives up)."""
+    from biograd.io import size_text
+
+    need = n_parameters * BYTES_PER_PARAMETER
+    free = _available_memory()
+    if n_parameters > MAX_PARAMETERS:
+        hidden = ",".join(map(str, config.hidden or ()))
+        raise DataError(
+            f"The network would have {n_parameters:,} parameters (--hidden {hidden}), more than the "
+            f"{MAX_PARAMETERS:,} biograd trains (about {size_text(MAX_PARAMETERS * BYTES_PER_PARAMETER)} "
+            "while training, and days of numpy arithmetic). Use smaller hidden layers (e.g. --hidden 64,32)."
+        )
+    if free is not None and need > free:
+        hidden = ",".join(map(str, config.hidden or ()))
+        raise DataError(
+            f"The network would have {n_parameters:,} parameters (--hidden {hidden}); "
+            f"training it needs about {size_text(need)}, more than the {size_text(free)} of memory free. "
+            "Use smaller hidden layers (e.g. --hidden 64,32)."
+        )
+
+
 def build_model(
     data: Dataset, n_inputs: int | tuple[int, int], config: TrainConfig
 ) -> tuple[Any, str, str, int | None]:
@@ -134,6 +186,7 @@ def build_model(
     if not data.is_sequence:
         hidden = config.hidden
         sizes = [int(n_inputs), *hidden, n_out]
+        _check_fits_in_memory(sum((a + 1) * b for a, b in itertools.pairwise(sizes)), config)
         model = nn.MLP(sizes, activation=act_name, dropout=config.dropout)
         text = f"MLP {' -> '.join(map(str, sizes))} ({act_name}" + (
             f", dropout {config.dropout:g})" if config.dropout else ")"
@@ -144,6 +197,9 @@ def build_model(
     hidden = config.hidden or (32,)
     default_k = 12 if data.kind in ("dna", "rna") else 9
     k = min(config.kernel_size or default_k, length)
+    dense = [hidden[0], *hidden[1:], n_out]
+    n_params = (channels * k + 1) * hidden[0] + sum((a + 1) * b for a, b in itertools.pairwise(dense))
+    _check_fits_in_memory(n_params, config)
     layers: list[Any] = [
         nn.Conv1d(channels, hidden[0], k),
         nn.get_activation(act_name),
@@ -177,7 +233,13 @@ def prepare(data: Dataset, config: TrainConfig | None = None) -> Prepared:
     _task_of(data, config.task)
     y = data.y
     train_idx, val_idx, test_idx = split(
-        y, data.task, config.test_fraction, config.val_fraction, config.seed, groups=data.groups
+        y,
+        data.task,
+        config.test_fraction,
+        config.val_fraction,
+        config.seed,
+        groups=data.groups,
+        class_names=list(data.target_names),
     )
     if data.is_sequence:
         x = data.x.astype(np.float32, copy=False)

@@ -111,6 +111,7 @@ def load_data(
     orientation: str = "auto",
     sample_id_column: str | None = None,
     positive: str | None = None,
+    merge_labels: bool = False,
 ) -> Dataset:
     """Read training data: a CSV/TSV table, a FASTA file, an .h5ad file, or a bundled dataset.
 
@@ -140,6 +141,8 @@ def load_data(
 
     Exact duplicates and, for sequences, related sequences are found and put into ``Dataset.groups``
     (see :func:`group_relatives`), so that no copy or relative of a test sample is trained on.
+        merge_labels: class labels that differ only by case or surrounding spaces are one class (without
+            it they are warned about).
 
     Raises:
         FileNotFoundError, DataError: with a message that says what is wrong and how to fix it.
@@ -155,9 +158,11 @@ def load_data(
     if groups is not None and data_format(path) != "csv":
         raise ConfigError("--groups names a column of a table (.csv/.tsv); it does not apply to this file.")
     data = (
-        _read(path, target, task, id_column, labels, label_column, layer, impute, groups)
+        _read(path, target, task, id_column, labels, label_column, layer, impute, groups, merge_labels)
         if labels is None or data_format(path) != "csv"
-        else _read_matrix(path, labels, target, task, impute, groups, orientation, sample_id_column)
+        else _read_matrix(
+            path, labels, target, task, impute, groups, orientation, sample_id_column, merge_labels
+        )
     )
     return group_relatives(choose_positive(data, positive), keep_conflicting=keep_conflicting)
 
@@ -194,6 +199,7 @@ def _read(
     layer: str | None,
     impute: str | None,
     groups: str | None,
+    merge_labels: bool = False,
 ) -> Dataset:
     path = Path(path)
     fmt = data_format(path)
@@ -214,6 +220,7 @@ def _read(
                 impute=impute,
                 min_samples=MIN_SAMPLES,
                 groups=groups,
+                merge_labels=merge_labels,
             )
             _check_not_id_like(table.y, table.target_names, table.task, target, "choose another --target")
         _task_of(table, task)
@@ -224,7 +231,9 @@ def _read(
         from biograd.bio.sequences import load_fasta
 
         with _warnings_if_ok():
-            seqs = load_fasta(path, labels=labels, task=task, label_column=label_column)
+            seqs = load_fasta(
+                path, labels=labels, task=task, label_column=label_column, merge_labels=merge_labels
+            )
             _check_not_id_like(
                 seqs.y, seqs.target_names, seqs.task, label_column or "label", "choose another --label-column"
             )
@@ -238,7 +247,7 @@ def _read(
     from biograd.bio.singlecell import read_h5ad
 
     with _warnings_if_ok():
-        cells = read_h5ad(path, label=target, layer=layer, task=task)
+        cells = read_h5ad(path, label=target, layer=layer, task=task, merge_labels=merge_labels)
         _check_not_id_like(cells.y, cells.target_names, cells.task, target, "choose another --target")
         _check_labels(cells.y, cells.target_names, cells.task, target, repr(str(path)))
     _task_of(cells, task)
@@ -285,6 +294,7 @@ def _read_matrix(
     groups: str | None,
     orientation: str,
     sample_id_column: str | None,
+    merge_labels: bool = False,
 ) -> Dataset:
     """An expression matrix joined with its sample sheet, read like a table of samples."""
     from biograd.bio.tabular import load_table
@@ -308,6 +318,7 @@ def _read_matrix(
             min_samples=MIN_SAMPLES,
             groups=groups,
             source=name,
+            merge_labels=merge_labels,
         )
         _check_not_id_like(table.y, table.target_names, table.task, target, "choose another --target")
     _task_of(table, task)

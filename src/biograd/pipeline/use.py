@@ -257,6 +257,19 @@ def committee_disagreement(model: Any, info: dict[str, Any], x: np.ndarray) -> d
     return {"spread": found["spread"], "uncertain": uncertain(found, target_sd)}
 
 
+def _class_probabilities(model: Any, x: np.ndarray, names: list[str]) -> np.ndarray:
+    """predict_proba, checked against the class names saved with the model: a model.json naming five
+    classes for a network with one output is a damaged model file, not a bug to crash on."""
+    proba = predict_proba(model, x)
+    if proba.ndim != 2 or proba.shape[1] != len(names):
+        raise ModelFileError(
+            f"model.json names {len(names)} classes ({', '.join(map(repr, names[:5]))}) but the network "
+            f"gives {proba.shape[1] if proba.ndim == 2 else 1} class probabilities: the model directory "
+            "was edited or mixed from two runs. Train again, or restore its model.json."
+        )
+    return proba
+
+
 def predict_table(model: Any, info: dict[str, Any], new: NewData) -> Any:
     """Predictions as a DataFrame: id, predicted (class name or value), class probabilities; for a
     committee of networks also ``spread`` and ``uncertain`` (see :func:`committee_disagreement`)."""
@@ -266,7 +279,7 @@ def predict_table(model: Any, info: dict[str, Any], new: NewData) -> Any:
     frame = pd.DataFrame({"id": new.ids})
     if prep.get("task") == "classification":
         names = [str(c) for c in prep["class_names"]]
-        proba = predict_proba(model, new.x)
+        proba = _class_probabilities(model, new.x, names)
         if new.y is not None:
             frame["true"] = np.asarray(names, dtype=object)[new.y]
         frame["predicted"] = np.asarray(names, dtype=object)[proba.argmax(axis=1)]
@@ -293,7 +306,8 @@ def evaluate_new(model: Any, info: dict[str, Any], new: NewData) -> dict[str, An
     if new.y is None:
         raise DataError("These data have no target values to evaluate against.")
     if prep.get("task") == "classification":
-        metrics = classification_metrics(new.y, predict_proba(model, new.x), prep["class_names"])
+        names = [str(c) for c in prep["class_names"]]
+        metrics = classification_metrics(new.y, _class_probabilities(model, new.x, names), names)
     else:
         pred = np.asarray(predict(model, new.x), dtype=np.float64).reshape(len(new.x))
         metrics = regression_metrics(new.y, pred)
