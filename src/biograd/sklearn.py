@@ -17,7 +17,8 @@ Differences from scikit-learn's MLP, on purpose:
   biases too; the regressor's loss is MSE / 2 as scikit-learn's, so biograd's MSE gets alpha * 2);
   scikit-learn scales its penalty by 1/batch size and spares the biases.
 - ``loss_curve_`` holds the loss on all training rows at the end of each epoch (eval mode, without the
-  penalty), not the average of the mini-batch losses during the epoch.
+  penalty; MSE / 2 for the regressor, on scikit-learn's scale), not the average of the mini-batch losses
+  during the epoch.
 - With ``early_stopping`` the weights of the epoch with the best validation score are put back.
 - Networks train in float32 (biograd's default).
 
