@@ -9,8 +9,9 @@
 Run:   python examples/scale_with_pytorch.py              (or --biograd-epochs 2 --torch-epochs 2)
 Needs: pip install "biograd[torch]"
 
-On a cluster, the same model trains on many GPUs with PyTorch's DistributedDataParallel; see
-``train_distributed`` at the end of this file (commented) and launch it with torchrun.
+On a cluster, the same exported model trains on many processes or GPUs with PyTorch's
+DistributedDataParallel: examples/ddp_torchrun.py does it for real, e.g. on 2 CPU processes with
+``torchrun --nproc_per_node 2 examples/ddp_torchrun.py --out ddp-run`` (tests/test_ddp_example.py runs it).
 """
 
 from __future__ import annotations
@@ -108,42 +109,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(f"   saved to {folder}/motif-cnn; accuracy in biograd again: {back_acc:.3f}")
     return {"biograd": biograd_acc, "exported": exported_acc, "torch": torch_acc, "back": back_acc}
 
-
-# --------------------------------------------------------------------------------------------------
-# On a cluster: the same exported model on many GPUs with DistributedDataParallel (DDP).
-# Launch one process per GPU with torchrun, e.g. on one node with 4 GPUs:
-#
-#     torchrun --nproc_per_node=4 train_motifs_ddp.py     # a script calling train_distributed(x, y)
-#
-# (on several nodes add --nnodes=2 --node_rank=0|1 --rdzv_endpoint=host:29500). Each process:
-#
-# def train_distributed(x, y, epochs=10):
-#     import torch.distributed as dist
-#     from torch.nn.parallel import DistributedDataParallel as DDP
-#     from torch.utils.data import DataLoader, TensorDataset
-#     from torch.utils.data.distributed import DistributedSampler
-#
-#     dist.init_process_group("nccl")                  # "gloo" on CPUs
-#     rank = int(os.environ["LOCAL_RANK"])
-#     torch.cuda.set_device(rank)
-#     biograd.manual_seed(0)                            # the same starting weights in every process
-#     model = to_torch(build_model()).cuda(rank)        # or a model trained in biograd first
-#     model = DDP(model, device_ids=[rank])             # gradients are averaged across GPUs
-#     data = TensorDataset(torch.from_numpy(x), torch.from_numpy(y.astype(np.float32)))
-#     sampler = DistributedSampler(data)                # each process sees its own share of the rows
-#     loader = DataLoader(data, batch_size=64, sampler=sampler)
-#     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-#     loss_fn = torch.nn.BCEWithLogitsLoss()
-#     for epoch in range(epochs):
-#         sampler.set_epoch(epoch)                      # a different shuffle every epoch
-#         for xb, yb in loader:
-#             optimizer.zero_grad()
-#             loss_fn(model(xb.cuda(rank)).squeeze(1), yb.cuda(rank)).backward()
-#             optimizer.step()
-#     if rank == 0:                                     # save once, back in biograd's format
-#         biograd.save(from_torch(model.module.cpu()), "motif-cnn")
-#     dist.destroy_process_group()
-# --------------------------------------------------------------------------------------------------
 
 if __name__ == "__main__":
     main()

@@ -10,14 +10,19 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.datasets import load_breast_cancer, load_diabetes, make_blobs
+from sklearn.datasets import load_breast_cancer, load_diabetes, make_blobs, make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import (
+    _regression_dataset,
+    check_classifiers_train,
+    check_regressors_train,
+    parametrize_with_checks,
+)
 
 import biograd
 from biograd.sklearn import NeuralNetClassifier, NeuralNetRegressor
@@ -78,7 +83,9 @@ def test_classifier_in_pipeline_matches_sklearn_mlp(cancer):
 
 def test_grid_search_and_cross_val_score(cancer):
     x_train, _, y_train, _ = cancer
-    pipe = Pipeline([("scale", StandardScaler()), ("net", NeuralNetClassifier(max_iter=30, random_state=0))])
+    # 100 epochs: with 30, MLPClassifier itself scores 0.86-0.94 on this grid (seeds 0-2), so 0.9 would
+    # test the seed rather than the plumbing
+    pipe = Pipeline([("scale", StandardScaler()), ("net", NeuralNetClassifier(max_iter=100, random_state=0))])
     grid = GridSearchCV(pipe, {"net__hidden_layer_sizes": [(4,), (16,)], "net__alpha": [1e-4, 1e-2]}, cv=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -99,18 +106,16 @@ def test_regressor_against_linear_regression_and_sklearn_mlp():
             make_pipeline(StandardScaler(), regressor), transformer=StandardScaler()
         )
 
-    params = {
-        "hidden_layer_sizes": (16,),
-        "learning_rate_init": 0.01,
-        "early_stopping": True,
-        "random_state": 0,
-    }
-    ours = scaled(NeuralNetRegressor(**params)).fit(x_train, y_train)
-    mlp = scaled(MLPRegressor(**params)).fit(x_train, y_train)
+    params = {"hidden_layer_sizes": (16,), "learning_rate_init": 0.01, "early_stopping": True}
+    # mean test R^2 over 3 seeds: one seed's score swings (MLPRegressor's own: 0.28 to 0.38 over seeds 0-5)
+    ours = [scaled(NeuralNetRegressor(**params, random_state=s)).fit(x_train, y_train) for s in range(3)]
+    mlp = [scaled(MLPRegressor(**params, random_state=s)).fit(x_train, y_train) for s in range(3)]
+    ours_r2 = np.mean([model.score(x_test, y_test) for model in ours])
+    mlp_r2 = np.mean([model.score(x_test, y_test) for model in mlp])
     linear = LinearRegression().fit(x_train, y_train)
-    assert ours.score(x_test, y_test) > linear.score(x_test, y_test) - 0.1
-    assert ours.score(x_test, y_test) > mlp.score(x_test, y_test) - 0.1
-    assert ours.regressor_[-1].validation_scores_ is not None
+    assert ours_r2 > linear.score(x_test, y_test) - 0.1
+    assert ours_r2 > mlp_r2 - 0.05
+    assert ours[0].regressor_[-1].validation_scores_ is not None
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -230,3 +235,42 @@ def test_multioutput_regression_shapes():
         reg.fit(x, y)
     assert reg.predict(x).shape == (50, 2)
     assert reg.model_.sizes == [3, 16, 2]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_scikit_learns_train_checks_pass_with_mlps_defaults_and_30_epochs():
+    """check_regressors_train asks for R^2 > 0.5 on its data; MLPRegressor(max_iter=30) reaches it with
+    its defaults, so the same settings must reach it here (a He-initialized start did not: R^2 ~0.1)."""
+    check_regressors_train("MLPRegressor", MLPRegressor(max_iter=30))  # the oracle passes it
+    check_regressors_train("NeuralNetRegressor", NeuralNetRegressor(max_iter=30))
+    check_classifiers_train("MLPClassifier", MLPClassifier(max_iter=30))
+    check_classifiers_train("NeuralNetClassifier", NeuralNetClassifier(max_iter=30))
+
+
+def _standardized(x, y):
+    return StandardScaler().fit_transform(x), (y - y.mean()) / y.std()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver, lr", [("adam", 0.001), ("sgd", 0.01)])
+def test_equal_settings_learn_as_much_per_epoch_as_mlpregressor(solver, lr):
+    """After the same number of epochs with the same settings, the training R^2 (mean over 3 seeds) is
+    within 0.1 of MLPRegressor's on three data sets. Early epochs are where differences in the start
+    (initialization) and the step size (scikit-learn's squared loss is MSE / 2) show: before both matched
+    scikit-learn's, the gap was up to 0.5 (Adam, 30 epochs) and 0.21 (SGD, 10 epochs)."""
+    check_x, check_y = _regression_dataset()
+    datasets = {
+        "check_regressors_train": _standardized(check_x, check_y),
+        "diabetes": _standardized(*load_diabetes(return_X_y=True)),
+        "friedman1": _standardized(*make_friedman1(n_samples=500, random_state=0)),
+    }
+    for name, (x, y) in datasets.items():
+        for max_iter in (10, 30):
+            settings = dict(solver=solver, learning_rate_init=lr, max_iter=max_iter)
+            ours = np.mean(
+                [NeuralNetRegressor(**settings, random_state=s).fit(x, y).score(x, y) for s in range(3)]
+            )
+            oracle = np.mean(
+                [MLPRegressor(**settings, random_state=s).fit(x, y).score(x, y) for s in range(3)]
+            )
+            assert abs(ours - oracle) < 0.1, (name, max_iter, ours, oracle)

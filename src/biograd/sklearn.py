@@ -13,12 +13,18 @@ and the training record is ``estimator.history_``.
 
 Differences from scikit-learn's MLP, on purpose:
 
-- ``alpha`` is the optimizer's ``weight_decay`` (gradient + alpha * w for every parameter, biases too);
+- ``alpha`` is the optimizer's ``weight_decay`` (gradient of the loss + alpha * w for every parameter,
+  biases too; the regressor's loss is MSE / 2 as scikit-learn's, so biograd's MSE gets alpha * 2);
   scikit-learn scales its penalty by 1/batch size and spares the biases.
 - ``loss_curve_`` holds the loss on all training rows at the end of each epoch (eval mode, without the
-  penalty), not the average of the mini-batch losses during the epoch.
+  penalty; MSE / 2 for the regressor, on scikit-learn's scale), not the average of the mini-batch losses
+  during the epoch.
 - With ``early_stopping`` the weights of the epoch with the best validation score are put back.
 - Networks train in float32 (biograd's default).
+
+Alike on purpose: every layer starts as scikit-learn's do (Glorot-uniform weights and biases, see
+``_glorot_like_sklearn``), and ``batch_size="auto"`` is min(200, n_samples), so equal settings learn
+about equally much per epoch (``tests/test_sklearn_estimators.py`` measures it against MLPRegressor).
 
 This module imports scikit-learn when it is imported (``import biograd`` alone does not).
 """
@@ -65,6 +71,24 @@ def _is_int(value: Any) -> bool:
 
 def _is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _glorot_like_sklearn(model: nn.MLP, activation: str) -> None:
+    """Start every Linear layer where scikit-learn's MLP starts: weights AND biases from U(-b, b) with
+    b = sqrt(factor / (fan_in + fan_out)), factor 2 for the logistic activation and 6 otherwise.
+
+    That is Glorot's bound (gain 1, or sqrt(1/3) for logistic) also for ReLU layers, where ``nn.MLP``'s own
+    default is He/Kaiming's b = sqrt(6 / fan_in). Equal settings then learn equally fast: with He's start
+    a ReLU network's first outputs are several times larger, and Adam's steps of ~learning_rate_init per
+    weight take many epochs to undo that (measured on scikit-learn's check_regressors_train data after
+    30 epochs: R^2 0.01 to 0.47 with He's start, 0.51 to 0.77 for MLPRegressor, 0.57 with this one).
+    """
+    gain = math.sqrt(1.0 / 3.0) if activation == "sigmoid" else 1.0
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight, gain=gain)
+            bound = gain * math.sqrt(6.0 / (layer.in_features + layer.out_features))
+            nn.init.uniform_(layer.bias, -bound, bound)
 
 
 class _NeuralNetBase(BaseEstimator):
@@ -155,12 +179,17 @@ class _NeuralNetBase(BaseEstimator):
         try:
             _random.manual_seed(seed)
             model = nn.MLP([x.shape[1], *sizes, n_outputs], activation=activation)
+            _glorot_like_sklearn(model, activation)
             extra = {"momentum": 0.9, "nesterov": True} if self.solver == "sgd" else {}
+            # biograd.fit minimises its loss L; the estimator minimises scale * L (scikit-learn's squared
+            # loss is MSE / 2). The gradient of scale * L + alpha * w is scale * (grad L + alpha / scale * w):
+            # SGD takes that step with lr * scale; Adam divides the scale out of every step by itself.
+            scale = self._loss_scale
             optimizer = optim.create(
                 self.solver,
                 model.parameters(),
-                lr=float(self.learning_rate_init),
-                weight_decay=float(self.alpha),
+                lr=float(self.learning_rate_init) * (scale if self.solver == "sgd" else 1.0),
+                weight_decay=float(self.alpha) / scale,
                 **extra,
             )
             # Converged = the training loss has not improved by tol for n_iter_no_change epochs in a row
@@ -169,7 +198,7 @@ class _NeuralNetBase(BaseEstimator):
             stopper = EarlyStopping(
                 monitor=("val_" + self._score_name) if self.early_stopping else "loss",
                 patience=int(self.n_iter_no_change),
-                min_delta=float(self.tol),
+                min_delta=float(self.tol) / (1.0 if self.early_stopping else scale),
                 restore_best_weights=bool(self.early_stopping),
             )
             with warnings.catch_warnings():
@@ -196,7 +225,7 @@ class _NeuralNetBase(BaseEstimator):
             )
         self.model_ = model
         self.history_ = history
-        self.loss_curve_ = list(history["loss"])
+        self.loss_curve_ = [scale * value for value in history["loss"]]
         self.n_iter_ = history.epochs_run
         self.t_ = self.n_iter_ * (n - len(history.val_indices) if history.val_indices is not None else n)
         self.best_loss_ = None if self.early_stopping else float(np.nanmin(self.loss_curve_))
@@ -264,6 +293,7 @@ class NeuralNetClassifier(ClassifierMixin, _NeuralNetBase):
     """
 
     _score_name = "accuracy"  # what biograd.fit records and score() returns
+    _loss_scale = 1.0  # cross-entropy, as scikit-learn's log loss
 
     def fit(self, X: Any, y: Any) -> NeuralNetClassifier:
         """Train on X (n_samples, n_features) and class labels y; returns self."""
@@ -308,6 +338,7 @@ class NeuralNetRegressor(RegressorMixin, _NeuralNetBase):
     """
 
     _score_name = "r2"
+    _loss_scale = 0.5  # scikit-learn's squared loss: MSE / 2 (loss_curve_, tol and SGD steps use it)
 
     def fit(self, X: Any, y: Any) -> NeuralNetRegressor:
         """Train on X (n_samples, n_features) and numbers y (n_samples,) or (n_samples, n_targets)."""
