@@ -268,7 +268,9 @@ def test_cli_explain_and_report_say_unstable_not_a_finding(tmp_path, capsys):
 
     model, info = pipeline.load_run(run)
     found = pipeline.explain_new(model, info, pipeline.read_new_data(info, csv))
-    result = SimpleNamespace(prepared=SimpleNamespace(data=SimpleNamespace(target_name="age")))
+    result = SimpleNamespace(
+        prepared=SimpleNamespace(data=SimpleNamespace(target_name="age", task="regression"))
+    )
     html = _table_importance(result, found)
     assert html.count('<tr class="unstable">') == 1  # g1 is in the report's top 20; g21.. are not
     assert "<b>unstable - not a finding</b>" in html and "committee of 5 networks" in html
@@ -427,5 +429,8 @@ def test_the_report_draws_a_committee_member_neuron_by_neuron():
     from biograd.report import figure_network
 
     committee = nn.Committee(scaled_members(3))
-    html = figure_network(SimpleNamespace(model=committee, x=np.zeros((4, 6), np.float32)))
+    prepared = SimpleNamespace(
+        model=committee, x=np.zeros((4, 6), np.float32), feature_names=[f"g{j}" for j in range(6)]
+    )
+    html = figure_network(prepared)
     assert "Member 1 of a committee of 3 networks" in html and 'class="neuron"' in html

@@ -280,7 +280,7 @@ def test_h5ad_library_warnings_summarized_in_one_line(tmp_path, monkeypatch):
 
     def noisy(*args, **kwargs):
         for i in range(36):
-            warnings.warn(f"obs_names are not unique ({i})", FutureWarning, stacklevel=1)
+            warnings.warn(f"Transforming to str index ({i})", FutureWarning, stacklevel=1)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(anndata, "read_h5ad", noisy)
