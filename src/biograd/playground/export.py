@@ -38,6 +38,14 @@ _TORCH_LOSSES = {
 }
 
 
+def static_text(name: str) -> str:
+    """A file of the page (index.html, playground.js, playground.css) from the installed package: served
+    by the server and inlined by the self-contained replay export."""
+    from importlib import resources
+
+    return resources.files("biograd.playground").joinpath("static", name).read_text(encoding="utf-8")
+
+
 def _literal(values: Any) -> str:
     """Numbers as a Python literal that reads back to the same floats (repr is exact)."""
     return json.dumps(np.asarray(values).tolist())
@@ -331,8 +339,6 @@ def model_zip(session: Session, tmpdir: Path) -> bytes:
 
 def replay(session: Session) -> str:
     """A self-contained HTML page that replays the session's recorded moments (no server needed)."""
-    from biograd.playground.server import static_text
-
     with session.locked():
         snapshots = list(session.snapshots)
         now = frames.frame(session)

@@ -27,12 +27,12 @@ import threading
 import webbrowser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from biograd.playground import export, frames, inspector
+from biograd.playground.export import static_text
 from biograd.playground.session import Session, SettingsError
 
 MAX_UPLOAD = 5 * 1024 * 1024  # bytes: a CSV of a few thousand rows is far smaller
@@ -42,11 +42,6 @@ _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-
-
-def static_text(name: str) -> str:
-    """A file of the page (index.html, playground.js, playground.css) from the installed package."""
-    return resources.files("biograd.playground").joinpath("static", name).read_text(encoding="utf-8")
 
 
 class PlaygroundServer(ThreadingHTTPServer):
