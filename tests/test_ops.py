@@ -609,6 +609,7 @@ def test_reducing_a_0d_tensor_over_axis_0_matches_torch(name):
 # --------------------------------------------------------------------------------------------------
 
 
+@needs_torch
 @pytest.mark.parametrize("scale", [1.0, 1000.0])
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_stable_softmax_and_log_softmax_equal_torch_even_for_huge_logits(rng, scale, axis):
@@ -625,6 +626,7 @@ def test_stable_softmax_and_log_softmax_equal_torch_even_for_huge_logits(rng, sc
     )
 
 
+@needs_torch
 def test_stable_sigmoid_equals_torch_at_plus_minus_1000():
     from biograd import ops
 
