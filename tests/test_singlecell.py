@@ -68,6 +68,7 @@ def test_read_h5ad_layer_is_not_flagged(tmp_path, counts):
         # biograd's own warnings are UserWarnings; the libraries' deprecation notices (anndata 0.13 on
         # pandas 3 warns about pandas' future.infer_string option) are not what this test is about
         warnings.simplefilter("error", UserWarning)
+        warnings.filterwarnings("ignore", message="anndata warned")  # the libraries' notices, summarized
         data = read_h5ad(path, label="age", layer="lognorm")
     np.testing.assert_allclose(data.x, normalized, rtol=1e-6)
     assert data.task == "regression"
