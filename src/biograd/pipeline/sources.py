@@ -209,21 +209,7 @@ def _read(
             raise ConfigError(
                 f"Which column of {path.name!r} should the network predict? Pass --target COLUMN."
             )
-        from biograd.bio.tabular import load_table
-
-        with _warnings_if_ok():
-            table = load_table(
-                path,
-                target,
-                id_column=id_column,
-                task=task,
-                impute=impute,
-                min_samples=MIN_SAMPLES,
-                groups=groups,
-                merge_labels=merge_labels,
-            )
-            _check_not_id_like(table.y, table.target_names, table.task, target, "choose another --target")
-        _task_of(table, task)
+        table = _load_checked_table(path, target, task, id_column, impute, groups, merge_labels)
         ids = table.ids if table.ids is not None else [str(i + 1) for i in range(table.n_samples)]
         extra = {**table.extra, "groups_column": groups} if groups else table.extra
         return replace(table, ids=ids, extra=extra)
@@ -285,6 +271,37 @@ def read_matrix_frame(
     return joined, str(joined.columns[0])
 
 
+def _load_checked_table(
+    table_or_path: Any,
+    target: str,
+    task: str,
+    id_column: str | None,
+    impute: str | None,
+    groups: str | None,
+    merge_labels: bool,
+    **extra: Any,
+) -> Dataset:
+    """A table (a file, or a frame joined from a matrix and its sample sheet) read by ``load_table``, with
+    the target checked not to be an ID and the task checked against the one asked for."""
+    from biograd.bio.tabular import load_table
+
+    with _warnings_if_ok():
+        table = load_table(
+            table_or_path,
+            target,
+            id_column=id_column,
+            task=task,
+            impute=impute,
+            min_samples=MIN_SAMPLES,
+            groups=groups,
+            merge_labels=merge_labels,
+            **extra,
+        )
+        _check_not_id_like(table.y, table.target_names, table.task, target, "choose another --target")
+    _task_of(table, task)
+    return table
+
+
 def _read_matrix(
     path: str | os.PathLike,
     sheet_path: str | os.PathLike,
@@ -297,7 +314,6 @@ def _read_matrix(
     merge_labels: bool = False,
 ) -> Dataset:
     """An expression matrix joined with its sample sheet, read like a table of samples."""
-    from biograd.bio.tabular import load_table
 
     if not target:
         raise ConfigError(
@@ -308,20 +324,8 @@ def _read_matrix(
         joined, id_column = read_matrix_frame(
             path, sheet_path, [target, groups or ""], orientation, sample_id_column
         )
-        name = f"{Path(path).name} + {Path(sheet_path).name}"
-        table = load_table(
-            joined,
-            target,
-            id_column=id_column,
-            task=task,
-            impute=impute,
-            min_samples=MIN_SAMPLES,
-            groups=groups,
-            source=name,
-            merge_labels=merge_labels,
-        )
-        _check_not_id_like(table.y, table.target_names, table.task, target, "choose another --target")
-    _task_of(table, task)
+    name = f"{Path(path).name} + {Path(sheet_path).name}"
+    table = _load_checked_table(joined, target, task, id_column, impute, groups, merge_labels, source=name)
     extra = {**table.extra, "sample_sheet": str(sheet_path)}
     if groups:
         extra["groups_column"] = groups
