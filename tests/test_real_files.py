@@ -5,6 +5,7 @@ intersections of the split's groups, pandas' own transpose of the matrix, counts
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -289,7 +290,12 @@ def test_h5ad_library_warnings_summarized_in_one_line(tmp_path, monkeypatch):
         read_h5ad(path, label="cell_type")
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1
-    assert messages[0].startswith("anndata warned 36 time(s) while reading 'cells.h5ad' (FutureWarning)")
+    # anndata itself may add notices of its own (e.g. pandas-4 deprecations on the newest versions):
+    # they are counted in the same one line, never shown one by one.
+    match = re.match(r"anndata warned (\d+) time\(s\) while reading 'cells.h5ad' \(([^)]*)\)", messages[0])
+    assert match, messages[0]
+    assert int(match.group(1)) >= 36
+    assert "FutureWarning" in match.group(2).split(", ")
 
 
 @pytest.fixture(scope="module")
