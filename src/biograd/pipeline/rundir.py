@@ -44,9 +44,22 @@ def metrics_document(result: TrainResult) -> dict[str, Any]:
             "features": len(p.feature_names),
             "classes": p.data.class_counts(),
         },
-        "split": {"train": len(p.train_idx), "validation": len(p.val_idx), "test": len(p.test_idx)},
-        "model": {"architecture": p.architecture, "parameters": p.n_parameters},
+        "split": _split_counts(result),
+        "model": {
+            "architecture": p.architecture,
+            "parameters": p.n_parameters,
+            "committee_members": len(result.fold_histories) or None,
+            "selected_features": result.selection,
+        },
+        "evaluation": {
+            **result.evaluation,
+            "description": result.scheme_text,
+            "folds_run": result.fold_summaries,
+        },
         "test": result.test_metrics,
+        "test_ci": result.test_ci,
+        "small_sample_warning": result.small_sample,
+        "external_test": result.external_test,
         "baselines": result.baselines,
         "comparison": result.comparison,
         "training": {
@@ -60,6 +73,15 @@ def metrics_document(result: TrainResult) -> dict[str, Any]:
         "versions": result.versions,
         "command": result.command,
     }
+
+
+def _split_counts(result: TrainResult) -> dict[str, Any]:
+    """Samples per part: of the one split, or per fold (the mean over the folds) with cross-validation."""
+    p = result.prepared
+    if not result.fold_summaries:
+        return {"train": len(p.train_idx), "validation": len(p.val_idx), "test": len(p.test_idx)}
+    mean = {k: float(np.mean([f[k] for f in result.fold_summaries])) for k in ("train", "validation", "test")}
+    return {"per": "fold (mean)", **mean}
 
 
 def _model_metadata(result: TrainResult) -> dict[str, Any]:
