@@ -204,3 +204,32 @@ def _csv(frame: pd.DataFrame, where: Path) -> Path:
     path = where / "data.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+def test_external_test_data_scored_once_with_intervals(tmp_path, capsys):
+    train_csv = _csv(separable_table(n=100, seed=0), tmp_path)
+    cohort = separable_table(n=50, seed=7)
+    cohort["sample"] = [f"E{i:03d}" for i in range(50)]
+    cohort_csv = tmp_path / "cohort.csv"
+    cohort.to_csv(cohort_csv, index=False)
+    out = tmp_path / "run"
+    args = ["train", str(train_csv), "--target", "status", "--epochs", "20", "--quiet", "--out", str(out)]
+    assert main([*args, "--test-data", str(cohort_csv)]) == 0
+    text = capsys.readouterr().out
+    assert "External test set" in text and "50 samples" in text
+    external = json.loads((out / "metrics.json").read_text())["external_test"]
+    assert external["samples"] == 50
+    # oracle: scikit-learn on what the saved model predicts for the cohort
+    target = tmp_path / "p.csv"
+    assert main(["predict", str(out), str(cohort_csv), "--out", str(target)]) == 0
+    got = pd.read_csv(target)
+    assert external["metrics"]["accuracy"] == pytest.approx(skm.accuracy_score(cohort.status, got.predicted))
+    low, high = external["ci"]["accuracy"]
+    assert low <= external["metrics"]["accuracy"] <= high
+    # the cohort never shaped the run: the cross-validated figures are those of a run without it
+    plain = tmp_path / "plain"
+    assert main([*args[:-1], str(plain)]) == 0
+    assert (
+        json.loads((plain / "metrics.json").read_text())["test"]
+        == json.loads((out / "metrics.json").read_text())["test"]
+    )
