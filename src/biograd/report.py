@@ -331,14 +331,21 @@ def _section_summary(result: Any) -> str:
     task = p.data.task
     metric, value = result.comparison["metric_label"], result.comparison["network"]
     diag = result.diagnosis
+    key_ci = _interval_text(result.test_ci.get(result.comparison["metric"]))
+    samples = result.evaluation.get("samples", len(p.test_idx))
     cards = [
-        (f"{_fmt(value)}", f"test {metric} of the network"),
+        (f"{_fmt(value)}", f"test {metric} of the network{key_ci}"),
         (
             _fmt(result.comparison["best_baseline_value"]),
             f"test {metric}, best baseline ({_esc(result.comparison['best_baseline'] or 'n/a')})",
         ),
         (_esc(diag.verdict), "diagnosis of the learning curves"),
-        (f"{len(p.test_idx)}", "held-out test samples (never seen in training)"),
+        (
+            f"{samples}",
+            "samples predicted out of fold (by networks that never saw them)"
+            if p.folds
+            else "held-out test samples (never seen in training)",
+        ),
     ]
     if task == "classification":
         cards.insert(1, (_fmt(result.test_metrics["balanced_accuracy"]), "test balanced accuracy"))
@@ -354,8 +361,31 @@ def _section_summary(result: Any) -> str:
     )
     return (
         f'<div class="cards">{html_cards}</div>'
-        f'<div class="verdict {cls}">{_esc(result.comparison["sentence"])}</div>'
+        f"<p>Evaluation: {_esc(result.scheme_text)}.</p>"
+        f'<div class="verdict {cls}">{_esc(result.comparison["sentence"])}</div>' + _small_sample_html(result)
     )
+
+
+def _interval_text(interval: Any) -> str:
+    """ " (95% interval 0.871 to 0.948)" for a card label, or "" without an interval."""
+    if not interval:
+        return ""
+    return f" (95% interval {_fmt(interval[0])} to {_fmt(interval[1])})"
+
+
+def _small_sample_html(result: Any) -> str:
+    if not result.small_sample:
+        return ""
+    return f'<div class="verdict bad">{_esc(result.small_sample)}</div>'
+
+
+def _with_ci(value: Any, interval: Any) -> str:
+    """ "0.912 [0.871, 0.948]" (escaped text for a table cell)."""
+    from biograd.stats import format_interval
+
+    if value is None:
+        return "n/a"
+    return _esc(format_interval(float(value), interval))
 
 
 def _section_data(result: Any) -> str:
@@ -372,12 +402,20 @@ def _section_data(result: Any) -> str:
             else f"{len(p.feature_names)} features (from {d.features.shape[1]} columns)",
         ],
         ["target", _esc(d.target_name) + f" ({d.task})"],
-        [
-            "split",
-            f"{len(p.train_idx)} training / {len(p.val_idx)} validation / {len(p.test_idx)} test"
-            + (" (stratified by class)" if d.task == "classification" else ""),
-        ],
+        _split_row(result),
     ]
+    if result.selection:
+        kept = result.selection["kept"]
+        always = [name for name, share in kept.items() if share >= 1.0]
+        rows.append(
+            [
+                "features kept",
+                f"{result.selection['k']} of {len(p.feature_names)} per fold, those that best "
+                f"{'separate the classes' if d.task == 'classification' else 'track the target'} "
+                "(F test) on each fold's training rows; kept by every fold: "
+                + _esc(", ".join(always[:30]) + (" ..." if len(always) > 30 else "") or "none"),
+            ]
+        )
     if not d.is_sequence:
         prep = p.preprocessing.get("table") or {}
         n_num, n_cat = len(prep.get("numeric", [])), len(prep.get("categorical", []))
@@ -400,6 +438,24 @@ def _section_data(result: Any) -> str:
     else:
         out += figure_target_histogram(d.y, d.target_name)
     return out
+
+
+def _split_row(result: Any) -> list[str]:
+    p, d = result.prepared, result.prepared.data
+    stratified = " (stratified by class)" if d.task == "classification" else ""
+    if not result.fold_summaries:
+        return [
+            "split",
+            f"{len(p.train_idx)} training / {len(p.val_idx)} validation / {len(p.test_idx)} test{stratified}",
+        ]
+    f = result.fold_summaries[0]
+    return [
+        "evaluation",
+        _esc(result.scheme_text)
+        + f"{stratified}. Each fold: about {f['train']} training / {f['validation']} validation (early "
+        f"stopping) / {f['test']} test samples; the saved model is the committee of the "
+        f"{len(result.fold_summaries)} fold networks",
+    ]
 
 
 def _section_network(result: Any) -> str:
@@ -439,8 +495,15 @@ def _section_training(result: Any) -> str:
     diag = result.diagnosis
     cls = "good" if diag.verdict == "good fit" else "bad"
     curves = figure_curves(h, metric) if h.epochs else "<p>No epoch finished.</p>"
+    which = ""
+    if result.fold_summaries:
+        epochs = ", ".join(str(f["epochs"]) for f in result.fold_summaries)
+        which = (
+            f"<p>The curves are those of the first fold's network (of {len(result.fold_summaries)}); "
+            f"epochs run per fold: {epochs}.</p>"
+        )
     return (
-        f"<p>Training {reason}.{restored}</p>{curves}"
+        f"{which}<p>Training {reason}.{restored}</p>{curves}"
         f'<div class="verdict {cls}"><b>Diagnosis: {_esc(diag.verdict)}.</b> {_esc(diag.explanation)}'
         + (f"<br><b>Advice:</b> {_esc(diag.advice)}" if diag.advice else "")
         + "</div>"
@@ -454,36 +517,82 @@ def _section_test(result: Any) -> str:
     if p.data.task == "classification":
         names = list(p.data.target_names)
         rows = [
-            ["accuracy", m["accuracy"], "fraction of test samples classified correctly"],
+            ["accuracy", "accuracy", "fraction of test samples classified correctly"],
             [
                 "balanced accuracy",
-                m["balanced_accuracy"],
+                "balanced_accuracy",
                 "mean of the per-class recalls (0.5 = chance "
                 "for two classes); not fooled by unbalanced classes",
             ],
             [
                 "ROC AUC",
-                m["roc_auc"],
+                "roc_auc",
                 "probability that a random positive scores above a random negative"
                 + (" (one vs rest, macro average)" if len(names) > 2 else ""),
             ],
-            ["PR AUC (average precision)", m["pr_auc"], "precision averaged over recall levels"],
+            ["PR AUC (average precision)", "pr_auc", "precision averaged over recall levels"],
         ]
         return (
-            _table(["metric", "value", "meaning"], rows)
+            _test_intro(result)
+            + _table(["metric", "value [95% interval]", "meaning"], _ci_rows(result, rows))
+            + _external_html(result)
             + '<div class="figs"><div>'
             + figure_confusion(m["confusion_matrix"], names)
             + "</div></div>"
             + figure_roc_pr(out["y_true"], out["proba"], names)
         )
     rows = [
-        ["R^2", m["r2"], "share of the target's variance explained (1 perfect, 0 = predicting the mean)"],
-        ["MAE", m["mae"], f"mean absolute error, in units of {p.data.target_name}"],
-        ["RMSE", m["rmse"], "root mean squared error (large errors weigh more)"],
-        ["Pearson r", m["pearson_r"], "correlation of predicted with true values"],
+        ["R^2", "r2", "share of the target's variance explained (1 perfect, 0 = predicting the mean)"],
+        ["MAE", "mae", f"mean absolute error, in units of {_esc(p.data.target_name)}"],
+        ["RMSE", "rmse", "root mean squared error (large errors weigh more)"],
+        ["Pearson r", "pearson_r", "correlation of predicted with true values"],
     ]
-    return _table(["metric", "value", "meaning"], rows) + figure_pred_vs_true(
-        out["y_true"], out["y_pred"], p.data.target_name
+    return (
+        _test_intro(result)
+        + _table(["metric", "value [95% interval]", "meaning"], _ci_rows(result, rows))
+        + _external_html(result)
+    ) + figure_pred_vs_true(out["y_true"], out["y_pred"], p.data.target_name)
+
+
+def _test_intro(result: Any) -> str:
+    samples = result.evaluation.get("samples", len(result.prepared.test_idx))
+    where = (
+        f"the out-of-fold predictions of all {samples} samples ({_esc(result.scheme_text)})"
+        if result.prepared.folds
+        else f"{samples} held-out test samples, never used in training"
+    )
+    return (
+        f"<p>Computed on {where}. The interval in brackets is a 95% bootstrap interval: resampling the "
+        "samples (within each class) 2,000 times, the figure stayed in that range 95% of the time. A wide "
+        "interval means the data cannot pin the figure down.</p>" + _small_sample_html(result)
+    )
+
+
+def _ci_rows(result: Any, rows: list[list[str]]) -> list[list[str]]:
+    """(name, metric key, meaning) -> (name, "value [low, high]", meaning)."""
+    m, ci = result.test_metrics, result.test_ci
+    return [[name, _with_ci(m.get(key), ci.get(key)), meaning] for name, key, meaning in rows]
+
+
+def _external_html(result: Any) -> str:
+    ext = result.external_test
+    if not ext:
+        return ""
+    keys = (
+        ["accuracy", "balanced_accuracy", "roc_auc", "pr_auc"]
+        if result.prepared.data.task == "classification"
+        else ["r2", "mae", "rmse", "pearson_r"]
+    )
+    row = [_with_ci(ext["metrics"].get(k), ext["ci"].get(k)) for k in keys]
+    note = (
+        f'<div class="verdict bad">{_esc(ext["small_sample_warning"])}</div>'
+        if ext["small_sample_warning"]
+        else ""
+    )
+    return (
+        f"<h3>External test set</h3><p>{_esc(ext['source'])}: {ext['samples']} samples scored once by the "
+        "saved model. They influenced neither training nor any choice, so these are the figures to quote "
+        "for new samples like them.</p>" + _table(["data", *keys], [["external test set", *row]]) + note
     )
 
 
@@ -507,8 +616,11 @@ def _section_baselines(result: Any) -> str:
         else ""
     )
     return (
-        "<p>Classical models from scikit-learn, trained on the same training + validation rows and scored on "
-        f"the same test rows.{seq} If a simple model does as well, prefer it: it is faster, and easier to "
+        "<p>Classical models from scikit-learn, trained on the same rows and scored on the same samples"
+        + (" (the same folds; out-of-fold predictions)" if result.prepared.folds else "")
+        + f".{seq} The verdict compares the network with the best of them on the same samples: the "
+        "difference of the key figure with its 95% bootstrap interval; only an interval entirely above zero "
+        "says the network is better. If a simple model does as well, prefer it: it is faster, and easier to "
         "explain.</p>"
         + _table(header, rows, classes)
         + f'<div class="verdict {"good" if result.comparison["network_beats_baseline"] else "bad"}">'
@@ -680,7 +792,7 @@ def render_report(result: Any) -> str:
         ("1. The data", _section_data(result)),
         ("2. The network", _section_network(result)),
         ("3. Training", _section_training(result)),
-        ("4. Test results (held-out samples)", _section_test(result)),
+        ("4. Test results", _section_test(result)),
         ("5. Network vs classical baselines", _section_baselines(result)),
         ("6. What drove the predictions", _section_importance(result)),
         ("7. Reproducibility", _section_reproducibility(result)),
