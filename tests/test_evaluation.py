@@ -233,3 +233,26 @@ def test_external_test_data_scored_once_with_intervals(tmp_path, capsys):
         json.loads((plain / "metrics.json").read_text())["test"]
         == json.loads((out / "metrics.json").read_text())["test"]
     )
+
+
+def test_held_out_split_also_gets_intervals_and_a_paired_verdict():
+    data = pipeline.load_data(dataset="diabetes")
+    config = pipeline.TrainConfig(epochs=5, evaluation="holdout")
+    result = pipeline.train(pipeline.prepare(data, config), explain=False)
+    assert result.evaluation == {"scheme": "holdout", "folds": 1, "repeats": 1, "samples": 89}
+    assert result.committee is None and not isinstance(result.model, nn.Committee)
+    low, high = result.test_ci["r2"]
+    assert low <= result.test_metrics["r2"] <= high
+    c = result.comparison
+    assert c["ci_low"] <= c["difference"] <= c["ci_high"]
+    assert c["network_beats_baseline"] is (c["verdict"] == "better")
+
+
+def test_scheme_follows_the_data_size():
+    table = pipeline.load_data(dataset="breast-cancer")  # 569 samples: one round of 5 folds
+    scheme = pipeline.prepare(table, pipeline.TrainConfig()).scheme
+    assert (scheme.scheme, scheme.folds, scheme.repeats) == ("cross-validation", 5, 1)
+    motifs = pipeline.load_data(dataset="motifs")  # 2,000 sequences: one held-out test set
+    assert pipeline.prepare(motifs, pipeline.TrainConfig()).scheme.scheme == "holdout"
+    forced = pipeline.prepare(motifs, pipeline.TrainConfig(evaluation="cross-validation"))
+    assert forced.scheme.scheme == "cross-validation" and len(forced.folds) == 5
