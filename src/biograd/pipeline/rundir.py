@@ -96,6 +96,9 @@ def _model_metadata(result: TrainResult) -> dict[str, Any]:
         "config": p.config.as_dict(),
         "data_name": p.data.name,
         "kernel_size": p.kernel_size,
+        "evaluation": result.evaluation,
+        "committee_members": len(result.committee) if result.committee is not None else None,
+        "selected_features": result.selection["k"] if result.selection else None,
     }
 
 
