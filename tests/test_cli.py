@@ -310,8 +310,7 @@ def test_ctrl_c_in_a_real_process_exits_130_with_outputs(tmp_path):
         env=env,
     )
     try:
-        assert proc.stderr.readline().startswith("fold 1/")  # cross-validation has begun
-        assert proc.stderr.readline().startswith("epoch")  # training has begun
+        assert proc.stderr.readline().startswith("epoch")  # training has begun (motifs: one held-out set)
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
