@@ -256,3 +256,20 @@ def test_scheme_follows_the_data_size():
     assert pipeline.prepare(motifs, pipeline.TrainConfig()).scheme.scheme == "holdout"
     forced = pipeline.prepare(motifs, pipeline.TrainConfig(evaluation="cross-validation"))
     assert forced.scheme.scheme == "cross-validation" and len(forced.folds) == 5
+
+
+def test_progress_names_each_fold(tmp_path):
+    import io
+
+    data = pipeline.load_data(_csv(separable_table(n=60), tmp_path), "status")
+    stream = io.StringIO()
+    pipeline.train(
+        pipeline.prepare(data, pipeline.TrainConfig(epochs=2)),
+        progress=True,
+        progress_stream=stream,
+        explain=False,
+    )
+    lines = [line for line in stream.getvalue().splitlines() if line.startswith("fold ")]
+    assert [line.split(":")[0] for line in lines] == [
+        f"fold {k}/10" + (f" (repeat {1 + (k - 1) // 5})") for k in range(1, 11)
+    ]
