@@ -38,10 +38,6 @@ from biograd.random import manual_seed
 from biograd.stats import Fold, univariate_selection
 from biograd.training import EarlyStopping, ProgressBar, fit, predict, predict_proba
 
-#: Tables with more features than samples keep this many features per fold by default (Khan et al. kept
-#: 96 genes of 2,308).
-DEFAULT_SELECTED = 100
-
 
 @dataclass
 class FoldResult:
