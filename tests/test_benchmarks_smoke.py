@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from torch_oracle import torch
+
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 
 pytestmark = pytest.mark.skipif(not RUN.exists(), reason="benchmarks/ is not shipped with the package")
@@ -64,7 +66,8 @@ def test_rows_2_to_7_print(table, number, text):
 
 def test_every_judged_line_shows_its_target_and_verdict(table):
     judged = [line for line in table.splitlines() if line[:1].isdigit() and (" yes" in line or " NO" in line)]
-    assert len(judged) >= 25
+    # without PyTorch its rows say "torch not installed" and are not judged: 15 rows remain
+    assert len(judged) >= (25 if torch is not None else 15)
     assert all(">=" in line or "<=" in line for line in judged)
     assert "targets holding:" in table
 

@@ -146,14 +146,15 @@ def test_extreme_class_imbalance_warns_and_trains(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("option", "value", "phrase"),
     [
-        ("--hidden", "64,x", "'hidden' parameter must be layer sizes"),
-        ("--hidden", "64,-3", "'hidden' parameter"),
-        ("--lr", "-1", "'lr' parameter must be > 0"),
+        ("--hidden", "64,x", "--hidden must be layer sizes"),
+        ("--hidden", "64,-3", "--hidden must"),
+        ("--lr", "-1", "--lr must be > 0"),
         ("--lr", "abc", "invalid float value"),
-        ("--epochs", "0", "'epochs' parameter must be an int >= 1"),
-        ("--batch-size", "0", "'batch_size' parameter must be an int >= 1"),
+        ("--epochs", "0", "--epochs must be an int >= 1"),
+        ("--batch-size", "0", "--batch-size must be an int >= 1"),
         ("--activation", "relux", "one of relu"),
-        ("--dropout", "1.5", "'dropout' parameter"),
+        ("--dropout", "1.5", "--dropout must"),
+        ("--test-fraction", "0", "--test-fraction must be a float in (0, 1)"),
         ("--optimizer", "adamm", "one of sgd, adam"),
     ],
 )
@@ -259,7 +260,7 @@ def test_subprocess_bad_hidden(tmp_path):
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 2 and "'hidden'" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "--hidden must" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def excel_like(tmp_path: Path, form: str) -> Path:

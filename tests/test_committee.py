@@ -7,8 +7,7 @@ import pytest
 
 import biograd
 from biograd import nn
-
-torch = pytest.importorskip("torch")
+from torch_oracle import needs_torch, torch
 
 
 def _members(sizes, n=4, seed=0):
@@ -33,6 +32,7 @@ def _torch_outputs(members, x):
 
 
 @pytest.mark.parametrize("combine,width", [("softmax", 3), ("sigmoid", 1), ("mean", 2)])
+@needs_torch
 def test_committee_output_and_input_gradient_equal_pytorch(combine, width):
     members = _members([4, 5, width])
     committee = nn.Committee(members, combine=combine)
@@ -55,6 +55,7 @@ def test_committee_output_and_input_gradient_equal_pytorch(combine, width):
     np.testing.assert_allclose(xb.grad, xt.grad.numpy(), rtol=1e-3, atol=1e-5)
 
 
+@needs_torch
 def test_predict_proba_is_the_average_of_member_probabilities_and_disagreement_is_their_spread():
     members = _members([4, 6, 3], n=5, seed=3)
     committee = nn.Committee(members)
@@ -105,6 +106,7 @@ def test_committee_errors_name_the_fix():
         nn.Committee(_members([2, 2, 2], n=1), combine="vote")
 
 
+@needs_torch
 def test_standardize_layer_equals_pytorch_affine_and_round_trips(tmp_path):
     layer = nn.Standardize([1.0, -2.0, 0.5], [2.0, 0.5, 1.0])
     x = np.random.default_rng(0).normal(size=(4, 3))

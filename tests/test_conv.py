@@ -10,9 +10,9 @@ import pytest
 import biograd
 from biograd.errors import ShapeError
 from biograd.nn.conv import Conv1d, GlobalMaxPool1d, MaxPool1d, conv1d, max_pool1d
+from torch_oracle import needs_torch, torch
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
+F = None if torch is None else torch.nn.functional
 
 CONV_CASES = [
     # (N, C_in, L, C_out, K, stride, padding, bias)
@@ -26,6 +26,7 @@ CONV_CASES = [
 ]
 
 
+@needs_torch
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv1d_matches_torch_values_and_gradients(case):
@@ -65,6 +66,7 @@ def test_conv1d_gradcheck(stride, padding):
     assert report.ok
 
 
+@needs_torch
 @pytest.mark.parametrize("k,stride", [(2, None), (3, 1), (3, 2), (4, 3), (5, 5)])
 def test_maxpool1d_matches_torch(k, stride):
     rng = np.random.default_rng(k * 10 + (stride or 0))
@@ -86,6 +88,7 @@ def test_maxpool1d_gradcheck_overlapping_windows():
     assert biograd.gradcheck(lambda x: max_pool1d(x, 3, 2) * 1.5, x).ok
 
 
+@needs_torch
 def test_global_max_pool_matches_torch_amax():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(3, 4, 9))
@@ -100,6 +103,7 @@ def test_global_max_pool_matches_torch_amax():
     np.testing.assert_allclose(xb.grad, xt.grad.numpy())
 
 
+@needs_torch
 def test_conv1d_layer_state_dict_loads_into_torch_and_agrees():
     biograd.manual_seed(0)
     layer = Conv1d(4, 6, kernel_size=5, padding="same")
@@ -124,6 +128,7 @@ def test_conv1d_layer_state_dict_loads_into_torch_and_agrees():
     assert MaxPool1d(3).get_config() == {"kernel_size": 3, "stride": 3}
 
 
+@needs_torch
 def test_small_cnn_trains_end_to_end_against_torch_gradients():
     """Conv1d -> ReLU -> GlobalMaxPool1d -> Linear: parameter gradients equal PyTorch's."""
     rng = np.random.default_rng(5)
@@ -172,6 +177,7 @@ def _motif_cnn_grads(x, w, b, lw, lb, lib):
     return [p.grad.numpy() for p in ps]
 
 
+@needs_torch
 def test_motif_cnn_large_enough_for_the_sparse_gradient_paths_matches_torch():
     """Big enough (N*O*T >= 4096, one position in ~90 wins) that ReLU and Conv1d take their sparse
     backward paths. One-hot input makes exact ties (a repeated k-mer scores the same twice), and a filter
@@ -190,6 +196,7 @@ def test_motif_cnn_large_enough_for_the_sparse_gradient_paths_matches_torch():
     assert ours[2][3] == 0 and not ours[1][3].any()
 
 
+@needs_torch
 @pytest.mark.parametrize("dead_share", [0.0, 0.5])
 def test_relu_backward_on_a_sparse_upstream_matches_torch(dead_share):
     """A large, mostly-zero upstream gradient (what global max pooling passes down): entries where
@@ -211,6 +218,7 @@ def test_relu_backward_on_a_sparse_upstream_matches_torch(dead_share):
     assert xb.grad is not upstream
 
 
+@needs_torch
 @pytest.mark.parametrize("axis", [2, -1, None, 1])
 def test_max_backward_with_ties_float32_matches_torch_amax(axis):
     """Max over the last axis (or everything) writes dL/dy / k to the k tied winners only (other axes:

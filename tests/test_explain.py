@@ -9,8 +9,7 @@ import pytest
 
 import biograd
 from biograd import datasets, explain, nn
-
-torch = pytest.importorskip("torch")
+from torch_oracle import needs_torch, torch
 
 
 def small_mlp(n_in: int, n_out: int, activation=nn.Tanh, seed: int = 0) -> nn.Sequential:
@@ -29,6 +28,7 @@ def torch_mlp(model: nn.Sequential, activation) -> torch.nn.Sequential:
     return twin
 
 
+@needs_torch
 @pytest.mark.parametrize("n_out", [1, 3])
 def test_saliency_and_gradient_x_input_match_torch(n_out):
     rng = np.random.default_rng(0)
@@ -83,6 +83,7 @@ def test_integrated_gradients_completeness(n_out):
     np.testing.assert_allclose(ig.sum(axis=1), target - base_scores, rtol=1e-3, atol=1e-4)
 
 
+@needs_torch
 def test_integrated_gradients_riemann_sum_matches_torch():
     """The path integral with PyTorch's gradients at the same points (trapezoidal rule)."""
     rng = np.random.default_rng(5)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import biograd
 import biograd.functional as F
 from biograd import kernels
+from torch_oracle import needs_torch, torch
 
 
 def _torch(a: np.ndarray, grad: bool = True) -> torch.Tensor:
@@ -27,6 +27,7 @@ def _torch(a: np.ndarray, grad: bool = True) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------------
 
 
+@needs_torch
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -61,6 +62,7 @@ def test_fused_cross_entropy_matches_the_composite_and_torch(rng, reduction, wei
     assert np.asarray(fused.data).dtype == dtype and fused_z.grad.dtype == dtype
 
 
+@needs_torch
 def test_fused_cross_entropy_handles_infinite_logits_like_the_composite():
     z = np.array([[1.0, 2.0, 0.5], [-np.inf, -np.inf, -np.inf], [0.0, -np.inf, 3.0]], dtype=np.float32)
     labels = [1, 0, 2]
@@ -97,6 +99,7 @@ def test_the_cross_entropy_op_documents_its_math():
 # --------------------------------------------------------------------------------------------------
 
 
+@needs_torch
 @pytest.mark.parametrize("shape", [(7, 5), (2, 3, 5)])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("x_grad", [True, False])
@@ -161,6 +164,7 @@ def test_the_callers_gradient_array_is_never_written(rng):
     np.testing.assert_array_equal(upstream, np.ones(4))
 
 
+@needs_torch
 def test_gradients_of_a_reused_tensor_add_up_like_torch(rng):
     w = rng.normal(size=(3, 3)).astype(np.float32)
     x = rng.normal(size=(4, 3)).astype(np.float32)
@@ -174,6 +178,7 @@ def test_gradients_of_a_reused_tensor_add_up_like_torch(rng):
     np.testing.assert_allclose(bw.grad, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@needs_torch
 def test_gradients_accumulate_across_backward_calls_and_steps(rng):
     w = rng.normal(size=(2, 3)).astype(np.float32)
     x = rng.normal(size=(5, 3)).astype(np.float32)

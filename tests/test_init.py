@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 import biograd
 from biograd import nn
 from biograd.nn import init
+from torch_oracle import needs_torch, torch
 
 SHAPE = (300, 500)  # 150,000 draws: the sample variance is within ~1% of the true one
 FAN_IN, FAN_OUT = SHAPE[1], SHAPE[0]
@@ -66,6 +66,7 @@ def test_constant_initializers_keep_dtype_and_shape():
     assert np.array_equal(init.constant_(p, 0.5).data, np.full((3, 2), 0.5))
 
 
+@needs_torch
 @pytest.mark.parametrize(
     ("name", "arg"),
     [
@@ -88,6 +89,7 @@ def test_calculate_gain_rejects_unknown_names():
         init.calculate_gain("swish")
 
 
+@needs_torch
 @pytest.mark.parametrize("shape", [(7, 3), (8, 4, 5), (6, 2, 3, 3)])
 def test_fans_match_torch(shape):
     expected = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))

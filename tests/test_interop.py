@@ -17,8 +17,10 @@ import pytest
 import biograd
 from biograd import nn
 from biograd.interop import UnsupportedLayerError, from_torch, to_torch
+from torch_oracle import SKIP_REASON
 
-torch = pytest.importorskip("torch")
+# every test here hands models to or from PyTorch
+torch = pytest.importorskip("torch", reason=SKIP_REASON)
 
 TOL = {"rtol": 1e-6, "atol": 1e-6}  # float32
 

@@ -14,6 +14,7 @@ import pytest
 import biograd
 from biograd.io import ModelFileError, model_paths, read_safetensors, write_safetensors
 from biograd.nn import MLP, Linear, Module
+from torch_oracle import needs_torch, torch
 
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
@@ -77,8 +78,8 @@ def test_the_same_bytes_as_the_safetensors_package():
     assert json.loads(ours[8 : 8 + n]) == json.loads(theirs[8 : 8 + int.from_bytes(theirs[:8], "little")])
 
 
+@needs_torch
 def test_torch_loads_a_saved_model_and_computes_the_same_outputs(tmp_path):
-    torch = pytest.importorskip("torch")
     from safetensors.torch import load_file
 
     biograd.manual_seed(1)

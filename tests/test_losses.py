@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import biograd
 import biograd.functional as F
 from biograd import nn
 from biograd.errors import ShapeError
+from torch_oracle import needs_torch, torch
 
 RTOL = 1e-10
 REDUCTIONS = ["mean", "sum", "none"]
@@ -34,6 +34,7 @@ def run_both(ours, theirs, pred, target, upstream_seed=0, target_grad=False):
     close(p.grad, tp.grad.numpy())
 
 
+@needs_torch
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_mse_and_l1_match_torch(rng, reduction):
     pred, target = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))
@@ -64,6 +65,7 @@ def test_mse_shape_mismatch_is_an_error_with_advice():
         F.l1_loss(biograd.tensor(np.zeros((4, 2))), np.zeros((4, 3)))
 
 
+@needs_torch
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("use_pos_weight", [False, True])
 def test_bce_with_logits_matches_torch_including_extreme_logits(rng, reduction, use_pos_weight):
@@ -85,6 +87,7 @@ def test_bce_with_logits_matches_torch_including_extreme_logits(rng, reduction, 
     )
 
 
+@needs_torch
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_bce_on_probabilities_matches_torch(rng, reduction):
     probs = rng.uniform(0.01, 0.99, size=(9,))
@@ -99,6 +102,7 @@ def test_bce_on_probabilities_matches_torch(rng, reduction):
     )
 
 
+@needs_torch
 def test_bce_clamps_log_at_minus_100_like_torch():
     probs, target = np.array([0.0, 1.0, 0.5]), np.array([1.0, 0.0, 1.0])
     ours = F.binary_cross_entropy(biograd.tensor(probs, dtype=np.float64), target, reduction="none")
@@ -126,6 +130,7 @@ def ce_case(rng, shape, extreme=True):
     return logits, labels
 
 
+@needs_torch
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("use_weight", [False, True])
 @pytest.mark.parametrize("smoothing", [0.0, 0.2])
@@ -145,6 +150,7 @@ def test_cross_entropy_matches_torch(rng, reduction, use_weight, smoothing, shap
     )
 
 
+@needs_torch
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("use_weight", [False, True])
 def test_nll_matches_torch_and_composes_to_cross_entropy(rng, reduction, use_weight):
@@ -176,6 +182,7 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot():
     close(logits.grad, (p - np.eye(3)[y]) / 2)
 
 
+@needs_torch
 @pytest.mark.parametrize(
     "labels", [[0, 2, 1], np.array([0, 2, 1]), biograd.tensor([0, 2, 1]), np.array([0.0, 2.0, 1.0])]
 )
@@ -236,9 +243,9 @@ def test_losses_are_serializable():
     assert isinstance(rebuilt, nn.CrossEntropyLoss)
 
 
+@needs_torch
 def test_bce_on_saturated_probabilities_has_pytorchs_finite_gradient():
     """p exactly 0 or 1: the loss is capped at 100 and the gradient (p - y) / max(p(1 - p), 1e-12)."""
-    torch = pytest.importorskip("torch")
     p = np.array([0.0, 1e-9, 0.3, 0.5, 1.0, 1.0, 0.0, 0.999999])
     y = np.array([1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.25])
     w = np.linspace(0.5, 2.0, len(p))

@@ -12,8 +12,7 @@ import pytest
 
 import biograd
 from biograd import nn
-
-torch = pytest.importorskip("torch")
+from torch_oracle import needs_torch
 
 
 def _text(markup: str) -> str:
@@ -43,6 +42,7 @@ def test_tensor_html_shows_values_shape_dtype_and_grad_status():
     assert "float64" in _text(biograd.tensor([1.0], dtype=np.float64)._repr_html_())
 
 
+@needs_torch
 def test_module_html_lists_layers_and_counts_parameters_like_torch():
     from biograd.interop import to_torch
 

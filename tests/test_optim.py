@@ -12,9 +12,7 @@ import pytest
 import biograd
 import biograd.optim as optim
 from biograd.nn.module import Module, Parameter
-
-torch = pytest.importorskip("torch")
-
+from torch_oracle import needs_torch, torch
 
 # --------------------------------------------------------------------------------------------------
 # A small MLP built from the engine only (5-8-3, tanh), and its PyTorch twin with the same weights
@@ -115,6 +113,7 @@ def _run_pair(name: str, kwargs: dict, loss: str, steps: int = 20):
     return model, tmodel, opt, topt, np.array(losses), np.array(tlosses)
 
 
+@needs_torch
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=lambda v: str(v) if isinstance(v, str) else "")
 def test_twenty_steps_match_pytorch(name, kwargs, loss):
@@ -126,6 +125,7 @@ def test_twenty_steps_match_pytorch(name, kwargs, loss):
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-9)
 
 
+@needs_torch
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=lambda v: str(v) if isinstance(v, str) else "")
 def test_blas_path_for_large_parameters_matches_pytorch(name, kwargs, monkeypatch):
     # parameters with >= _AXPY_MIN_SIZE numbers take the BLAS axpy path; force it on the small MLP
@@ -136,6 +136,7 @@ def test_blas_path_for_large_parameters_matches_pytorch(name, kwargs, monkeypatc
         np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-9)
 
 
+@needs_torch
 @pytest.mark.parametrize("blas", [False, True])
 def test_parameters_updated_in_place_and_float32_kept(blas, monkeypatch):
     if blas:
@@ -319,6 +320,7 @@ def test_create_errors():
         optim.create(3, _w())
 
 
+@needs_torch
 def test_torch_defaults_match_ours():
     # our constructors' defaults are PyTorch's (except SGD's lr: 0.01, documented)
     import inspect
@@ -340,6 +342,7 @@ def test_torch_defaults_match_ours():
 # --------------------------------------------------------------------------------------------------
 
 
+@needs_torch
 @pytest.mark.parametrize(
     ("name", "kwargs"),
     [
@@ -419,6 +422,7 @@ def _pair_optimizers(lr=0.1):
     return optim.SGD(_w(), lr=lr), torch.optim.SGD([tparam], lr=lr)
 
 
+@needs_torch
 @pytest.mark.parametrize(("step_size", "gamma"), [(1, 0.5), (3, 0.1), (7, 0.9)])
 def test_step_lr_matches_pytorch(step_size, gamma):
     opt, topt = _pair_optimizers(0.2)
@@ -438,6 +442,7 @@ PLATEAU_METRICS = (
 )
 
 
+@needs_torch
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -465,6 +470,7 @@ def test_reduce_lr_on_plateau_matches_pytorch(kwargs):
     assert opt.lr == lrs[-1]
 
 
+@needs_torch
 def test_scheduler_state_dict_round_trip():
     opt, _ = _pair_optimizers(0.1)
     sched = optim.ReduceLROnPlateau(opt, patience=1, factor=0.5)
@@ -488,6 +494,7 @@ def test_scheduler_state_dict_round_trip():
         sched2.load_state_dict(step.state_dict())
 
 
+@needs_torch
 def test_scheduler_validation():
     opt, _ = _pair_optimizers()
     with pytest.raises(

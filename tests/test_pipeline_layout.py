@@ -13,6 +13,7 @@ import pytest
 import biograd
 from biograd import nn, pipeline, viz
 from biograd.bio import Dataset, load_table
+from torch_oracle import needs_torch, torch
 
 SRC = Path(biograd.__file__).parent
 
@@ -80,11 +81,10 @@ def test_the_palette_tells_twenty_classes_apart():
         assert len({m for _, _, m in styles[start : start + 10]}) == 10  # ten shapes in a row for scatters
 
 
+@needs_torch
 def test_decision_boundary_does_not_overflow_on_large_logits():
     """Logits of +-1e5 (one output: sigmoid; three: softmax) drew NaN-free only with the stable forms;
     the old numpy 1 / (1 + exp(-z)) overflowed and warned."""
-    import torch
-
     x = np.array([[-1.0, -1.0], [1.0, 1.0], [-1.0, 1.0], [1.0, -1.0]])
     for n_out in (1, 3):
         biograd.manual_seed(0)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import biograd
 from biograd import nn
+from torch_oracle import needs_torch, torch
 
 
+@needs_torch
 def test_mlp_summary_counts_match_torch_and_closed_forms():
     model = nn.MLP([30, 16, 8, 1], dropout=0.2)
     theirs = torch.nn.Sequential(
@@ -94,6 +95,7 @@ def test_summary_of_a_neuron_and_of_nested_custom_modules():
     assert s.input_shape == (2, 3, 4)
 
 
+@needs_torch
 def test_summary_rejects_non_modules():
     with pytest.raises(TypeError, match="biograd Module"):
         biograd.summary(torch.nn.Linear(2, 2), 2)

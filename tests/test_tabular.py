@@ -185,7 +185,7 @@ def assert_same_features(table, frame, columns=("geneA", "geneB", "tissue")):
     """The features load_table read equal the frame that was written (the oracle), column by column."""
     assert list(table.features.columns) == list(columns)
     for name in columns:
-        if frame[name].dtype == object:
+        if not pd.api.types.is_numeric_dtype(frame[name]):  # text: object in pandas 2, str in pandas 3
             assert table.features[name].tolist() == frame[name].tolist()
         else:
             np.testing.assert_allclose(table.features[name].to_numpy(np.float64), frame[name], rtol=1e-12)
@@ -216,6 +216,37 @@ def test_semicolon_csv_with_decimal_commas_reads_numbers(tmp_path):
     ):
         table = load_table(path, target="disease")
     assert_same_features(table, frame)
+
+
+def test_excel_clinical_table_with_decimal_commas_reads_numbers_on_every_pandas(tmp_path):
+    """A clinical table saved by a European Excel: its numbers are text to pandas (dtype object in
+    pandas 2, str in pandas 3); read as categories they gave "163 different text values ... too many
+    categories". A text column must stay text, whatever its dtype is called."""
+    rng = np.random.default_rng(3)
+    n = 200
+    bmi = np.round(rng.uniform(17, 40, n), 1)
+    age = rng.integers(20, 90, n)
+    frame = pd.DataFrame(
+        {
+            "patient": [f"P{i:04d}" for i in range(n)],
+            "BMI (kg/m²)": bmi,
+            "age": age,
+            "sex": rng.choice(["f", "m"], n),
+            "outcome": rng.choice(["relapse", "remission"], n),
+        }
+    )
+    path = tmp_path / "clinical.csv"
+    path.write_bytes(frame.to_csv(sep=";", decimal=",", index=False).encode("utf-8"))
+    assert "," in path.read_text(encoding="utf-8").splitlines()[1]
+    with pytest.warns(UserWarning, match=r"in 1 column\(s\): 'BMI \(kg/m²\)'"):
+        table = load_table(path, target="outcome")
+    column = table.features["BMI (kg/m²)"]
+    assert pd.api.types.is_float_dtype(column)
+    np.testing.assert_array_equal(column.to_numpy(np.float64), bmi)  # oracle: the numbers written
+    assert pd.api.types.is_integer_dtype(table.features["age"])
+    assert not pd.api.types.is_numeric_dtype(table.features["sex"])
+    prep = Preprocessor().fit(table.features)
+    assert prep.feature_names == ["BMI (kg/m²)", "age", "sex=f", "sex=m"]
 
 
 def test_cp1252_and_latin1_files_are_read_with_a_warning(tmp_path):

@@ -12,9 +12,7 @@ import biograd
 from biograd import ops
 from biograd.errors import ShapeError
 from biograd.tensor import Tensor, _apply
-
-torch = pytest.importorskip("torch")
-
+from torch_oracle import needs_torch, torch
 
 # --------------------------------------------------------------------------------------------------
 # Backward semantics
@@ -38,6 +36,7 @@ def test_deleting_a_100000_op_graph_without_backward_does_not_crash():
     del y  # freed by reference counting, node after node
 
 
+@needs_torch
 def test_gradients_accumulate_across_backward_calls_like_torch(rng):
     data = rng.normal(size=(3, 2))
     x = biograd.tensor(data, requires_grad=True)
@@ -145,6 +144,7 @@ def test_backward_computes_only_the_gradients_that_are_needed():
     np.testing.assert_array_equal(w.grad, [1.0, 2.0])
 
 
+@needs_torch
 def test_a_reused_tensor_gets_the_sum_of_its_gradients(rng):
     data = rng.normal(size=3)
     x = biograd.tensor(data, requires_grad=True, dtype=np.float64)
@@ -351,8 +351,8 @@ def test_indexing_with_a_tensor_of_integers_or_booleans():
 # --------------------------------------------------------------------------------------------------
 
 
+@needs_torch
 def test_hand_written_gradient_step_in_place_matches_pytorch():
-    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     w0, x = rng.normal(size=(3,)), rng.normal(size=(5, 3))
     w = biograd.tensor(w0, requires_grad=True)
@@ -390,8 +390,8 @@ def test_in_place_inside_a_module_keeps_the_parameter_registered():
     assert isinstance(layer.weight, nn.Parameter)
 
 
+@needs_torch
 def test_in_place_on_an_intermediate_is_a_new_node_and_gradients_stay_right():
-    torch = pytest.importorskip("torch")
     x = biograd.tensor([0.5, -1.0], requires_grad=True)
     h = x * 3.0
     h += x**2  # h = h + x^2: d/dx = 3 + 2x
@@ -423,8 +423,8 @@ def test_no_grad_works_as_a_bare_decorator_and_with_parentheses():
     assert (x * 2).requires_grad  # the mode is back afterwards
 
 
+@needs_torch
 def test_float64_given_by_pandas_or_torch_is_kept_python_floats_become_float32():
-    torch = pytest.importorskip("torch")
     pd = pytest.importorskip("pandas")
     assert biograd.tensor(torch.zeros(2, dtype=torch.float64)).dtype == np.float64
     assert biograd.tensor(pd.Series([1.0, 2.0])).dtype == np.float64

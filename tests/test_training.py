@@ -14,6 +14,7 @@ import pytest
 import biograd
 from biograd.nn import MLP, Linear, Sequential, Tanh
 from biograd.training import ConvergenceWarning, r2_score
+from torch_oracle import needs_torch, torch
 
 pytestmark = pytest.mark.filterwarnings("ignore::biograd.training.ConvergenceWarning")
 
@@ -92,8 +93,8 @@ def test_history_records_every_epoch_like_keras():
         h.val_auc
 
 
+@needs_torch
 def test_logged_losses_and_accuracy_match_pytorch_and_numpy():
-    torch = pytest.importorskip("torch")
     x, y = _blobs()
     biograd.manual_seed(0)
     model = MLP([2, 8, 1])
@@ -506,8 +507,8 @@ def test_diagnose_good_fit_and_its_text():
 # --------------------------------------------------------------------------------------------------
 
 
+@needs_torch
 def test_predict_helpers_use_eval_mode_and_restore_the_mode():
-    torch = pytest.importorskip("torch")
     x, y = _blobs(classes=3)
     biograd.manual_seed(0)
     model = MLP([2, 16, 3], dropout=0.5)
@@ -554,8 +555,8 @@ def test_predict_on_a_model_fit_has_not_seen_returns_raw_outputs():
 # --------------------------------------------------------------------------------------------------
 
 
+@needs_torch
 def test_fit_with_step_lr_matches_a_pytorch_loop_with_step_lr():
-    torch = pytest.importorskip("torch")
     x, y = _blobs(n=40)
     biograd.manual_seed(0)
     model = MLP([2, 4, 1])
@@ -582,8 +583,8 @@ def test_fit_with_step_lr_matches_a_pytorch_loop_with_step_lr():
         np.testing.assert_allclose(model.state_dict()[k], v.numpy(), rtol=1e-4, atol=1e-5)
 
 
+@needs_torch
 def test_fit_steps_reduce_lr_on_plateau_with_the_monitored_loss_like_pytorch():
-    torch = pytest.importorskip("torch")
     x, y = _noisy_tiny()
     biograd.manual_seed(0)
     model = MLP([2, 32, 1])

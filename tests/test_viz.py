@@ -17,6 +17,7 @@ import pytest
 
 import biograd
 from biograd import nn, viz
+from torch_oracle import needs_torch, torch
 
 matplotlib.use("Agg")
 
@@ -207,7 +208,6 @@ def _page_data(page: str) -> dict:
 
 def _torch_step(model, x, y, loss_name, lr):
     """The same step in PyTorch float64: gradients and updated weights per Linear layer."""
-    import torch
 
     linears = [m for m in model if isinstance(m, nn.Linear)]
     acts = {"ReLU": torch.relu, "Tanh": torch.tanh, "Sigmoid": torch.sigmoid}
@@ -239,6 +239,7 @@ def _torch_step(model, x, y, loss_name, lr):
     ]
 
 
+@needs_torch
 @pytest.mark.parametrize(
     "sizes, act, loss_fn, y, loss_name",
     [
@@ -358,8 +359,8 @@ def test_teaching_plots_run_headless(tmp_path, name):
     assert matplotlib.get_backend().lower() == "agg"
 
 
+@needs_torch
 def test_activation_derivatives_come_from_the_engine_and_match_torch():
-    import torch
 
     fig = viz.activation_functions()
     z = torch.linspace(-4, 4, 401, dtype=torch.float64, requires_grad=True)
@@ -428,8 +429,8 @@ def test_weight_matrix_has_a_colorbar_with_the_largest_weight():
     assert len(_elements(svg, "rect", "colorbar")) == 9  # one scale: no neuron fill without x
 
 
+@needs_torch
 def test_graph_of_arrays_shows_shape_and_norm_of_value_and_gradient():
-    import torch
 
     biograd.manual_seed(0)
     layer = nn.Linear(4, 3)
@@ -449,6 +450,7 @@ def _numbers_after(line: str) -> float:
     return float(line.rsplit("=", 1)[1].split()[0])
 
 
+@needs_torch
 def test_formulas_on_the_frames_show_torchs_gradients_and_updates():
     """Read the numbers as a learner sees them (the formula text) and compare them with PyTorch."""
     biograd.manual_seed(4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -200,7 +201,7 @@ def _train(args: argparse.Namespace) -> int:
         raise pipeline.ConfigError("Give a data file (biograd train DATA --target COLUMN) or --dataset NAME.")
     if args.data is not None and args.dataset is not None:
         raise pipeline.ConfigError("Give a data file or --dataset NAME, not both.")
-    pipeline.check_out_dir(args.out)  # a bad --out fails now, not after the whole training run
+    pipeline.check_out_dir(args.out, overwrite=args.overwrite)  # a bad --out fails now, not after training
     if args.test_data is not None and not Path(args.test_data).is_file():
         from biograd.bio.errors import DataError
 
@@ -215,6 +216,12 @@ def _train(args: argparse.Namespace) -> int:
         label_column=args.label_column,
         layer=args.layer,
         impute=args.impute,
+        groups=args.groups,
+        keep_conflicting=args.keep_conflicting,
+        orientation=args.orientation,
+        sample_id_column=args.sample_id_column,
+        positive=args.positive,
+        merge_labels=args.merge_labels,
     )
     prepared = pipeline.prepare(data, config)
     counts = data.class_counts()
@@ -242,6 +249,8 @@ def _train(args: argparse.Namespace) -> int:
             + (" (stratified by class)" if data.task == "classification" else "")
             + "; the test samples are not used until the end"
         )
+    if data.grouping:
+        _out(f"Groups:  {data.grouping}")
     _out(f"Network: {prepared.architecture}, {prepared.n_parameters:,} parameters")
     _out(f"         chosen for {'sequences' if data.is_sequence else 'a table'}: {prepared.why}")
     _out(
@@ -257,7 +266,13 @@ def _train(args: argparse.Namespace) -> int:
     for message in result.warnings:
         _err(f"warning: {message}")
     if args.test_data is not None:
-        info = {"preprocessing": prepared.preprocessing}
+        from biograd.pipeline.prepare import training_profile
+
+        info = {
+            "preprocessing": prepared.preprocessing,
+            "feature_names": prepared.feature_names,
+            "training_profile": training_profile(prepared),  # the shift check of the cohort
+        }
         new = pipeline.read_new_data(
             info,
             args.test_data,
@@ -266,12 +281,16 @@ def _train(args: argparse.Namespace) -> int:
             label_column=args.label_column,
             need_target=True,
             id_column=args.id,
+            orientation=args.orientation,
+            sample_id_column=args.sample_id_column,
         )
         pipeline.evaluate_external(result, new.x, new.y, str(args.test_data))
-    out = pipeline.write_run(result, args.out)
+    out = pipeline.write_run(result, args.out, overwrite=args.overwrite)
     _summary(result, out)
     if result.interrupted:
         _err("Interrupted: the best model so far and a report marked 'interrupted' were saved in " + str(out))
+        if out.name.endswith(".interrupted"):
+            _err(f"The complete run already in {args.out} was left as it was.")
         return EXIT_INTERRUPTED
     return 0
 
@@ -365,6 +384,8 @@ def _load_for(args: argparse.Namespace, need_target: bool) -> tuple[Any, dict, A
         label_column=args.label_column,
         need_target=need_target,
         id_column=getattr(args, "id", None),
+        orientation=args.orientation,
+        sample_id_column=args.sample_id_column,
     )
     return model, info, new
 
@@ -397,7 +418,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     model, info, new = _load_for(args, need_target=True)
     metrics = pipeline.evaluate_new(model, info, new)
     _out(f"{len(new.ids)} samples from {args.data}:")
-    rows = [[k, v] for k, v in metrics.items() if k != "confusion_matrix"]
+    rows = [[k, v] for k, v in metrics.items() if k not in ("confusion_matrix", "new_data_shift")]
     _out(_table(rows, ["metric", "value"]))
     if "uncertain_samples" in metrics:
         _out(
@@ -575,6 +596,19 @@ def _playground(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
+def _add_matrix_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--orientation",
+        choices=["auto", "genes-by-samples", "samples-by-genes"],
+        default="auto",
+        help="expression matrix with --labels: which way round it is (default: from the sample IDs)",
+    )
+    p.add_argument(
+        "--sample-id-column",
+        help="expression matrix with --labels: the sample sheet's column of sample IDs (default: detected)",
+    )
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show the full traceback of errors")
 
@@ -582,9 +616,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_new_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("model_dir", metavar="MODEL_DIR", help="the directory written by biograd train --out")
     p.add_argument("data", metavar="DATA", help="CSV/TSV, FASTA or .h5ad file, like the training data")
-    p.add_argument("--labels", help="FASTA only: CSV of labels keyed by record ID")
+    p.add_argument(
+        "--labels",
+        help="FASTA: CSV of labels keyed by record ID; expression matrix: its sample sheet",
+    )
     p.add_argument("--label-column", help="FASTA only: the label column of --labels")
     p.add_argument("--id", help="tables: the column of sample names (default: the one used in training)")
+    _add_matrix_options(p)
     _add_common(p)
 
 
@@ -666,9 +704,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="random seed: split, weights, shuffling (default 0)")
     t.add_argument("--impute", choices=["mean", "median"], help="fill missing feature values (tables)")
     t.add_argument("--id", help="tables: the column of sample names (default: detected)")
-    t.add_argument("--labels", help="FASTA: a CSV of labels keyed by record ID (default: label= in headers)")
+    t.add_argument(
+        "--labels",
+        help="FASTA: a CSV of labels keyed by record ID (default: label= in headers); expression matrix: "
+        "the sample sheet (one row per sample, with the --target column)",
+    )
     t.add_argument("--label-column", help="FASTA: the label column of --labels (default: label or 2nd)")
-    t.add_argument("--layer", help=".h5ad: read this layer instead of X")
+    t.add_argument("--layer", help=".h5ad: read this layer instead of X ('raw' reads .raw)")
+    _add_matrix_options(t)
+    t.add_argument(
+        "--groups",
+        metavar="COLUMN",
+        help="tables: a column of groups (patient, donor, family); a group never straddles training and test",
+    )
+    t.add_argument(
+        "--positive",
+        metavar="CLASS",
+        help="two classes: the class called positive (ROC, PR, attributions); default: a guess from the "
+        "names (the one not named as an absence, else the alphabetically second)",
+    )
+    t.add_argument(
+        "--keep-conflicting",
+        action="store_true",
+        help="keep identical samples whose labels disagree (default: leave them out, with a warning)",
+    )
     t.add_argument(
         "--kernel-size",
         type=int,
@@ -688,6 +747,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="how to test: auto (cross-validation up to 5,000 samples, else one held-out split)",
     )
     t.add_argument("--out", default="runs/biograd", help="output directory (default runs/biograd)")
+    t.add_argument(
+        "--merge-labels",
+        action="store_true",
+        help="class labels that differ only by case or spaces (' yes', 'Yes') are one class",
+    )
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous run in --out (without it, a complete run there is an error)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(t)
     t.set_defaults(run=_train)
@@ -835,9 +904,34 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_message(err: BaseException) -> str:
     text = str(err).strip()
-    if isinstance(err, KeyError) or (text.startswith("'") and text.endswith("'")):
-        text = text.strip("'")
-    return text or type(err).__name__
+    if isinstance(err, KeyError) and err.args and isinstance(err.args[0], str):
+        text = err.args[0].strip()  # str(KeyError) adds quotes around the message; a message's own stay
+    return _flag_names(text) or type(err).__name__
+
+
+#: Settings whose Python names a message may use, and the flags a command-line user typed instead.
+_FLAGS = {
+    name: "--" + name.replace("_", "-")
+    for name in (
+        "test_fraction",
+        "val_fraction",
+        "batch_size",
+        "weight_decay",
+        "kernel_size",
+        "label_column",
+        "sample_id_column",
+        "keep_conflicting",
+    )
+}
+
+
+def _flag_names(text: str) -> str:
+    """A library message in command-line words: "The 'test_fraction' parameter" becomes "--test-fraction",
+    "val_fraction + test_fraction" becomes "--val-fraction + --test-fraction"."""
+    text = re.sub(r"The '(\w+)' parameter", lambda m: "--" + m.group(1).replace("_", "-"), text)
+    for name, flag in _FLAGS.items():
+        text = re.sub(rf"(?<![\w-]){name}\b", flag, text)
+    return text
 
 
 if __name__ == "__main__":

@@ -24,18 +24,26 @@ Every write goes to a temporary file in the same directory that is then renamed 
 (``os.replace`` is atomic), so a save interrupted half-way never leaves a corrupt model behind. Any problem
 when loading (missing file, truncated or corrupted bytes, unknown format version, weights that do not fit
 the architecture) raises :class:`ModelFileError`, whose message names the file and what is wrong.
+
+A model file may come from anyone, so loading trusts nothing in it: only regular files are read (not a
+directory, a pipe or ``/dev/zero``), each up to a size limit; the JSON may not nest deeper than Python can
+parse; the shapes the architecture declares must match the weights file *before* the network is built, so
+a small file cannot make biograd allocate gigabytes; and weights that are NaN or infinite are refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import math
 import os
+import re
+import stat
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +57,11 @@ FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
 _MAX_HEADER_BYTES = 100 * 1024 * 1024  # the limit the safetensors library itself enforces
+#: The largest model.json read (feature names, preprocessing and class names of even 100,000 genes take a
+#: few MB).
+MAX_JSON_BYTES = 64 * 1024 * 1024
+#: The largest weights file read: 2 GiB is 500 million float32 weights, beyond what biograd trains.
+MAX_WEIGHTS_BYTES = 2 * 1024**3
 
 # safetensors dtype name <-> numpy dtype (always little-endian on disk)
 _DTYPES: dict[str, np.dtype] = {
@@ -92,7 +105,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
     into a copy), are flushed to disk, and the file is then renamed over ``path`` with ``os.replace``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private; a model file is an ordinary one
         with os.fdopen(fd, "wb") as f:
@@ -104,6 +118,41 @@ def _atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def process_is_alive(pid: int) -> bool:
+    """Whether a process with this id runs (on this machine): used to tell leftovers of killed writers
+    from files another process is still writing."""
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # exists, owned by someone else; or not a real pid
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files that killed writes of ``path`` left behind; returns those removed.
+
+    ``_atomic_write`` names its temporary file ``.NAME.PID.random.tmp``; a process killed before the
+    rename (kill -9, power loss) leaves it there. A file whose writer PID no longer runs can never be
+    finished, so it is removed. A writer that is still running (another save to the same place) is
+    left alone.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[^/]*\.tmp")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match and int(match.group(1)) != os.getpid() and not process_is_alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
 
 
 # --------------------------------------------------------------------------------------------------
@@ -181,10 +230,7 @@ def parse_safetensors(data: bytes, path: str | os.PathLike = "<bytes>") -> tuple
             f"the header claims {n} bytes but the file has {len(data) - 8} after the length field: the "
             "file is truncated or is not a safetensors file.",
         )
-    try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise _fail(path, f"the header is not valid JSON ({err}); the file is corrupted.") from None
+    header = _parse_json(data[8 : 8 + n], path, "the header")
     if not isinstance(header, dict):
         raise _fail(path, f"the header must be a JSON object; got {type(header).__name__}.")
     metadata = header.pop("__metadata__", None) or {}
@@ -243,16 +289,90 @@ def parse_safetensors(data: bytes, path: str | os.PathLike = "<bytes>") -> tuple
     return tensors, metadata
 
 
-def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """Read a safetensors file: (name -> numpy array, the ``__metadata__`` text map)."""
-    path = Path(path)
+def _parse_json(raw: bytes, path: Path, what: str) -> Any:
+    """JSON from a model file; every way it can fail (not UTF-8, not JSON, a number too long for Python,
+    nesting deeper than the parser's recursion allows) is a ModelFileError naming ``path``."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise _fail(path, "no such file.") from None
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _fail(path, f"{what} is not text (UTF-8); the file is corrupted.") from None
+    except RecursionError:
+        raise _fail(
+            path, f"{what} nests lists or objects too deeply to be read; the file is damaged or hostile."
+        ) from None
+    except ValueError as err:  # json.JSONDecodeError, and int() refusing a 5000-digit number
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise _fail(
+            path, f"{what} is not valid JSON ({first}); the file is corrupted or truncated."
+        ) from None
+
+
+def read_regular_file(path: str | os.PathLike, limit: int, fail: Callable[[str], Exception]) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; otherwise ``fail(what is wrong)`` is raised.
+
+    Refuses directories, devices (``/dev/zero`` never ends), pipes and sockets (a pipe would block the
+    reader) before reading a byte, and files larger than ``limit``, checked on the open file (so a file that
+    grows while being read is caught too) without reserving more memory than the file holds. A missing
+    file raises FileNotFoundError; the caller words it.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except IsADirectoryError:
-        raise _fail(path, "is a directory, not a safetensors file.") from None
-    return parse_safetensors(data, path)
+        raise fail("is a directory, not a file") from None
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise fail(f"cannot be opened ({err.strerror or err})") from None
+    mode = os.fstat(fd)
+    if not stat.S_ISREG(mode.st_mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode.st_mode):
+            raise fail("is a directory, not a file")
+        raise fail("is not a regular file (it is a device, pipe or socket)")
+    with os.fdopen(fd, "rb") as f:
+        if mode.st_size > limit:
+            raise fail(f"is {size_text(mode.st_size)}, more than the {size_text(limit)} allowed")
+        try:
+            data = f.read(min(mode.st_size, limit) + 1)  # read(n) reserves n bytes up front
+        except OSError as err:
+            raise fail(f"cannot be read ({err.strerror or err})") from None
+    if len(data) > limit:
+        raise fail(f"holds more than the {size_text(limit)} allowed")
+    return data
+
+
+def size_text(n_bytes: float) -> str:
+    """A byte count for people: 512 bytes, 11.2 KB, 2.0 GB (powers of 1024)."""
+    if n_bytes < 1024:
+        return f"{int(n_bytes)} bytes"
+    for unit in ("KB", "MB", "GB", "TB"):
+        n_bytes /= 1024
+        if n_bytes < 1024 or unit == "TB":
+            break
+    return f"{n_bytes:.1f} {unit}"
+
+
+def read_model_file(path: str | os.PathLike, limit: int, missing: str = "no such file.") -> bytes:
+    """The bytes of one file of a model (see :func:`read_regular_file`), or a ModelFileError naming it.
+    ``missing`` completes the message for a missing file."""
+    path = Path(path)
+
+    def fail(what: str) -> ModelFileError:
+        return _fail(path, f"{what}; a model is stored in ordinary files written by biograd.save.")
+
+    try:
+        return read_regular_file(path, limit, fail)
+    except FileNotFoundError:
+        raise _fail(path, missing) from None
+
+
+def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read a safetensors file: (name -> numpy array, the ``__metadata__`` text map).
+
+    Only a regular file of at most ``MAX_WEIGHTS_BYTES`` is read; see :func:`read_model_file`.
+    """
+    path = Path(path)
+    return parse_safetensors(read_model_file(path, MAX_WEIGHTS_BYTES), path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -395,22 +515,13 @@ def _backup_path(weights_path: Path) -> Path:
 
 
 def _read_document(config_path: Path) -> dict[str, Any]:
-    try:
-        text = config_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _fail(
-            config_path,
-            "no such file. A biograd model is a directory holding model.json and model.safetensors "
-            "(or a pair name.json + name.safetensors) written by biograd.save.",
-        ) from None
-    except IsADirectoryError:
-        raise _fail(config_path, "is a directory, not a model description.") from None
-    except UnicodeDecodeError:
-        raise _fail(config_path, "is not text (UTF-8); the file is corrupted.") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise _fail(config_path, f"is not valid JSON ({err}); the file is corrupted or truncated.") from None
+    raw = read_model_file(
+        config_path,
+        MAX_JSON_BYTES,
+        missing="no such file. A biograd model is a directory holding model.json and model.safetensors "
+        "(or a pair name.json + name.safetensors) written by biograd.save.",
+    )
+    document = _parse_json(raw.removeprefix(b"\xef\xbb\xbf"), config_path, "the file")
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise _fail(config_path, f'is not a biograd model description (no "format": "{FORMAT_NAME}").')
     version = document.get("format_version")
@@ -438,12 +549,200 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The metadata of a saved model (feature and class names, task, preprocessing, training, ...) plus
     ``biograd_version`` and ``format_version``, without loading the weights."""
     _, config_path = model_paths(path)
-    document = _read_document(config_path)
+    return _metadata_of(_read_document(config_path))
+
+
+def _metadata_of(document: dict[str, Any]) -> dict[str, Any]:
     return {
         **document.get("metadata", {}),
         "biograd_version": document.get("biograd_version"),
         "format_version": document.get("format_version"),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Shapes an architecture declares, known before anything is allocated
+# --------------------------------------------------------------------------------------------------
+
+#: Built-in layers without parameters (activations, pooling, reshaping, dropout, losses).
+PARAMETER_FREE_LAYERS = frozenset(
+    {
+        "Identity",
+        "ReLU",
+        "LeakyReLU",
+        "Sigmoid",
+        "Tanh",
+        "GELU",
+        "Softmax",
+        "LogSoftmax",
+        "MaxPool1d",
+        "GlobalMaxPool1d",
+        "Flatten",
+        "Dropout",
+        "MSELoss",
+        "L1Loss",
+        "BCEWithLogitsLoss",
+        "BCELoss",
+        "CrossEntropyLoss",
+        "NLLLoss",
+        "Standardize",  # shift and scale are in its description, not parameters
+        "SelectFeatures",  # likewise its column indices
+    }
+)
+
+
+def _dim(config: Mapping[str, Any], key: str, layer: str) -> int:
+    value = config.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{layer} needs a whole number >= 1 as {key!r}; got {value!r}")
+    return value
+
+
+def declared_shapes(architecture: Any, prefix: str = "") -> dict[str, tuple[int, ...]] | None:
+    """The parameter shapes (dotted name -> shape) that ``nn.from_config(architecture)`` will allocate,
+    worked out from the description alone, so a file declaring a huge network is refused before a byte is
+    allocated. None when the architecture holds a layer of the user's own (registered with
+    ``register_layer``), whose shapes only its code knows.
+
+    The formulas restate the constructors: Linear(in, out) holds weight (out, in) and bias (out,);
+    Neuron(in) weight (in,) and bias (); Conv1d(in, out, k) weight (out, in, k) and bias (out,); MLP(sizes)
+    a Linear(sizes[i], sizes[i + 1]) at positions 0, 2, 4, ... (0, 3, 6, ... with dropout); Sequential
+    numbers its layers 0, 1, 2, ..., and Committee its members. A test checks them against the layers
+    themselves.
+
+    Raises ValueError for a malformed description (a size that is not a whole number >= 1).
+    """
+    if architecture is None or isinstance(architecture, str):  # an activation by name (or none)
+        return {}
+    if not isinstance(architecture, Mapping) or not isinstance(architecture.get("type"), str):
+        raise ValueError(
+            f"a layer must be described as {{'type': ..., 'config': {{...}}}}; got {architecture!r:.80}"
+        )
+    kind = architecture["type"]
+    config = architecture.get("config", {})
+    if not isinstance(config, Mapping):
+        raise ValueError(f"the config of {kind} must be an object; got {config!r:.80}")
+    if kind in PARAMETER_FREE_LAYERS:
+        return {}
+    if kind == "Linear":
+        n_in, n_out = _dim(config, "in_features", kind), _dim(config, "out_features", kind)
+        shapes = {f"{prefix}weight": (n_out, n_in)}
+        if config.get("bias", True):
+            shapes[f"{prefix}bias"] = (n_out,)
+        return shapes
+    if kind == "Neuron":
+        if declared_shapes(config.get("activation"), prefix) != {}:
+            return None
+        return {f"{prefix}weight": (_dim(config, "in_features", kind),), f"{prefix}bias": ()}
+    if kind == "Conv1d":
+        n_in, n_out = _dim(config, "in_channels", kind), _dim(config, "out_channels", kind)
+        shapes = {f"{prefix}weight": (n_out, n_in, _dim(config, "kernel_size", kind))}
+        if config.get("bias", True):
+            shapes[f"{prefix}bias"] = (n_out,)
+        return shapes
+    if kind == "MLP":
+        sizes = config.get("sizes")
+        if not isinstance(sizes, list) or len(sizes) < 2:
+            raise ValueError(f"MLP needs a list of at least 2 sizes; got {sizes!r:.80}")
+        sizes = [_dim({"size": n}, "size", kind) for n in sizes]
+        for key in ("activation", "output_activation"):
+            if declared_shapes(config.get(key)) != {}:
+                return None
+        step = 3 if float(config.get("dropout", 0.0) or 0.0) > 0 else 2
+        shapes = {}
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+            shapes[f"{prefix}{i * step}.weight"] = (n_out, n_in)
+            shapes[f"{prefix}{i * step}.bias"] = (n_out,)
+        return shapes
+    if kind in ("Sequential", "Committee"):
+        key = "layers" if kind == "Sequential" else "members"
+        layers = config.get(key, [])
+        if not isinstance(layers, list):
+            raise ValueError(f"{kind} needs a list of {key}; got {layers!r:.80}")
+        shapes = {}
+        for i, layer in enumerate(layers):
+            inner = declared_shapes(layer, f"{prefix}{i}.")
+            if inner is None:
+                return None
+            shapes.update(inner)
+        return shapes
+    return None  # a layer of the user's own, or an unknown name (from_config then names it)
+
+
+#: More layers than this in a model description is refused (a 64 MB file of 4 million ReLUs would
+#: otherwise build 4 million modules).
+MAX_LAYERS = 10_000
+
+
+def _count_layers(architecture: Any) -> int:
+    """How many modules building ``architecture`` makes, about: every layer description, and three per
+    size of an MLP (Linear, activation, dropout)."""
+    count, stack = 0, [architecture]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            count += "type" in item
+            sizes = item.get("sizes")
+            count += 3 * len(sizes) if isinstance(sizes, list) else 0
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def _check_declared_shapes(
+    architecture: Any, state: Mapping[str, np.ndarray], config_path: Path, weights_path: Path
+) -> None:
+    """Refuse, before building anything, an architecture whose parameters differ from the weights file's."""
+    n_layers = _count_layers(architecture)
+    if n_layers > MAX_LAYERS:
+        raise _fail(
+            config_path,
+            f"its architecture declares about {n_layers:,} layers, more than the {MAX_LAYERS:,} biograd "
+            "builds; the file is damaged or not meant for biograd.",
+        )
+    try:
+        shapes = declared_shapes(architecture)
+    except (ValueError, TypeError, OverflowError, RecursionError) as err:
+        raise _fail(config_path, f"its architecture cannot be rebuilt: {err}.") from None
+    if shapes is None:
+        return
+    declared, held = sum(math.prod(s) for s in shapes.values()), sum(a.size for a in state.values())
+    parts = [
+        f"parameter {name!r} has shape {shape} there but {tuple(state[name].shape)} here"
+        for name, shape in shapes.items()
+        if name in state and tuple(state[name].shape) != shape
+    ][:1]
+    missing = [k for k in shapes if k not in state]
+    unexpected = [k for k in state if k not in shapes]
+    if missing:
+        parts.append(f"missing keys: {', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}")
+    if unexpected:
+        parts.append(f"unexpected keys: {', '.join(unexpected[:10])}{' ...' if len(unexpected) > 10 else ''}")
+    if parts:
+        raise _fail(
+            weights_path,
+            f"the weights do not fit the architecture in {config_path.name}, which declares {declared:,} "
+            f"weights (this file holds {held:,}): {'; '.join(parts)}.",
+        )
+
+
+def _check_finite(state: Mapping[str, np.ndarray], weights_path: Path) -> None:
+    """NaN or infinite weights make every prediction NaN (and one class for every sample): refuse them."""
+    bad = {}
+    for name, arr in state.items():
+        if arr.dtype.kind in "fc":
+            n = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+            if n:
+                bad[name] = n
+    if bad:
+        listed = ", ".join(f"{name} ({n})" for name, n in list(bad.items())[:5])
+        raise _fail(
+            weights_path,
+            f"{sum(bad.values())} weight(s) are NaN or infinite, in {listed}"
+            f"{' ...' if len(bad) > 5 else ''}; such a model predicts NaN for every sample. Train it again "
+            "(a diverged training stops before this; save the weights it restored).",
+        )
 
 
 def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None) -> Any:
@@ -469,16 +768,17 @@ def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None
             + (" in this directory." if config_path.name == CONFIG_FILE else " next to each other."),
         )
     document = _read_document(config_path)
-    try:
-        raw = weights_path.read_bytes()
-    except FileNotFoundError:
-        raise _fail(
-            weights_path, f"no such file; {config_path.name} describes weights stored in it."
-        ) from None
+    raw = read_model_file(
+        weights_path,
+        MAX_WEIGHTS_BYTES,
+        missing=f"no such file; {config_path.name} describes weights stored in it.",
+    )
     expected = document["weights"].get("sha256")
     if expected is not None and hashlib.sha256(raw).hexdigest() != expected:
         previous = _backup_path(weights_path)
-        old = previous.read_bytes() if previous.is_file() else b""
+        old = b""
+        with contextlib.suppress(ModelFileError):
+            old = read_model_file(previous, MAX_WEIGHTS_BYTES)
         if old and hashlib.sha256(old).hexdigest() == expected:
             warnings.warn(
                 f"The last save to {weights_path.parent} was interrupted before {config_path.name} was "
@@ -495,6 +795,8 @@ def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None
             "corrupted, or comes from a different save. Save the model again.",
         )
     state, _ = parse_safetensors(raw, weights_path)
+    del raw
+    _check_finite(state, weights_path)
 
     if model is None:
         architecture = document.get("architecture")
@@ -504,18 +806,20 @@ def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None
                 "records no architecture (the model used layers biograd cannot describe). Build the model "
                 "yourself and pass it: biograd.load(path, model=MyNet()).",
             )
+        _check_declared_shapes(architecture, state, config_path, weights_path)
         from biograd.nn import from_config
 
         try:
             model = from_config(architecture)
-        except Exception as err:
-            raise _fail(config_path, f"its architecture cannot be rebuilt: {err}") from None
+        except Exception as err:  # a user's layer may raise anything; RecursionError for absurd nesting
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise _fail(config_path, f"its architecture cannot be rebuilt: {first}") from None
         floats = {arr.dtype for arr in state.values() if arr.dtype.kind == "f"}
         if len(floats) == 1:  # a float64 model comes back in float64 (from_config builds float32)
             model.to(floats.pop())
     try:
         model.load_state_dict(state)
-    except (KeyError, ValueError) as err:
+    except (KeyError, ValueError, TypeError) as err:
         message = err.args[0] if err.args else str(err)
         raise _fail(weights_path, f"the weights do not fit the architecture: {message}") from None
     if isinstance(document.get("target"), dict):
@@ -527,5 +831,5 @@ def load(path: str | os.PathLike, with_metadata: bool = False, model: Any = None
             raise _fail(config_path, f"its description of the target is not readable: {err}") from None
     model.eval()
     if with_metadata:
-        return model, read_metadata(path)
+        return model, _metadata_of(document)
     return model

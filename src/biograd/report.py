@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
 import io
 from typing import Any
 
 import numpy as np
 
+from biograd.viz.markup import Markup, escape, html, join
 from biograd.viz.palette import BLUE, GREEN, ORANGE, line_style
 
 CSS = """
@@ -49,35 +49,36 @@ padding:2px 5px;font-size:13px}pre{padding:10px;white-space:pre-wrap;word-break:
 # ==================================================================================================
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
+#: Every value shown on the page is escaped through biograd.viz.markup (the one escaping path).
+_esc = escape
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def _fmt(value: Any, digits: int = 3) -> Markup:
     if value is None:
-        return "n/a"
+        return Markup("n/a")
     if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
+        return escape(f"{int(value):,}")
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value):
-            return "n/a"
-        return f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:,.0f}"
+            return Markup("n/a")
+        return escape(f"{value:.{digits}f}" if abs(value) < 1e4 else f"{value:,.0f}")
     return _esc(value)
 
 
-def _table(header: list[str], rows: list[list[Any]], row_classes: list[str] | None = None) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+def _table(header: list[str], rows: list[list[Any]], row_classes: list[str] | None = None) -> Markup:
+    """A table; numbers are formatted, every other cell escaped unless it is Markup."""
+    head = join(html("<th>{}</th>", h) for h in header)
     body = []
     for i, row in enumerate(rows):
-        cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
-        cells = "".join(
-            f'<td class="num">{_fmt(c)}</td>'
+        cls = html(' class="{}"', row_classes[i]) if row_classes and row_classes[i] else Markup("")
+        cells = join(
+            html('<td class="num">{}</td>', _fmt(c))
             if isinstance(c, (int, float, np.number)) or c is None
-            else f"<td>{c}</td>"
+            else html("<td>{}</td>", c)
             for c in row
         )
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+        body.append(html("<tr{}>{}</tr>", cls, cells))
+    return html("<table><tr>{}</tr>{}</table>", head, join(body))
 
 
 def _plt():
@@ -97,7 +98,7 @@ def _png(fig: Any, alt: str) -> str:
     fig.savefig(buf, format="png", bbox_inches="tight")
     _plt().close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+    return html('<img alt="{}" src="data:image/png;base64,{}">', alt, data)
 
 
 # ==================================================================================================
@@ -167,6 +168,10 @@ def figure_confusion(matrix: list[list[int]], names: list[str]) -> str:
     return _png(fig, "confusion matrix")
 
 
+#: A class with fewer test samples than this gets its curve marked "(only n test samples)".
+FEW_TEST_SAMPLES = 5
+
+
 def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> str:
     from sklearn.metrics import auc, precision_recall_curve, roc_curve
 
@@ -181,6 +186,8 @@ def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> st
         fpr, tpr, _ = roc_curve(truth, proba[:, c])
         prec, rec, _ = precision_recall_curve(truth, proba[:, c])
         label = names[c] if k > 2 else f"{names[1]} vs {names[0]}"
+        if int(truth.sum()) < FEW_TEST_SAMPLES:  # a curve through a handful of points: say so
+            label += f" (only {int(truth.sum())} test samples)"
         color, ls, _ = line_style(n)
         ax1.plot(fpr, tpr, color=color, ls=ls, lw=2, label=f"{label} (AUC {auc(fpr, tpr):.3f})")
         ax2.plot(rec, prec, color=color, ls=ls, lw=2, label=label)
@@ -189,12 +196,16 @@ def figure_roc_pr(y_true: np.ndarray, proba: np.ndarray, names: list[str]) -> st
     ax1.set_xlabel("false positive rate (1 - specificity)")
     ax1.set_ylabel("true positive rate (sensitivity)")
     ax1.set_title("ROC curve (test set)" + (", one vs rest" if k > 2 else ""))
-    ax1.legend(frameon=False, fontsize=8, loc="lower right")
+    outside = k > 4  # many classes: legends beside the axes, never over the curves
+    legend_at: dict[str, Any] = {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0)} if outside else {}
+    ax1.legend(frameon=False, fontsize=8, **(legend_at or {"loc": "lower right"}))
     ax2.set_xlabel("recall (sensitivity)")
     ax2.set_ylabel("precision")
     ax2.set_ylim(0, 1.02)
     ax2.set_title("Precision-recall (dotted: chance level)")
-    ax2.legend(frameon=False, fontsize=8, loc="lower left")
+    ax2.legend(frameon=False, fontsize=8, **(legend_at or {"loc": "lower left"}))
+    if outside:
+        fig.set_size_inches(14, 4.2)
     fig.tight_layout()
     return _png(fig, "ROC and precision-recall curves")
 
@@ -218,15 +229,19 @@ def figure_pred_vs_true(y_true: np.ndarray, y_pred: np.ndarray, name: str) -> st
     return _png(fig, "predicted vs true")
 
 
-def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) -> str:
+def figure_feature_ranking(
+    ranking: Any, class_name: str | None, top: int = 20, units: str = "logit units"
+) -> str:
     """Bars of mean |attribution|; with one direction (``class_name``), filled for features whose higher
-    values push towards it and hatched for away (per-class directions: plain bars)."""
+    values push towards it and hatched for away (per-class directions: plain bars). ``units``: what an
+    attribution is measured in (logit units for classes; the target's units for regression, since the
+    saved network predicts in them)."""
     plt = _plt()
     shown = ranking.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.3 * len(shown)))
     if class_name is None:
         ax.barh(shown["feature"].astype(str), shown["mean_abs_attribution"], color=BLUE, edgecolor="black")
-        ax.set_xlabel("mean |integrated gradients| over test samples (logit units)")
+        ax.set_xlabel(f"mean |integrated gradients| over test samples ({units})")
         ax.set_title(f"Top {len(shown)} features")
         return _png(fig, "feature ranking")
     up = shown["direction"].to_numpy() >= 0
@@ -252,7 +267,7 @@ def figure_feature_ranking(ranking: Any, class_name: str | None, top: int = 20) 
         fontsize=8,
         loc="lower right",
     )
-    ax.set_xlabel("mean |integrated gradients| over test samples (logit units)")
+    ax.set_xlabel(f"mean |integrated gradients| over test samples ({units})")
     ax.set_title(f"Top {len(shown)} features")
     return _png(fig, "feature ranking")
 
@@ -261,11 +276,12 @@ def figure_sequence_map(found: Any, group: Any, alphabet: str) -> str:
     """Per-position importance of a group's top sequences as a heatmap, with each sequence's letters."""
     plt = _plt()
     top = group.top
-    pos = found.positions[top]
     seqs = group.top_sequences
-    length = pos.shape[1]
+    own = found.lengths[top] if found.lengths is not None else np.full(len(top), found.positions.shape[1])
+    length = int(own.max())  # as wide as the longest sequence shown, not the padded length
+    pos = np.ma.masked_where(np.arange(length)[None, :] >= own[:, None], found.positions[top][:, :length])
     fig, ax = plt.subplots(figsize=(min(16, 2 + 0.2 * length), 0.8 + 0.42 * len(top)))
-    vmax = float(np.abs(pos).max()) or 1.0
+    vmax = float(np.abs(pos).max() or 0.0) or 1.0
     im = ax.imshow(pos, cmap="PuOr_r", vmin=-vmax, vmax=vmax, aspect="auto")
     if length <= 80:
         for r, seq in enumerate(seqs):
@@ -289,7 +305,7 @@ def figure_ism(ism: np.ndarray, alphabet: str, seq: str, seq_id: str, towards: s
     ax.set_yticks(range(a), list(alphabet))
     if length <= 80:
         ax.set_xticks(range(length), list(seq[:length].ljust(length, "-")), fontsize=7, family="monospace")
-        ax.set_xlabel(f"sequence {seq_id} (the original letter at each position; - = padding)")
+        ax.set_xlabel(f"sequence {seq_id} (the original letter at each position)")
     else:
         ax.set_xlabel(f"position in sequence {seq_id}")
     ax.set_ylabel("substituted letter")
@@ -311,14 +327,21 @@ def figure_network(prepared: Any) -> str:
 
     model = prepared.model
     try:
-        if dense_layers(one_network(model)[0])[0].weight.shape[1] > MAX_DIAGRAM_INPUTS:
+        n_inputs = dense_layers(one_network(model)[0])[0].weight.shape[1]
+        if n_inputs > MAX_DIAGRAM_INPUTS:
             raise ValueError("too many inputs to draw neuron by neuron")
-        picture = network(model, title="The trained network and its weights")
+        names = prepared.feature_names if len(prepared.feature_names) == n_inputs else None  # else: selected
+        picture = network(
+            model,
+            title="The trained network and its weights (each layer on its own scale)",
+            input_names=names,
+            per_layer_scale=True,
+        )
     except (TypeError, ValueError):  # e.g. a Conv1d, which the neuron diagram does not draw
         x = prepared.x
         what = f"{x.shape[1]} x {x.shape[2]}" if x.ndim == 3 else f"{x.shape[1]} features"
         picture = layer_chain(model, what)
-    return f'<div class="svg">{picture.svg}</div>'
+    return html('<div class="svg">{}</div>', Markup(picture.svg))  # built by viz._draw, escaped there
 
 
 # ==================================================================================================
@@ -326,7 +349,7 @@ def figure_network(prepared: Any) -> str:
 # ==================================================================================================
 
 
-def _section_summary(result: Any) -> str:
+def _section_summary(result: Any) -> Markup:
     p = result.prepared
     task = p.data.task
     metric, value = result.comparison["metric_label"], result.comparison["network"]
@@ -334,14 +357,14 @@ def _section_summary(result: Any) -> str:
     key_ci = _interval_text(result.test_ci.get(result.comparison["metric"]))
     samples = result.evaluation.get("samples", len(p.test_idx))
     cards = [
-        (f"{_fmt(value)}", f"test {metric} of the network{key_ci}"),
+        (_fmt(value), f"test {metric} of the network{key_ci}"),
         (
             _fmt(result.comparison["best_baseline_value"]),
-            f"test {metric}, best baseline ({_esc(result.comparison['best_baseline'] or 'n/a')})",
+            f"test {metric}, best baseline ({result.comparison['best_baseline'] or 'n/a'})",
         ),
-        (_esc(diag.verdict), "diagnosis of the learning curves"),
+        (diag.verdict, "diagnosis of the learning curves"),
         (
-            f"{samples}",
+            samples,
             "samples predicted out of fold (by networks that never saw them)"
             if p.folds
             else "held-out test samples (never seen in training)",
@@ -351,48 +374,52 @@ def _section_summary(result: Any) -> str:
         cards.insert(1, (_fmt(result.test_metrics["balanced_accuracy"]), "test balanced accuracy"))
     else:
         cards.insert(
-            1, (_fmt(result.test_metrics["mae"]), f"test mean absolute error ({_esc(p.data.target_name)})")
+            1, (_fmt(result.test_metrics["mae"]), f"test mean absolute error ({p.data.target_name})")
         )
     beats = result.comparison["network_beats_baseline"]
     cls = "good" if beats else ("bad" if beats is False else "")
-    html_cards = "".join(
-        f'<div class="card"><div class="big">{v}</div><div class="label">{label}</div></div>'
+    html_cards = join(
+        html('<div class="card"><div class="big">{}</div><div class="label">{}</div></div>', v, label)
         for v, label in cards
     )
-    return (
-        f'<div class="cards">{html_cards}</div>'
-        f"<p>Evaluation: {_esc(result.scheme_text)}.</p>"
-        f'<div class="verdict {cls}">{_esc(result.comparison["sentence"])}</div>' + _small_sample_html(result)
+    return html(
+        '<div class="cards">{}</div><p>Evaluation: {}.</p><div class="verdict {}">{}</div>{}',
+        html_cards,
+        result.scheme_text,
+        cls,
+        result.comparison["sentence"],
+        _small_sample_html(result),
     )
 
 
 def _interval_text(interval: Any) -> str:
-    """ " (95% interval 0.871 to 0.948)" for a card label, or "" without an interval."""
+    """ " (95% interval 0.871 to 0.948)" for a card label (plain text, escaped where it is placed), or ""
+    without an interval."""
     if not interval:
         return ""
     return f" (95% interval {_fmt(interval[0])} to {_fmt(interval[1])})"
 
 
-def _small_sample_html(result: Any) -> str:
+def _small_sample_html(result: Any) -> Markup:
     if not result.small_sample:
-        return ""
-    return f'<div class="verdict bad">{_esc(result.small_sample)}</div>'
+        return Markup("")
+    return html('<div class="verdict bad">{}</div>', result.small_sample)
 
 
 def _with_ci(value: Any, interval: Any) -> str:
-    """ "0.912 [0.871, 0.948]" (escaped text for a table cell)."""
+    """ "0.912 [0.871, 0.948]" (plain text for a table cell; :func:`_table` escapes it)."""
     from biograd.stats import format_interval
 
     if value is None:
         return "n/a"
-    return _esc(format_interval(float(value), interval))
+    return format_interval(float(value), interval)
 
 
-def _section_data(result: Any) -> str:
+def _section_data(result: Any) -> Markup:
     p = result.prepared
     d = p.data
     rows = [
-        ["source", _esc(d.source)],
+        ["source", d.source],
         ["kind", "one-hot " + d.kind.upper() + " sequences" if d.is_sequence else "table"],
         ["samples", d.n_samples],
         [
@@ -401,8 +428,9 @@ def _section_data(result: Any) -> str:
             if d.is_sequence
             else f"{len(p.feature_names)} features (from {d.features.shape[1]} columns)",
         ],
-        ["target", _esc(d.target_name) + f" ({d.task})"],
+        ["target", f"{d.target_name} ({d.task})"],
         _split_row(result),
+        ["grouping", _esc(d.grouping or "none: every sample is its own group (no duplicates found)")],
     ]
     if result.selection:
         kept = result.selection["kept"]
@@ -413,9 +441,26 @@ def _section_data(result: Any) -> str:
                 f"{result.selection['k']} of {len(p.feature_names)} per fold, those that best "
                 f"{'separate the classes' if d.task == 'classification' else 'track the target'} "
                 "(F test) on each fold's training rows; kept by every fold: "
-                + _esc(", ".join(always[:30]) + (" ..." if len(always) > 30 else "") or "none"),
+                + (", ".join(always[:30]) + (" ..." if len(always) > 30 else "") or "none"),
             ]
         )
+    if d.task == "classification" and len(d.target_names) == 2:
+        chosen = d.extra.get("positive_class")
+        rows.append(
+            [
+                "positive class",
+                _esc(str(d.target_names[1]))
+                + (
+                    " (chosen with --positive)"
+                    if chosen
+                    else " (a guess from the class names; choose it with --positive CLASS)"
+                )
+                + ": ROC and precision-recall curves and AUCs score this class",
+            ]
+        )
+    conflicts = (d.extra.get("duplicates") or {}).get("conflicting_removed")
+    if conflicts:
+        rows.append(["left out", f"{conflicts} identical samples with conflicting labels"])
     if not d.is_sequence:
         prep = p.preprocessing.get("table") or {}
         n_num, n_cat = len(prep.get("numeric", [])), len(prep.get("categorical", []))
@@ -431,7 +476,7 @@ def _section_data(result: Any) -> str:
                 + "; learned from the training rows only",
             ]
         )
-    out = f"<p>{_esc(d.description)}</p>" + _table(["property", "value"], rows)
+    out = html("<p>{}</p>", d.description) + _table(["property", "value"], rows)
     if d.task == "classification":
         counts = d.class_counts()
         out += figure_class_balance(list(counts), list(counts.values()))
@@ -441,6 +486,7 @@ def _section_data(result: Any) -> str:
 
 
 def _split_row(result: Any) -> list[str]:
+    """The "split" row of the data table (plain text cells; :func:`_table` escapes them)."""
     p, d = result.prepared, result.prepared.data
     stratified = " (stratified by class)" if d.task == "classification" else ""
     if not result.fold_summaries:
@@ -451,33 +497,39 @@ def _split_row(result: Any) -> list[str]:
     f = result.fold_summaries[0]
     return [
         "evaluation",
-        _esc(result.scheme_text)
-        + f"{stratified}. Each fold: about {f['train']} training / {f['validation']} validation (early "
-        f"stopping) / {f['test']} test samples; the saved model is the committee of the "
+        f"{result.scheme_text}{stratified}. Each fold: about {f['train']} training / {f['validation']} "
+        f"validation (early stopping) / {f['test']} test samples; the saved model is the committee of the "
         f"{len(result.fold_summaries)} fold networks",
     ]
 
 
-def _section_network(result: Any) -> str:
+def _section_network(result: Any) -> Markup:
     p = result.prepared
-    return (
-        f"<p><b>{_esc(p.architecture)}</b>: {_esc(p.why)}. "
-        f"<b>{p.n_parameters:,}</b> trainable parameters (weights and biases).</p>"
-        + figure_network(p)
-        + f"<p class='note'>Loss: {_esc(result.history.params.get('loss', ''))}"
-        + (
-            " on the standardized target (the model was rescaled to the target's units afterwards)"
-            if p.data.task == "regression"
-            else ""
-        )
-        + f". Optimizer {_esc(p.config.optimizer)}, learning rate {p.lr:g}, batch size {p.config.batch_size}"
-        + (f", weight decay {p.config.weight_decay:g}" if p.config.weight_decay else "")
-        + (f", dropout {p.config.dropout:g}" if p.config.dropout else "")
-        + ".</p>"
+    cfg = p.config
+    settings = (
+        f"Optimizer {cfg.optimizer}, learning rate {p.lr:g}, batch size {cfg.batch_size}"
+        + (f", weight decay {cfg.weight_decay:g}" if cfg.weight_decay else "")
+        + (f", dropout {cfg.dropout:g}" if cfg.dropout else "")
+    )
+    rescaled = (
+        " on the standardized target (the model was rescaled to the target's units afterwards)"
+        if p.data.task == "regression"
+        else ""
+    )
+    return html(
+        "<p><b>{}</b>: {}. <b>{}</b> trainable parameters (weights and biases).</p>{}"
+        "<p class='note'>Loss: {}{}. {}.</p>",
+        p.architecture,
+        p.why,
+        f"{p.n_parameters:,}",
+        figure_network(p),
+        result.history.params.get("loss", ""),
+        rescaled,
+        settings,
     )
 
 
-def _section_training(result: Any) -> str:
+def _section_training(result: Any) -> Markup:
     h = result.history
     metric = "accuracy" if result.prepared.data.task == "classification" else "r2"
     reason = {
@@ -494,23 +546,29 @@ def _section_training(result: Any) -> str:
     )
     diag = result.diagnosis
     cls = "good" if diag.verdict == "good fit" else "bad"
-    curves = figure_curves(h, metric) if h.epochs else "<p>No epoch finished.</p>"
-    which = ""
+    curves = figure_curves(h, metric) if h.epochs else Markup("<p>No epoch finished.</p>")
+    advice = html("<br><b>Advice:</b> {}", diag.advice) if diag.advice else Markup("")
+    which = Markup("")
     if result.fold_summaries:
-        epochs = ", ".join(str(f["epochs"]) for f in result.fold_summaries)
-        which = (
-            f"<p>The curves are those of the first fold's network (of {len(result.fold_summaries)}); "
-            f"epochs run per fold: {epochs}.</p>"
+        which = html(
+            "<p>The curves are those of the first fold's network (of {}); epochs run per fold: {}.</p>",
+            len(result.fold_summaries),
+            ", ".join(str(f["epochs"]) for f in result.fold_summaries),
         )
-    return (
-        f"{which}<p>Training {reason}.{restored}</p>{curves}"
-        f'<div class="verdict {cls}"><b>Diagnosis: {_esc(diag.verdict)}.</b> {_esc(diag.explanation)}'
-        + (f"<br><b>Advice:</b> {_esc(diag.advice)}" if diag.advice else "")
-        + "</div>"
+    return html(
+        '{}<p>Training {}.{}</p>{}<div class="verdict {}"><b>Diagnosis: {}.</b> {}{}</div>',
+        which,
+        reason,
+        restored,
+        curves,
+        cls,
+        diag.verdict,
+        diag.explanation,
+        advice,
     )
 
 
-def _section_test(result: Any) -> str:
+def _section_test(result: Any) -> Markup:
     p = result.prepared
     m = result.test_metrics
     out = result.test_output
@@ -532,39 +590,42 @@ def _section_test(result: Any) -> str:
             ],
             ["PR AUC (average precision)", "pr_auc", "precision averaged over recall levels"],
         ]
-        return (
-            _test_intro(result)
-            + _table(["metric", "value [95% interval]", "meaning"], _ci_rows(result, rows))
-            + _external_html(result)
-            + '<div class="figs"><div>'
-            + figure_confusion(m["confusion_matrix"], names)
-            + "</div></div>"
-            + figure_roc_pr(out["y_true"], out["proba"], names)
+        return html(
+            '{}{}{}<div class="figs"><div>{}</div></div>{}',
+            _test_intro(result),
+            _table(["metric", "value [95% interval]", "meaning"], _ci_rows(result, rows)),
+            _external_html(result),
+            figure_confusion(m["confusion_matrix"], names),
+            figure_roc_pr(out["y_true"], out["proba"], names),
         )
     rows = [
         ["R^2", "r2", "share of the target's variance explained (1 perfect, 0 = predicting the mean)"],
-        ["MAE", "mae", f"mean absolute error, in units of {_esc(p.data.target_name)}"],
+        ["MAE", "mae", f"mean absolute error, in units of {p.data.target_name}"],  # escaped by _table
         ["RMSE", "rmse", "root mean squared error (large errors weigh more)"],
         ["Pearson r", "pearson_r", "correlation of predicted with true values"],
     ]
-    return (
-        _test_intro(result)
-        + _table(["metric", "value [95% interval]", "meaning"], _ci_rows(result, rows))
-        + _external_html(result)
-    ) + figure_pred_vs_true(out["y_true"], out["y_pred"], p.data.target_name)
+    return html(
+        "{}{}{}{}",
+        _test_intro(result),
+        _table(["metric", "value [95% interval]", "meaning"], _ci_rows(result, rows)),
+        _external_html(result),
+        figure_pred_vs_true(out["y_true"], out["y_pred"], p.data.target_name),
+    )
 
 
-def _test_intro(result: Any) -> str:
+def _test_intro(result: Any) -> Markup:
     samples = result.evaluation.get("samples", len(result.prepared.test_idx))
     where = (
-        f"the out-of-fold predictions of all {samples} samples ({_esc(result.scheme_text)})"
+        f"the out-of-fold predictions of all {samples} samples ({result.scheme_text})"
         if result.prepared.folds
         else f"{samples} held-out test samples, never used in training"
     )
-    return (
-        f"<p>Computed on {where}. The interval in brackets is a 95% bootstrap interval: resampling the "
+    return html(
+        "<p>Computed on {}. The interval in brackets is a 95% bootstrap interval: resampling the "
         "samples (within each class) 2,000 times, the figure stayed in that range 95% of the time. A wide "
-        "interval means the data cannot pin the figure down.</p>" + _small_sample_html(result)
+        "interval means the data cannot pin the figure down.</p>{}",
+        where,
+        _small_sample_html(result),
     )
 
 
@@ -574,10 +635,10 @@ def _ci_rows(result: Any, rows: list[list[str]]) -> list[list[str]]:
     return [[name, _with_ci(m.get(key), ci.get(key)), meaning] for name, key, meaning in rows]
 
 
-def _external_html(result: Any) -> str:
+def _external_html(result: Any) -> Markup:
     ext = result.external_test
     if not ext:
-        return ""
+        return Markup("")
     keys = (
         ["accuracy", "balanced_accuracy", "roc_auc", "pr_auc"]
         if result.prepared.data.task == "classification"
@@ -585,18 +646,22 @@ def _external_html(result: Any) -> str:
     )
     row = [_with_ci(ext["metrics"].get(k), ext["ci"].get(k)) for k in keys]
     note = (
-        f'<div class="verdict bad">{_esc(ext["small_sample_warning"])}</div>'
+        html('<div class="verdict bad">{}</div>', ext["small_sample_warning"])
         if ext["small_sample_warning"]
-        else ""
+        else Markup("")
     )
-    return (
-        f"<h3>External test set</h3><p>{_esc(ext['source'])}: {ext['samples']} samples scored once by the "
-        "saved model. They influenced neither training nor any choice, so these are the figures to quote "
-        "for new samples like them.</p>" + _table(["data", *keys], [["external test set", *row]]) + note
+    return html(
+        "<h3>External test set</h3><p>{}: {} samples scored once by the saved model. They influenced "
+        "neither training nor any choice, so these are the figures to quote for new samples like them.</p>"
+        "{}{}",
+        ext["source"],
+        ext["samples"],
+        _table(["data", *keys], [["external test set", *row]]),
+        note,
     )
 
 
-def _section_baselines(result: Any) -> str:
+def _section_baselines(result: Any) -> Markup:
     task = result.prepared.data.task
     if task == "classification":
         header = ["model", "accuracy", "balanced accuracy", "ROC AUC", "PR AUC"]
@@ -604,91 +669,96 @@ def _section_baselines(result: Any) -> str:
     else:
         header = ["model", "R^2", "MAE", "RMSE"]
         keys = ["r2", "mae", "rmse"]
-    rows = [["<b>biograd network</b>", *[result.test_metrics.get(k) for k in keys]]]
+    rows = [[Markup("<b>biograd network</b>"), *[result.test_metrics.get(k) for k in keys]]]
     classes = ["net"]
     best = result.comparison["best_baseline"]
     for name, values in result.baselines.items():
-        rows.append([_esc(name), *[values.get(k) for k in keys]])
+        rows.append([name, *[values.get(k) for k in keys]])
         classes.append("best" if name == best else "")
     seq = (
-        " Sequences are given to them as flattened one-hot vectors."
+        " Sequences are given to them as flattened one-hot vectors; the k-mer composition models see only"
+        " each sequence's letter (and k-mer) frequencies."
         if result.prepared.data.is_sequence
         else ""
     )
-    return (
+    return html(
         "<p>Classical models from scikit-learn, trained on the same rows and scored on the same samples"
-        + (" (the same folds; out-of-fold predictions)" if result.prepared.folds else "")
-        + f".{seq} The verdict compares the network with the best of them on the same samples: the "
-        "difference of the key figure with its 95% bootstrap interval; only an interval entirely above zero "
-        "says the network is better. If a simple model does as well, prefer it: it is faster, and easier to "
-        "explain.</p>"
-        + _table(header, rows, classes)
-        + f'<div class="verdict {"good" if result.comparison["network_beats_baseline"] else "bad"}">'
-        f"{_esc(result.comparison['sentence'])}</div>"
+        "{}.{} The verdict compares the network with the best of them on the same samples: the difference "
+        "of the key figure with its 95% bootstrap interval; only an interval entirely above zero says the "
+        "network is better. If a simple model does as well, prefer it: it is faster, and easier to "
+        'explain.</p>{}<div class="verdict {}">{}</div>',
+        " (the same folds; out-of-fold predictions)" if result.prepared.folds else "",
+        seq,
+        _table(header, rows, classes),
+        "good" if result.comparison["network_beats_baseline"] else "bad",
+        result.comparison["sentence"],
     )
 
 
-def _section_importance(result: Any) -> str:
+def _section_importance(result: Any) -> Markup:
     p = result.prepared
     imp = result.importance
     if imp is None:
-        return "<p>Not computed.</p>"
+        return Markup("<p>Not computed.</p>")
     if not p.data.is_sequence:
         return _table_importance(result, imp)
     from biograd.bio.sequences import ALPHABETS
 
     alphabet = ALPHABETS[p.data.kind]
     parts = [
-        "<p>Integrated gradients (baseline: an empty sequence) on the correctly predicted test sequences. "
-        "Each sequence is explained towards the class it is predicted as: a positive attribution pushes "
-        f"towards that class. Each sequence's most important {imp.window}-letter window is listed; "
-        "sequences are grouped by predicted class, the most confident first. This shows what the "
-        "<i>network</i> uses, which is not proof of biological cause.</p>"
+        html(
+            "<p>Integrated gradients (baseline: an empty sequence) on the correctly predicted test "
+            "sequences. Each sequence is explained towards the class it is predicted as: a positive "
+            "attribution pushes towards that class. Each sequence's most important {}-letter window is "
+            "listed; sequences are grouped by predicted class, the most confident first. This shows what "
+            "the <i>network</i> uses, which is not proof of biological cause.</p>",
+            imp.window,
+        )
     ]
     if imp.members > 1:
         parts.append(
-            f"<p>The model is a committee of {imp.members} networks: the attributions and the in-silico "
-            "mutagenesis are each member's, averaged over the members.</p>"
+            html(
+                "<p>The model is a committee of {} networks: the attributions and the in-silico "
+                "mutagenesis are each member's, averaged over the members.</p>",
+                imp.members,
+            )
         )
     for group in imp.groups:
         name = group.class_name
         title = (
-            f"Sequences predicted as {_esc(name)} ({group.n})"
+            f"Sequences predicted as {name} ({group.n})"
             if name is not None
-            else f"The sequences with the highest predicted {_esc(p.data.target_name)}"
+            else f"The sequences with the highest predicted {p.data.target_name}"
         )
-        parts.append(f"<h3>{title}</h3>")
+        parts.append(html("<h3>{}</h3>", title))
         if not group.n:
-            parts.append("<p>None.</p>")
+            parts.append(Markup("<p>None.</p>"))
             continue
         sites = group.sites[:12]
         rows = [
             [
-                _esc(s["id"]),
+                s["id"],
                 *([float(s["probability"])] if name is not None else []),
                 float(s["score"]),
                 f"{s['start']}-{s['end']}",
-                f'<span class="seq">{_esc(s["site"])}</span>',
+                html('<span class="seq">{}</span>', s["site"]),
                 float(s["site_attribution"]),
             ]
             for s in sites
         ]
         common = group.common_sites()
         if common:
-            parts.append(
-                "<p>Most frequent top sites (a candidate motif): "
-                + ", ".join(f'<span class="seq">{_esc(k)}</span> ({n}x)' for k, n in common)
-                + "</p>"
-            )
+            listed = join((html('<span class="seq">{}</span> ({}x)', k, n) for k, n in common), ", ")
+            parts.append(html("<p>Most frequent top sites (a candidate motif): {}</p>", listed))
         parts.append(figure_sequence_map(imp, group, alphabet))
-        header = ["sequence", *([f"P({_esc(name)})"] if name is not None else []), "score", "top site"]
+        header = ["sequence", *([f"P({name})"] if name is not None else []), "score", "top site"]
         parts.append(_table([*header, "site", "site attribution"], rows))
         if group.ism is not None:
             parts.append(figure_ism(group.ism, alphabet, group.top_sequences[0], group.top_ids[0], name))
-    return "".join(parts)
+    return join(parts)
 
 
-def _table_importance(result: Any, imp: Any) -> str:
+def _table_importance(result: Any, imp: Any) -> Markup:
     p = result.prepared
     ranking = imp.ranking
     head = ranking.head(20)
@@ -697,9 +767,9 @@ def _table_importance(result: Any, imp: Any) -> str:
     if per_class:
         scored = "each sample's predicted class's logit"
     elif towards is not None:
-        scored = f"the log-odds of {_esc(towards)}"
+        scored = f"the log-odds of {towards}"
     else:
-        scored = f"the predicted {_esc(p.data.target_name)}"
+        scored = f"the predicted {p.data.target_name}"
         towards = f"a higher {p.data.target_name}"
     from biograd.explain.predictions import STABILITY_TOP, UNSTABLE_BELOW, UNSTABLE_TEXT
 
@@ -707,25 +777,27 @@ def _table_importance(result: Any, imp: Any) -> str:
     rows, classes = [], []
     for _, r in head.iterrows():
         if committee and imp.is_unstable(r["feature"]):
-            effect = f"<b>{UNSTABLE_TEXT}</b>"
+            effect = html("<b>{}</b>", UNSTABLE_TEXT)
         elif per_class:
             best = max(per_class, key=lambda c: r[c])
             effect = _direction(float(r[best]), best[len("direction_") :], "most towards")
         else:
             effect = _direction(float(r["direction"]), towards)
         stability = [float(r["stability"])] if committee else []
-        rows.append(
-            [int(r["rank"]), _esc(r["feature"]), float(r["mean_abs_attribution"]), *stability, effect]
-        )
+        rows.append([int(r["rank"]), r["feature"], float(r["mean_abs_attribution"]), *stability, effect])
         classes.append("unstable" if committee and imp.is_unstable(r["feature"]) else "")
     used = imp.used("test samples")
-    note = ""
+    note = Markup("")
     if committee:
-        note = (
-            f"<p>The model is a committee of {imp.members} networks: each member is explained and the "
-            "attributions are averaged. <i>Stability</i> is the share of members that rank the feature "
-            f"among their top {STABILITY_TOP}; below {UNSTABLE_BELOW} the members disagree about it, and it "
-            f"is marked <b>{UNSTABLE_TEXT}</b>: another training run could rank it anywhere.</p>"
+        note = html(
+            "<p>The model is a committee of {} networks: each member is explained and the attributions "
+            "are averaged. <i>Stability</i> is the share of members that rank the feature among their top "
+            "{}; below {} the members disagree about it, and it is marked <b>{}</b>: another training run "
+            "could rank it anywhere.</p>",
+            imp.members,
+            STABILITY_TOP,
+            UNSTABLE_BELOW,
+            UNSTABLE_TEXT,
         )
         ranking = ranking.assign(
             feature=[f"{f} (unstable)" if imp.is_unstable(f) else str(f) for f in ranking["feature"]]
@@ -737,55 +809,70 @@ def _table_importance(result: Any, imp: Any) -> str:
         *(["stability"] if committee else []),
         "effect of higher values",
     ]
-    return (
-        f"<p>Integrated gradients on {used}: how much each input moved {scored} away from that of an "
-        "average sample. Features are ranked by the mean absolute attribution. The effect of higher "
-        "values is the correlation, across samples, between a feature's value and its attribution"
-        + (" to each class's logit (the class it raises most is named)" if per_class else "")
-        + ". This shows what the <i>network</i> uses, which is not proof of biological cause.</p>"
-        + note
-        + figure_feature_ranking(ranking, None if per_class else towards)
-        + _table(header, rows, classes if committee else None)
+    each = " to each class's logit (the class it raises most is named)" if per_class else ""
+    return html(
+        "<p>Integrated gradients on {}: how much each input moved {} away from that of an average sample. "
+        "Features are ranked by the mean absolute attribution. The effect of higher values is the "
+        "correlation, across samples, between a feature's value and its attribution{}. This shows what the "
+        "<i>network</i> uses, which is not proof of biological cause.</p>{}{}{}",
+        used,
+        scored,
+        each,
+        note,
+        figure_feature_ranking(
+            ranking,
+            None if per_class else towards,
+            units=f"units of {p.data.target_name}" if p.data.task == "regression" else "logit units",
+        ),
+        _table(header, rows, classes if committee else None),
     )
 
 
 def _direction(corr: float, towards: str, word: str | None = None) -> str:
+    """Plain text (the table escapes it): how a feature's value relates to its attribution."""
     strength = "strongly " if abs(corr) > 0.7 else ("" if abs(corr) > 0.3 else "weakly / mixed: ")
     arrow = word or ("towards" if corr >= 0 else "away from")
-    return f"{strength}{arrow} {_esc(towards)} (r = {corr:+.2f})"
+    return f"{strength}{arrow} {towards} (r = {corr:+.2f})"
 
 
-def _section_reproducibility(result: Any) -> str:
+def _section_reproducibility(result: Any) -> Markup:
     p = result.prepared
     cfg = p.config.as_dict()
     cfg["lr"] = p.lr
     if cfg.get("hidden") is None:
         cfg["hidden"] = "default"
-    cfg_rows = [[_esc(k), _esc(v)] for k, v in cfg.items()]
-    versions = ", ".join(f"{_esc(k)} {_esc(v)}" for k, v in result.versions.items())
-    return (
-        f"<p>Command:</p><pre>{_esc(result.command or '(called from Python)')}</pre>"
-        f"<p>Seed <b>{p.config.seed}</b> fixes the split, the starting weights, the shuffling and dropout: "
-        f"the same command on the same data gives the same network. Training took {result.seconds:.1f} s.</p>"
-        f"<p>Versions: {versions}.</p>" + _table(["setting", "value"], cfg_rows)
+    cfg_rows = [[str(k), str(v)] for k, v in cfg.items()]
+    versions = ", ".join(f"{k} {v}" for k, v in result.versions.items())
+    return html(
+        "<p>Command:</p><pre>{}</pre><p>Seed <b>{}</b> fixes the split, the starting weights, the "
+        "shuffling and dropout: the same command on the same data gives the same network. Training took "
+        "{:.1f} s.</p><p>Versions: {}.</p>{}",
+        result.command or "(called from Python)",
+        p.config.seed,
+        result.seconds,
+        versions,
+        _table(["setting", "value"], cfg_rows),
     )
 
 
 def render_report(result: Any) -> str:
-    """The whole report as one HTML string (figures embedded; no external resources)."""
+    """The whole report as one HTML string (figures embedded; no external resources). Every value from
+    the data (names, labels, IDs, paths) reaches the page through :mod:`biograd.viz.markup`."""
     p = result.prepared
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     title = f"biograd: {p.data.name} ({p.data.task})"
     banner = (
-        '<div class="banner">INTERRUPTED: training was stopped with Ctrl-C. The model holds the best '
-        "weights seen so far; the numbers below describe that model.</div>"
+        Markup(
+            '<div class="banner">INTERRUPTED: training was stopped with Ctrl-C. The model holds the best '
+            "weights seen so far; the numbers below describe that model.</div>"
+        )
         if result.interrupted
-        else ""
+        else Markup("")
     )
     warnings_html = (
-        "<h3>Warnings</h3><ul>" + "".join(f"<li>{_esc(w)}</li>" for w in result.warnings) + "</ul>"
+        html("<h3>Warnings</h3><ul>{}</ul>", join(html("<li>{}</li>", w) for w in result.warnings))
         if result.warnings
-        else ""
+        else Markup("")
     )
     sections = [
         ("At a glance", _section_summary(result) + warnings_html),
@@ -797,12 +884,19 @@ def render_report(result: Any) -> str:
         ("6. What drove the predictions", _section_importance(result)),
         ("7. Reproducibility", _section_reproducibility(result)),
     ]
-    body = "".join(f"<h2>{_esc(t)}</h2>{content}" for t, content in sections)
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_esc(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{_esc(title)}</h1><p class='sub'>{_esc(p.architecture)} &middot; {when} &middot; "
-        f"stop reason: {_esc(result.history.stop_reason)}</p>{banner}{body}"
+    body = join(html("<h2>{}</h2>{}", t, content) for t, content in sections)
+    page = html(
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{}</title><style>{}</style>'
+        "</head><body><h1>{}</h1><p class='sub'>{} &middot; {} &middot; stop reason: {}</p>{}{}"
         "<p class='note'>Written by biograd. Everything on this page (figures included) is in this one "
-        "file.</p></body></html>"
+        "file.</p></body></html>",
+        title,
+        Markup(CSS),
+        title,
+        p.architecture,
+        when,
+        result.history.stop_reason,
+        banner,
+        body,
     )
+    return str(page)

@@ -395,6 +395,7 @@ class Shift:
     shifted: list[tuple[str, float]]  # (feature, batch mean shift in training SDs), largest first
     outside_share: float  # share of new samples with a feature outside the training range
     outside_features: list[tuple[str, float]]  # (feature, share of samples outside its range)
+    outside_samples: np.ndarray | None = None  # per new sample: any feature outside the training range
 
     @property
     def any(self) -> bool:
@@ -467,4 +468,4 @@ def check_shift(profile: Profile, x: Any) -> Shift:
         key=lambda t: -t[1],
     )
     outside_share = float(outside.any(axis=1).mean()) if n else 0.0
-    return Shift(n, shifted, outside_share, outside_features)
+    return Shift(n, shifted, outside_share, outside_features, outside.any(axis=1))

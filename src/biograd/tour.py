@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import html
 import io
 import re
 import time
@@ -34,6 +33,7 @@ from biograd.tensor import tensor
 from biograd.tracing import Trace
 from biograd.training import ConvergenceWarning, EarlyStopping, fit, predict
 from biograd.viz._draw import BLUE, GREEN, ORANGE, Picture, html_page
+from biograd.viz.markup import Markup, html, join
 
 TUTORIALS = "docs/tutorials"
 
@@ -66,7 +66,7 @@ def _img(picture: Any, alt: str) -> str:
         buf = io.BytesIO()
         picture.savefig(buf, format="png", dpi=96, facecolor="white")
         uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img src="{uri}" alt="{html.escape(alt, quote=True)}">'
+    return html('<img src="{}" alt="{}">', uri, alt)
 
 
 def _figure(width: float = 6.5, height: float = 4.0, ncols: int = 1):
@@ -247,9 +247,9 @@ def _step_layers(seed: int, shared: dict[str, Any]) -> Step:
         "<p>A layer is many neurons side by side; a network stacks layers. Each line in the picture is "
         "one weight, and each neuron also has a bias: MLP([4, 5, 3, 1]) has 9 neurons but "
         "4·5+5 + 5·3+3 + 3·1+1 = 47 parameters.</p>"
-        f"<p>A network for the breast-cancer table, MLP([30, 16, 8, 1]), has {report.total_neurons} "
+        f"<p>A network for the breast-cancer table, MLP([30, 16, 8, 1]), has {report.total_neurons:d} "
         f"neurons and {report.total_parameters:,} parameters ({report.total_weights:,} weights + "
-        f"{report.total_biases} biases). Parameters, not neurons, are what must be learned from your "
+        f"{report.total_biases:d} biases). Parameters, not neurons, are what must be learned from your "
         "samples.</p>"
     )
     picture = viz.network(small, title="MLP([4, 5, 3, 1]): circles are neurons, lines are weights")
@@ -351,7 +351,7 @@ def _step_backprop(seed: int, shared: dict[str, Any]) -> Step:
         "and mean texture, standardized): the loss (p = sigmoid(ŷ), L = −log p, dL/dŷ = p − y), the error "
         "δ = dL/dz sent back through the output "
         f"neuron, and the weights after w ← w − lr·dL/dw. The loss falls from {steps.numbers['loss']:.3f} to "
-        f"{steps.numbers['loss_after']:.3f}. Step through all {len(steps.frames)} frames of the same "
+        f"{steps.numbers['loss_after']:.3f}. Step through all {len(steps.frames):d} frames of the same "
         "step in the interactive page after the pictures (buttons, slider or ← → keys); "
         '<code>viz.backprop(...).save("step.html")</code> writes it for your own sample.</p>'
         "<p>To watch many such steps live, run <code>biograd playground</code> in a terminal: a network "
@@ -359,8 +359,11 @@ def _step_backprop(seed: int, shared: dict[str, Any]) -> Step:
         "δ, dL/dw and the update) for the current step.</p>"
     )
     figures.append(
-        f'<iframe class="stepper" title="backpropagation, step by step" sandbox="allow-scripts" '
-        f'srcdoc="{html.escape(steps.to_html(), quote=True)}"></iframe>'
+        html(
+            '<iframe class="stepper" title="backpropagation, step by step" sandbox="allow-scripts" '
+            'srcdoc="{}"></iframe>',
+            steps.to_html(),  # the whole page, escaped into the attribute
+        )
     )
     facts = {"grad": float(x.grad), "loss": steps.numbers["loss"], "loss_after": steps.numbers["loss_after"]}
     return Step(6, "The chain rule and backpropagation", text, figures, "06", facts)
@@ -414,21 +417,28 @@ def _step_optimizers(seed: int, shared: dict[str, Any]) -> Step:
         if found:
             finals[found[1]] = (float(found[2]), float(found[3]))
     ranked = sorted(finals, key=lambda name: finals[name][1])
-    order = " &lt; ".join(f"{name} {finals[name][1]:.3g}" for name in ranked)
+    order = join((f"{name} {finals[name][1]:.3g}" for name in ranked), " &lt; ")
     rates = ", ".join(f"{name} {finals[name][0]:g}" for name in finals)
-    text = (
+    text = html(
         "<p>An optimizer turns gradients into weight changes. Plain <b>SGD</b> steps along −gradient "
         "(in PyTorch and biograd, SGD names this rule whatever the batch size). <b>Momentum</b> keeps a "
         "velocity v ← μ·v + g, a running sum that grows to g/(1 − μ) while the gradient keeps its "
         "direction, and overshoots where the valley turns. <b>Adam</b> divides a running average of the "
         "gradient by the square root of a running average of its square, so each weight moves about lr "
         "per step whatever the gradient's size.</p>"
-        f"<p>Top: a narrow valley, {len(paths.axes[0].lines[0].get_xdata()) - 1} steps each, with each "
-        f"optimizer's own learning rate ({rates}). Final losses: {order}; here {ranked[0]} ends lowest "
-        f"and {ranked[-1]} highest (momentum loops around the minimum). One surface is not a ranking.</p>"
-        f"<p>Bottom: the breast-cancer data, same lr 0.01 for all, after 15 epochs: SGD {last['SGD']:.3f}, "
-        f"momentum {last['SGD + momentum 0.9']:.3f}, Adam {last['Adam']:.3f}: with a gradient that keeps "
-        "its direction, momentum and Adam get much further.</p>"
+        "<p>Top: a narrow valley, {} steps each, with each optimizer's own learning rate ({}). Final "
+        "losses: {}; here {} ends lowest and {} highest (momentum loops around the minimum). One surface "
+        "is not a ranking.</p><p>Bottom: the breast-cancer data, same lr 0.01 for all, after 15 epochs: "
+        "SGD {:.3f}, momentum {:.3f}, Adam {:.3f}: with a gradient that keeps its direction, momentum and "
+        "Adam get much further.</p>",
+        len(paths.axes[0].lines[0].get_xdata()) - 1,
+        rates,
+        order,
+        ranked[0],
+        ranked[-1],
+        last["SGD"],
+        last["SGD + momentum 0.9"],
+        last["Adam"],
     )
     figures = [_img(paths, "optimizer paths"), _img(fig, "optimizers on breast cancer")]
     last = {**last, "paths_ranked": ranked}
@@ -465,15 +475,22 @@ def _step_overfitting(seed: int, shared: dict[str, Any]) -> Step:
     _, dropout = run(dropout=0.5)
     _, decay = run(weight_decay=0.1)
     verdict = history.diagnose()
-    text = (
+    text = html(
         "<p><b>Underfitting</b>: too simple a model, bad everywhere. <b>Overfitting</b>: the model "
         "memorizes its training samples, noise included, and fails on new ones. The training loss alone "
         "cannot tell them apart; held-out samples can (top: same 14 points, three model sizes).</p>"
-        f"<p>On diabetes progression, a network with about 18,000 parameters trained on {len(tr)} patients "
+        "<p>On diabetes progression, a network with about 18,000 parameters trained on {} patients "
         "overfits: the validation loss turns back up while the training loss keeps falling (bottom). "
-        f"<code>history.diagnose()</code> says: <i>{html.escape(str(verdict))}</i></p>"
-        f"<p>Error on {len(test)} test patients (MSE of standardized progression): no remedy {plain:.3f}; "
-        f"early stopping {early:.3f}; dropout 0.5 {dropout:.3f}; weight decay 0.1 {decay:.3f}.</p>"
+        "<code>history.diagnose()</code> says: <i>{}</i></p>"
+        "<p>Error on {} test patients (MSE of standardized progression): no remedy {:.3f}; early stopping "
+        "{:.3f}; dropout 0.5 {:.3f}; weight decay 0.1 {:.3f}.</p>",
+        len(tr),
+        str(verdict),
+        len(test),
+        plain,
+        early,
+        dropout,
+        decay,
     )
     figures = [
         _img(viz.fitting_regimes(seed=seed), "underfitting, good fit, overfitting"),
@@ -503,16 +520,18 @@ def _step_motifs(seed: int, shared: dict[str, Any]) -> Step:
     filters = cnn[0].weight.data
     strongest = int(np.argmax(cnn[3].weight.data.ravel()))
     consensus = "".join("ACGT"[i] for i in filters[strongest].argmax(axis=0))
-    text = (
+    text = html(
         "<p>The convolutional network of step 1 had 8 filters of 12 bases sliding along each sequence, "
         "and kept each filter's best match anywhere (global max pooling). Which bases did it use? "
         "Integrated gradients share the network's score among the input bases (the shares add up to "
-        "score(sequence) − score(all zeros)): "
-        f"for {hits:.0%} of these test sequences the most important base lies inside the planted motif, "
-        "which the network was never told about.</p>"
-        f"<p>Its most influential filter reads <code>{consensus}</code> (strongest base at each position); "
-        f"the planted motif is <code>{dna.extra['motif']}</code>. With your own FASTA file: "
-        "<code>biograd train my.fa --labels labels.csv --out runs/mine</code>.</p>"
+        "score(sequence) − score(all zeros)): for {:.0%} of these test sequences the most important base "
+        "lies inside the planted motif, which the network was never told about.</p><p>Its most "
+        "influential filter reads <code>{}</code> (strongest base at each position); the planted motif is "
+        "<code>{}</code>. With your own FASTA file: "
+        "<code>biograd train my.fa --labels labels.csv --out runs/mine</code>.</p>",
+        hits,
+        consensus,
+        dna.extra["motif"],
     )
     facts = {"hits": hits, "consensus": consensus}
     return Step(10, "Your own data: a motif in DNA", text, [_img(fig, "attributions per base")], "10", facts)
@@ -595,30 +614,44 @@ footer{margin-top:32px;font-size:85%;color:#666;border-top:1px solid #ddd;paddin
 
 def render(steps: list[Step], seed: int = 0) -> str:
     """The tour as one self-contained HTML page (no scripts, no external files)."""
-    nav = "".join(f'<li><a href="#step-{s.number}">{html.escape(s.title)}</a></li>' for s in steps)
+    nav = join(html('<li><a href="#step-{}">{}</a></li>', s.number, s.title) for s in steps)
     sections = []
     for s in steps:
-        figures = "".join(f"<figure>{img}</figure>" for img in s.figures)
+        figures = join(html("<figure>{}</figure>", Markup(img)) for img in s.figures)  # built by _img
         more = (
-            f'<p class="more">Go deeper, and run it yourself: tutorial {s.number}, '
-            f"<code>{TUTORIALS}/{TUTORIAL_FILES[s.tutorial]}</code>.</p>"
+            html(
+                '<p class="more">Go deeper, and run it yourself: tutorial {}, <code>{}/{}</code>.</p>',
+                s.number,
+                TUTORIALS,
+                TUTORIAL_FILES[s.tutorial],
+            )
             if s.tutorial in TUTORIAL_FILES
-            else ""
+            else Markup("")
         )
         sections.append(
-            f'<section id="step-{s.number}"><h2><span class="n">{s.number}.</span>{html.escape(s.title)}</h2>'
-            f"{s.text}{figures}{more}</section>"
+            html(
+                '<section id="step-{0}"><h2><span class="n">{0}.</span>{1}</h2>{2}{3}{4}</section>',
+                s.number,
+                s.title,
+                Markup(s.text),  # the step's own text, written in this module
+                figures,
+                more,
+            )
         )
     total = sum(s.seconds for s in steps)
-    body = (
+    body = html(
         "<h1>The guided tour of biograd</h1>"
         '<p class="lead">The basics of deep learning in ten steps, from a single neuron to a network that '
         "finds a motif in DNA. Every number and picture below was computed just now by biograd's own "
         "engine on small biological data sets. The notebooks in <code>docs/tutorials</code> walk the same "
-        "path with code you can change.</p>"
-        f"<nav><ol>{nav}</ol></nav>{''.join(sections)}"
-        f"<footer>biograd {html.escape(__version__)}, seed {seed}; the ten steps took {total:.0f} s. "
-        "Made with <code>biograd tour</code>.</footer>"
+        "path with code you can change.</p><nav><ol>{}</ol></nav>{}"
+        "<footer>biograd {}, seed {}; the ten steps took {:.0f} s. Made with <code>biograd tour</code>."
+        "</footer>",
+        nav,
+        join(sections),
+        __version__,
+        seed,
+        total,
     )
     return html_page("The guided tour of biograd", body, css=_CSS)
 

@@ -45,6 +45,10 @@ class Dataset:
         source: where the data were read from (a path, or "bundled dataset 'motifs'").
         input_format: "csv", "fasta", "h5ad" or "dataset" (bundled).
         layer: the .h5ad layer read instead of X, or None.
+        groups: one group label per sample (a patient, a donor, a sequence family, the first of a set of
+            identical samples), or None: samples of one group are never split between training and test.
+            The one source of the grouping for every split (holdout and cross-validation).
+        grouping: how ``groups`` were made, in one sentence for the report ("" when there are none).
     """
 
     x: np.ndarray | None
@@ -64,6 +68,8 @@ class Dataset:
     source: str = ""
     input_format: str = ""
     layer: str | None = None
+    groups: np.ndarray | None = None
+    grouping: str = ""
 
     @property
     def n_samples(self) -> int:

@@ -14,7 +14,7 @@ all in training or all in test.
 
 from __future__ import annotations
 
-from collections import Counter
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,14 +186,13 @@ def cluster_sequences(
         own = kmers[i]
         best = -1
         if len(own):
-            hits: Counter[int] = Counter()
-            for km in own.tolist():
-                hits.update(index.get(km, ()))
-            need = min_shared * len(own)
-            for c, shared in sorted(hits.items()):
-                if shared >= need:
-                    best = c
-                    break
+            # every cluster id once per k-mer it shares with this sequence, counted in one bincount
+            hits = np.fromiter(
+                itertools.chain.from_iterable(index.get(km, ()) for km in own.tolist()), dtype=np.int64
+            )
+            if hits.size:
+                enough = np.flatnonzero(np.bincount(hits) >= min_shared * len(own))
+                best = int(enough[0]) if enough.size else -1
         if best < 0:
             best = n_clusters
             n_clusters += 1
@@ -202,3 +201,40 @@ def cluster_sequences(
         cluster[i] = best
         exact[key] = best
     return cluster
+
+
+def connected_groups(*labelings: Any) -> np.ndarray:
+    """One group index per sample (0, 1, ... in order of first appearance) joining every labeling given:
+    two samples share a group when any labeling puts them together, directly or through a chain (a
+    patient's duplicated row copied into another patient's rows joins both patients). ``None`` labelings
+    are skipped.
+
+    >>> connected_groups(["a", "a", "b", "c"], [0, 1, 1, 2]).tolist()
+    [0, 0, 0, 1]
+    """
+    given = [np.asarray(lab) for lab in labelings if lab is not None]
+    if not given:
+        raise ValueError("connected_groups needs at least one labeling.")
+    n = len(given[0])
+    if any(len(lab) != n for lab in given):
+        raise ValueError(f"Every labeling needs one label per sample ({n}); got {[len(g) for g in given]}.")
+    parent = np.arange(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    for lab in given:
+        first: dict[Any, int] = {}
+        for i, value in enumerate(lab.tolist()):
+            j = first.setdefault(value, i)
+            if j != i:
+                a, b = root(i), root(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    roots = np.array([root(i) for i in range(n)])
+    _, first_seen, inverse = np.unique(roots, return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first_seen))
+    return rank[inverse].astype(np.int64)

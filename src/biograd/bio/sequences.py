@@ -94,8 +94,10 @@ def one_hot(
     Args:
         seqs: the sequences (lowercase soft-masked letters are read as uppercase).
         alphabet: "dna", "rna" or "protein".
-        length: the length of the output. Default: the longest sequence. Shorter sequences are padded
-            with all-zero columns at the end, longer ones trimmed at the end; a warning says how many.
+        length: the length of the output. Default: the longest sequence, unless some are far longer than
+            the rest (more than 10 times the 90th percentile and 1000 letters: an error naming them, rather
+            than padding all to their length). Shorter sequences are padded with all-zero columns at the
+            end, longer ones trimmed at the end; a warning says how many.
         ids: names used in error messages (FASTA record IDs); default "sequence 1", "sequence 2", ...
         ambiguous: how IUPAC ambiguity codes are encoded. "fractional" (default) spreads 1 over the
             letters a code stands for (DNA: N = 0.25 each of A, C, G, T; R = A or G = 0.5 each; protein:
@@ -103,7 +105,8 @@ def one_hot(
             Gaps ("-" or ".") are always all-zero columns.
 
     Raises:
-        DataError: a letter that is not in the alphabet, naming the sequence and the position.
+        DataError: a letter that is not in the alphabet, naming the sequence and the position; a sequence
+            far longer than the rest (with the default length); an array beyond MAX_ONE_HOT_BYTES.
     """
     if isinstance(seqs, str):
         seqs = [seqs]
@@ -125,10 +128,20 @@ def one_hot(
         seqs = _strip_stops(seqs, stacklevel=2)
     lengths = np.array([len(s) for s in seqs])
     if length is None:
+        _check_length_outliers(lengths, ids)
         length = int(lengths.max())
     elif isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
         raise ValueError(f"The 'length' parameter of one_hot must be an int >= 1. Got {length!r} instead.")
     table, allowed = _lookup_table(alphabet, ambiguous)
+    n_bytes = len(seqs) * length * table.shape[1] * 4
+    if n_bytes > MAX_ONE_HOT_BYTES:
+        from biograd.io import size_text
+
+        raise DataError(
+            f"One-hot encoding {len(seqs):,} sequences of length {length:,} would take {size_text(n_bytes)}, "
+            f"more than the {size_text(MAX_ONE_HOT_BYTES)} allowed. Use shorter sequences (cut them to the "
+            "region of interest) or fewer of them (biograd.bio.sequences.MAX_ONE_HOT_BYTES sets the limit)."
+        )
 
     pad = 0  # byte 0 is not a letter: its row of the table is all zeros, which is what padding means
     codes = np.full((len(seqs), length), pad, dtype=np.uint8)
@@ -159,6 +172,32 @@ def one_hot(
             stacklevel=2,
         )
     return np.ascontiguousarray(x.transpose(0, 2, 1))
+
+
+#: The largest one-hot array built (float32 samples x letters x length): 2 GiB.
+MAX_ONE_HOT_BYTES = 2 * 1024**3
+#: A sequence longer than this many times the 90th percentile of the lengths (and than
+#: LONG_SEQUENCE_MIN letters) is refused instead of padding every other sequence to its length.
+LONG_SEQUENCE_FACTOR = 10
+LONG_SEQUENCE_MIN = 1000
+
+
+def _check_length_outliers(lengths: np.ndarray, ids: Sequence[str] | None) -> None:
+    """One 1 MB sequence among 200-letter ones would make every sequence 1 MB of padding (gigabytes of
+    zeros): refuse it, naming the records, rather than pad everyone."""
+    typical = float(np.percentile(lengths, 90))
+    limit = max(LONG_SEQUENCE_FACTOR * typical, LONG_SEQUENCE_MIN)
+    far = np.flatnonzero(lengths > limit)
+    if far.size == 0:
+        return
+    names = [ids[i] if ids is not None else f"sequence {i + 1}" for i in far[:3]]
+    listed = ", ".join(f"{name!r} ({lengths[i]:,} letters)" for name, i in zip(names, far[:3], strict=True))
+    raise DataError(
+        f"{far.size} sequence(s) are far longer than the rest (90% have at most {int(typical):,} letters): "
+        f"{listed}{' ...' if far.size > 3 else ''}. Padding every sequence to that length would mostly "
+        "encode zeros. Remove them or cut them to the region of interest (in Python, "
+        "one_hot(..., length=N) and load_fasta(..., length=N) cut every sequence to N letters)."
+    )
 
 
 def _strip_stops(seqs: Sequence[str], stacklevel: int = 2) -> list[str]:
@@ -258,16 +297,10 @@ def _read_text(path_or_text: str | PathLike) -> tuple[str, str]:
     """(text, name for messages)."""
     if _is_fasta_text(path_or_text):
         return str(path_or_text), "the FASTA text"
-    path = Path(path_or_text)
-    if not path.exists():
-        raise FileNotFoundError(f"FASTA file {str(path)!r} not found. Check the path.")
-    if path.is_dir():
-        raise DataError(f"{str(path)!r} is a folder, not a FASTA file.")
-    data = path.read_bytes()
-    if path.suffix == ".gz" or data[:2] == b"\x1f\x8b":
-        import gzip
+    from biograd.bio.files import read_bytes
 
-        data = gzip.decompress(data)
+    path = Path(path_or_text)
+    data = read_bytes(path, kind="FASTA")  # bounded, gunzipped; a damaged .gz is a DataError
     try:
         return data.decode("utf-8-sig"), str(path)
     except UnicodeDecodeError:
@@ -362,6 +395,15 @@ def read_fasta(path_or_text: str | PathLike) -> list[FastaRecord]:
     return records
 
 
+def _is_missing(value: object) -> bool:
+    """None, NaN, or a blank string: no label."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    return isinstance(value, str) and not value.strip()
+
+
 def _without_label(record_id: str) -> str:
     """The ID without a ``label=...`` field and its separator: ``p0|label=amp`` -> ``p0``
     (``label=amp|p0`` -> ``p0``; an ID that is nothing but the label stays as it is)."""
@@ -399,18 +441,31 @@ def _unguessable_message(name: str, records: Sequence[FastaRecord]) -> str:
     )
 
 
-def read_labels(path: str | PathLike, id_column: str | None = None, label_column: str | None = None) -> dict:
+def read_labels(
+    path: str | PathLike,
+    id_column: str | None = None,
+    label_column: str | None = None,
+    merge_labels: bool = False,
+) -> dict:
     """Labels from a CSV/TSV keyed by record ID: {ID: label}.
 
     The ID column defaults to the first column, the label column to "label" if there is one, else the
-    second column.
-    """
-    from biograd.bio.tabular import read_frame
+    second column. IDs are text exactly as written (``000`` stays ``000``, ``NA`` is an ID), without
+    surrounding spaces. A blank label cell is a missing label (None), never a class called "nan"; labels
+    that are all numbers become numbers. Labels that differ only by case or surrounding spaces are warned
+    about (merged into their most common spelling with ``merge_labels``).
 
-    frame = read_frame(path)
+    Raises DataError for a missing column, a row without an ID, or an ID listed twice.
+    """
+    import pandas as pd
+
+    from biograd.bio.tabular import check_label_variants, check_unique_ids, read_frame
+
+    frame = read_frame(path, text_only=True)
+    where = repr(str(path))
     if frame.shape[1] < 2:
         raise DataError(
-            f"{path}: a label file needs an ID column and a label column; found {list(frame.columns)}."
+            f"{where}: a label file needs an ID column and a label column; found {list(frame.columns)}."
         )
     id_column = id_column or str(frame.columns[0])
     if label_column is None:
@@ -418,13 +473,44 @@ def read_labels(path: str | PathLike, id_column: str | None = None, label_column
     for col in (id_column, label_column):
         if col not in frame.columns:
             raise DataError(
-                f"{path}: no column {col!r}; the columns are {', '.join(map(str, frame.columns))}."
+                f"{where}: no column {col!r}; the columns are {', '.join(map(repr, frame.columns))}."
             )
-    ids = frame[id_column].astype(str)
-    duplicated = ids[ids.duplicated()].unique()
-    if len(duplicated):
-        raise DataError(f"{path}: IDs listed twice in column {id_column!r}: {', '.join(duplicated[:5])}.")
-    return dict(zip(ids, frame[label_column], strict=True))
+    ids = frame[id_column].fillna("").astype(str).str.strip()
+    blank = ids == ""
+    if blank.any():
+        line = int(np.flatnonzero(blank.to_numpy())[0]) + 2
+        raise DataError(f"{where}, line {line}: a row without an ID in column {id_column!r}.")
+    check_unique_ids(ids.tolist(), id_column, where)
+    labels = frame[label_column].fillna("").astype(str)
+    present = labels.str.strip() != ""
+    numbers = pd.to_numeric(labels.where(present, None), errors="coerce")
+    if present.any() and numbers[present].notna().all():
+        values = np.where(present, numbers, np.nan).astype(object)
+        values = [v if ok else None for v, ok in zip(values, present, strict=True)]
+    else:
+        values = [v if ok else None for v, ok in zip(labels.tolist(), present, strict=True)]
+        values = list(check_label_variants(values, f"label column {label_column!r}", where, merge_labels))
+    return dict(zip(ids.tolist(), values, strict=True))
+
+
+def _check_one_alphabet(records: Sequence[FastaRecord], guessed: str, name: str) -> None:
+    """Protein guessed for the whole file, yet some records are long runs of nucleotides only: the file
+    mixes DNA (or RNA) with protein, an error naming records of each kind."""
+    if guessed != "protein":
+        return
+    nucleotide = [
+        r for r in records if len(r.sequence) >= 12 and guess_alphabet([r.sequence]) in ("dna", "rna")
+    ]
+    if not nucleotide:
+        return
+    protein = [r for r in records if guess_alphabet([r.sequence]) == "protein"]
+    kind = guess_alphabet([nucleotide[0].sequence]).upper()
+    raise DataError(
+        f"{name}: mixes {kind} and protein sequences: {len(nucleotide)} record(s) are nucleotides only "
+        f"({', '.join(repr(r.id) for r in nucleotide[:3])}{' ...' if len(nucleotide) > 3 else ''}) and "
+        f"{len(protein)} are protein ({', '.join(repr(r.id) for r in protein[:3])}"
+        f"{' ...' if len(protein) > 3 else ''}). Put each kind in its own file."
+    )
 
 
 def load_fasta(
@@ -436,6 +522,7 @@ def load_fasta(
     id_column: str | None = None,
     label_column: str | None = None,
     require_labels: bool = True,
+    merge_labels: bool = False,
 ) -> Dataset:
     """Read a FASTA file into a :class:`Dataset` ready for a convolutional network.
 
@@ -447,8 +534,13 @@ def load_fasta(
             length when predicting, so the network sees inputs of the shape it was trained on.
         task: "classification", "regression" or "auto" (see :func:`biograd.bio.tabular.infer_task`).
         require_labels: if False, records without labels are allowed (y is None): for prediction.
+        merge_labels: labels that differ only by case or surrounding spaces are one class (see
+            :func:`read_labels`); without it they are warned about.
+
+    Raises DataError for records without a label, a file mixing nucleotide and protein sequences (with
+    ``alphabet="auto"``), and everything :func:`read_fasta` and :func:`one_hot` refuse.
     """
-    from biograd.bio.tabular import encode_target
+    from biograd.bio.tabular import check_label_variants, encode_target
 
     records = read_fasta(path)
     seqs = [r.sequence for r in records]
@@ -457,15 +549,20 @@ def load_fasta(
         guessed = guess_alphabet(seqs)
         if guessed is None:
             raise DataError(_unguessable_message(_source_name(path), records))
+        _check_one_alphabet(records, guessed, _source_name(path))
         alphabet = guessed
     x = one_hot(seqs, alphabet, length=length, ids=ids)
 
     if isinstance(labels, dict):
-        mapping = {str(k): v for k, v in labels.items()}
+        mapping = {str(k): v for k, v in labels.items() if not _is_missing(v)}
     elif labels is not None:
-        mapping = read_labels(labels, id_column, label_column)
+        mapping = read_labels(labels, id_column, label_column, merge_labels=merge_labels)
     else:
         mapping = {r.id: r.label for r in records if r.label is not None}
+    mapping = {k: v for k, v in mapping.items() if v is not None}
+    if labels is None or isinstance(labels, dict):
+        merged = check_label_variants(list(mapping.values()), "labels", _source_name(path), merge_labels)
+        mapping = dict(zip(mapping, merged, strict=True))
     missing = [i for i in ids if i not in mapping]
     y, target_names, task_found = None, [], "classification" if task == "auto" else task
     if missing and (require_labels or len(missing) < len(ids)):

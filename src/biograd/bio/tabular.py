@@ -16,6 +16,7 @@ import difflib
 import io
 import re
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -38,12 +39,20 @@ MAX_INTEGER_CLASSES = MAX_NUMERIC_CLASSES
 
 
 def _delimiter(path: Path, head: str) -> str:
-    """The column separator: tab for .tsv/.tab; for .csv, whichever of comma, semicolon and tab the header
+    """The column separator: tab for .tsv/.tab (a comma, with a warning, when the header row has commas
+    and no tab); for .csv, whichever of comma, semicolon and tab the header
     row holds most of (a comma on a tie: semicolons come from Excel in countries that write decimal
     commas); for other names, sniffed from the first lines."""
     suffixes = [s.lower() for s in path.suffixes]
     first = head.splitlines()[0] if head else ""
     if ".tsv" in suffixes or ".tab" in suffixes:
+        if "\t" not in first and first.count(",") > first.count(";"):
+            warnings.warn(
+                f"{str(path)!r} is named like a tab-separated file, but its header row has no tab and "
+                f"{first.count(',')} comma(s): read it as comma-separated. (Rename it to .csv to say so.)",
+                stacklevel=4,
+            )
+            return ","
         return "\t"
     if ".csv" in suffixes:
         counts = {sep: first.count(sep) for sep in (",", ";", "\t")}
@@ -103,7 +112,8 @@ def _read_decimal_commas(frame: Any, path: Path) -> Any:
     converted = []
     for name in frame.columns:
         column = frame[name]
-        if column.dtype != object:
+        # text columns: dtype object in pandas 2, str in pandas 3 (never compare a dtype with object)
+        if not (pd.api.types.is_string_dtype(column) or pd.api.types.is_object_dtype(column)):
             continue
         present = column.dropna().astype(str).str.strip()
         if not len(present):
@@ -125,38 +135,70 @@ def _read_decimal_commas(frame: Any, path: Path) -> Any:
     return frame
 
 
-def read_frame(path: str | PathLike) -> Any:
+#: More columns than this is refused before pandas parses the file (a table of 60,000 genes fits; pandas
+#: needs minutes for a million columns).
+MAX_COLUMNS = 100_000
+
+
+def _header_names(text: str, sep: str) -> list[str]:
+    """The names in the header row as written (pandas renames repeats to "x.1", "x.2"), read by the csv
+    module from the first line only, in time proportional to its length."""
+    import csv
+
+    first = text.split("\n", 1)[0].rstrip("\r")
+    try:
+        return next(csv.reader([first], delimiter=sep), [])
+    except csv.Error:  # a stray carriage return or quote: the names as plainly split
+        return first.split(sep)
+
+
+def _check_header(path: Path, text: str, sep: str) -> None:
+    """Bounds and duplicates of the header row, before pandas reads the whole table."""
+    first_line = text.split("\n", 1)[0]
+    n_columns = first_line.count(sep) + 1
+    if n_columns > MAX_COLUMNS:
+        raise DataError(
+            f"{str(path)!r} has {n_columns:,} columns in its header row, more than the {MAX_COLUMNS:,} "
+            "biograd reads (set biograd.bio.tabular.MAX_COLUMNS to read more). Is the file transposed "
+            "(samples as columns)? Samples must be rows."
+        )
+    names = [name for name in _header_names(text, sep) if name.strip()]  # blanks become "Unnamed: 6"
+    counts = Counter(names)
+    duplicated = [name for name, n in counts.items() if n > 1]
+    if duplicated:
+        raise DataError(
+            f"{str(path)!r}: duplicated column names {', '.join(map(repr, duplicated[:10]))}"
+            f"{' ...' if len(duplicated) > 10 else ''}; every column needs its own name."
+        )
+
+
+def read_frame(path: str | PathLike, text_only: bool = False) -> Any:
     """Read a CSV or TSV file into a pandas DataFrame (delimiter from the extension or the content).
 
     Gzipped files are read too. Text that is not UTF-8 is read as cp1252 (or latin-1) with a warning; a
     semicolon-separated table may write numbers with decimal commas ("5,69"), which are read as numbers.
+    With ``text_only`` every cell stays text exactly as written (``"000"`` stays ``"000"``, ``"NA"`` stays
+    ``"NA"``) and only empty cells are missing: for columns of names, such as a label file's IDs.
 
-    Raises FileNotFoundError for a missing file and DataError for an empty or unreadable one, or one
-    with duplicated column names (which pandas would silently rename).
+    Bounds: at most ``biograd.bio.files.MAX_TEXT_BYTES`` of text (checked while a gzip file is unpacked)
+    and ``MAX_COLUMNS`` columns.
+
+    Raises FileNotFoundError for a missing file and DataError for an empty, oversized or unreadable one,
+    or one with duplicated column names (which pandas would silently rename).
     """
     import pandas as pd
 
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Data file {str(path)!r} not found. Check the path.")
-    if path.is_dir():
-        raise DataError(f"{str(path)!r} is a folder, not a CSV/TSV file.")
-    if path.stat().st_size == 0:
-        raise DataError(f"{str(path)!r} is empty (0 bytes); expected a CSV/TSV table with a header row.")
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        import gzip
-        import zlib
+    from biograd.bio.files import read_bytes
 
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as err:
-            raise DataError(f"{str(path)!r} is a damaged gzip file ({err}).") from None
+    path = Path(path)
+    data = read_bytes(path, kind="CSV/TSV table")
     text = _decode(path, data)
+    del data
     sep = _delimiter(path, text[:65536])
+    _check_header(path, text, sep)
+    options: dict[str, Any] = {"dtype": str, "keep_default_na": False, "na_values": [""]} if text_only else {}
     try:
-        names = list(pd.read_csv(io.StringIO(text), sep=sep, nrows=1, header=None).iloc[0])  # unrenamed
-        frame = pd.read_csv(io.StringIO(text), sep=sep)
+        frame = pd.read_csv(io.StringIO(text), sep=sep, **options)
     except pd.errors.EmptyDataError:
         raise DataError(
             f"{str(path)!r} has no columns; expected a CSV/TSV table with a header row."
@@ -164,17 +206,10 @@ def read_frame(path: str | PathLike) -> Any:
     except pd.errors.ParserError as err:
         first = str(err).strip().splitlines()[0]
         raise DataError(f"{str(path)!r} could not be read as a table: {first}") from None
-    names = [str(n) for n in names if not pd.isna(n)]  # blank names become "Unnamed: 6", all different
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise DataError(
-            f"{str(path)!r}: duplicated column names {', '.join(map(repr, duplicated))}; every column needs "
-            "its own name."
-        )
     if frame.shape[0] == 0:
         raise DataError(f"{str(path)!r} has a header but no rows of data.")
     frame.columns = [str(c) for c in frame.columns]
-    if sep == ";":
+    if sep == ";" and not text_only:
         frame = _read_decimal_commas(frame, path)
     return frame
 
@@ -247,15 +282,41 @@ def _is_numeric(column: Any) -> bool:
     return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)
 
 
+#: Column names that say "these are sample names": id, ID, sample, Sample_ID, barcode, cell, patient...
+_ID_NAME = re.compile(
+    r"(?i)(^|[\W_])(id|ids|identifier|sample|samples|name|names|barcode|barcodes|cell|cells|patient|"
+    r"subject|donor|accession)($|[\W_])|[a-z]ID$"
+)
+
+
+def looks_like_id_name(name: str) -> bool:
+    """True for a column name that says it names samples ("sample", "Patient ID", "cell_barcode")."""
+    return bool(_ID_NAME.search(str(name)))
+
+
+def _all_distinct_names(column: Any) -> bool:
+    """Text in every row, all different, and none of it a number: names, not measurements. A column of
+    numbers with a typo ("1.2.3") or a few words fails the last test, so it is never taken for IDs."""
+    import pandas as pd
+
+    if _is_numeric(column) or pd.api.types.is_bool_dtype(column) or len(column) < 2:
+        return False
+    if not column.notna().all() or column.nunique() != len(column):
+        return False
+    as_numbers = pd.to_numeric(column.astype(str).str.strip(), errors="coerce")
+    return bool(as_numbers.isna().all())
+
+
 def detect_id_column(frame: Any, exclude: Sequence[str] = ()) -> str | None:
-    """The first non-numeric column whose values are all different (sample names), or None."""
-    for name in frame.columns:
-        if name in exclude:
-            continue
-        column = frame[name]
-        if not _is_numeric(column) and column.notna().all() and column.nunique() == len(column) > 1:
-            return str(name)
-    return None
+    """The column that names the samples, or None: the first one whose name says so (``sample``,
+    ``Patient ID``, ``barcode``, ...) and whose values are all different text, none of them a number;
+    failing that, the first column of all-different, non-number text (callers warn that it was guessed:
+    see :func:`load_table`)."""
+    candidates = [
+        str(name) for name in frame.columns if name not in exclude and _all_distinct_names(frame[name])
+    ]
+    named = [name for name in candidates if looks_like_id_name(name)]
+    return (named or candidates or [None])[0]
 
 
 _UNNAMED = re.compile(r"Unnamed: \d+")
@@ -317,31 +378,147 @@ def _non_finite_counts(frame: Any) -> dict[str, int]:
     return counts
 
 
-def _check_text_columns(features: Any, where: str, max_categories: int) -> None:
-    """Text columns must be categories: not numbers spoiled by a few words, not free text or IDs."""
+def _lines_text(lines: Sequence[int]) -> str:
+    shown = ", ".join(str(n) for n in lines[:5]) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+    return f"line{'s' if len(lines) > 1 else ''} {shown}"
+
+
+def _check_text_columns(
+    features: Any, where: str, max_categories: int, lines: np.ndarray | None = None
+) -> None:
+    """Text columns must be categories: not numbers spoiled by a few words, not free text or IDs.
+
+    A column where at least half of the values are numbers and the rest text ("1.2.3", "n/a?") is
+    numbers with mistakes: an error naming the column, the values and their lines in the file (``lines``:
+    the file line of each row; default row + 2, after the header line).
+    """
     import pandas as pd
 
+    if lines is None:
+        lines = np.arange(len(features)) + 2
     for name in features.columns:
         column = features[name]
         if _is_numeric(column) or pd.api.types.is_bool_dtype(column):
             continue
-        present = column.dropna()
-        as_numbers = pd.to_numeric(present, errors="coerce")
-        text = present[as_numbers.isna()]
-        if len(present) and len(text) <= 0.1 * len(present):
-            examples = ", ".join(map(repr, sorted({str(v) for v in text})[:3]))
+        present = column.notna().to_numpy()
+        as_numbers = pd.to_numeric(column.astype(object).where(present, None), errors="coerce").notna()
+        is_text = present & ~as_numbers.to_numpy()
+        n_present, n_text = int(present.sum()), int(is_text.sum())
+        if n_present and n_text < n_present and n_text <= 0.5 * n_present:
+            values = column.to_numpy()[is_text]
+            examples = ", ".join(map(repr, list(dict.fromkeys(str(v) for v in values))[:3]))
             raise DataError(
-                f"{where}: column {name!r} holds numbers but {len(text)} value(s) are text ({examples}). "
-                "Leave missing values empty (or NA) and use --impute mean or median (impute='mean' or "
-                "'median' in Python), or fix those cells."
+                f"{where}: column {name!r} holds numbers but {n_text} value(s) are text ({examples}) on "
+                f"{_lines_text(lines[is_text].tolist())}. Correct those cells; or leave missing values "
+                "empty (or NA) and use --impute mean or median (impute='mean' or 'median' in Python)."
             )
-        n_categories = present.astype(str).nunique()
+        n_categories = column.dropna().astype(str).nunique()
         if n_categories > max_categories:
             raise DataError(
                 f"{where}: column {name!r} has {n_categories} different text values (more than "
                 f"{max_categories}), too many categories to one-hot encode. Drop it, or pass it as the ID "
                 "column (--id) if it names the samples."
             )
+
+
+#: The largest magnitude a network's float32 numbers hold (about 3.4e38).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_magnitudes(features: Any, where: str, lines: np.ndarray) -> None:
+    """Finite numbers too large for float32 (1e308) would become inf inside the network: an error naming
+    the column, the value and its line, instead of a later, wrong "NaN or infinite" message."""
+    for name in features.columns:
+        column = features[name]
+        if not _is_numeric(column):
+            continue
+        values = column.to_numpy(dtype=np.float64)
+        huge = np.isfinite(values) & (np.abs(values) > FLOAT32_MAX)
+        if huge.any():
+            first = int(np.argmax(huge))
+            raise DataError(
+                f"{where}: column {name!r} has {int(huge.sum())} value(s) beyond +-3.4e38, the largest "
+                f"number a network computes with (e.g. {values[first]:g} on line {lines[first]}). Rescale "
+                "the column (e.g. log10), or correct those cells."
+            )
+
+
+def _drop_constant_columns(features: Any, where: str) -> Any:
+    """Columns with one value in every row (missing cells aside) teach a network nothing, yet would
+    appear in attributions: dropped with a warning naming them. All of them constant is an error."""
+    constant = [str(c) for c in features.columns if features[c].nunique(dropna=True) <= 1]
+    if not constant:
+        return features
+    if len(constant) == features.shape[1]:
+        raise DataError(
+            f"{where}: every feature column has a single value in all rows "
+            f"({', '.join(map(repr, constant[:6]))}{' ...' if len(constant) > 6 else ''}); there is nothing "
+            "to learn from."
+        )
+    warnings.warn(
+        f"{where}: dropped {len(constant)} constant column(s) (the same value in every row): "
+        f"{', '.join(map(repr, constant[:10]))}{' ...' if len(constant) > 10 else ''}.",
+        stacklevel=3,
+    )
+    return features.drop(columns=constant)
+
+
+def label_variants(values: Sequence[Any]) -> dict[str, list[str]]:
+    """Text labels that differ only by upper/lower case or surrounding spaces: ``{"yes": [" yes", "Yes",
+    "yes"]}`` (key: the label stripped and lower-cased; spellings sorted). Numbers are not labels of text."""
+    spellings: dict[str, set[str]] = {}
+    for value in values:
+        if isinstance(value, str):
+            spellings.setdefault(value.strip().casefold(), set()).add(value)
+    return {key: sorted(found) for key, found in spellings.items() if len(found) > 1}
+
+
+def check_label_variants(values: Any, name: str, where: str, merge: bool = False) -> Any:
+    """Warn about labels that differ only by case or surrounding spaces (`` yes``, ``Yes``, ``yes`` would
+    be three classes); with ``merge``, write each as its most common spelling instead (and say so).
+    Returns the values as given, or merged as a numpy array of objects."""
+    variants = label_variants(np.asarray(values, dtype=object))
+    if not variants:
+        return values
+    shown = "; ".join(" / ".join(map(repr, spellings)) for spellings in list(variants.values())[:3])
+    values = np.asarray(values, dtype=object)
+    if not merge:
+        warnings.warn(
+            f"{where}: the {name} has labels that differ only by upper/lower case or spaces ({shown}); "
+            "they are different classes as written. Correct the file, or merge them (--merge-labels; "
+            "merge_labels=True in Python).",
+            stacklevel=3,
+        )
+        return values
+    counts = Counter(v for v in values if isinstance(v, str))
+    canonical = {
+        spelling: max(spellings, key=lambda s: (counts[s], s == s.strip(), s))
+        for spellings in variants.values()
+        for spelling in spellings
+    }
+    warnings.warn(
+        f"{where}: merged {name} labels that differ only by case or spaces ({shown}).", stacklevel=3
+    )
+    return np.asarray([canonical.get(v, v) if isinstance(v, str) else v for v in values], dtype=object)
+
+
+def check_unique_ids(ids: Sequence[str], column: str, where: str, lines: Sequence[int] | None = None) -> None:
+    """Sample IDs must name one sample each (the prediction table is keyed by them, and replicates under
+    one name would land in both the training and the test split): an error naming the repeated ones."""
+    counts = Counter(ids)
+    repeated = [i for i, n in counts.items() if n > 1]
+    if not repeated:
+        return
+    lines = list(range(2, len(ids) + 2)) if lines is None else list(lines)
+    where_each = []
+    for name in repeated[:3]:
+        at = [int(line) for line, i in zip(lines, ids, strict=True) if i == name]
+        where_each.append(f"{name!r} ({_lines_text(at)})")
+    raise DataError(
+        f"{where}: {len(repeated)} ID(s) in column {column!r} name more than one row: "
+        f"{', '.join(where_each)}{' ...' if len(repeated) > 3 else ''}. Give every sample its own ID, or "
+        "combine the replicates into one row."
+    )
 
 
 def warn_class_imbalance(
@@ -359,13 +536,16 @@ def warn_class_imbalance(
 
 
 def load_table(
-    path: str | PathLike,
+    path: str | PathLike | Any,
     target: str,
     id_column: str | None = None,
     task: str = "auto",
     impute: str | None = None,
     min_samples: int = 20,
     max_categories: int = 50,
+    groups: str | None = None,
+    source: str | None = None,
+    merge_labels: bool = False,
 ) -> Dataset:
     """Read a CSV/TSV, pick the target column, check the data, and encode the target.
 
@@ -373,22 +553,35 @@ def load_table(
     as text; ``x`` is None): fit a :class:`Preprocessor` on its training rows to turn them into numbers.
 
     Args:
-        path: the file (.csv, .tsv, or sniffed from its content).
+        path: the file (.csv, .tsv, or sniffed from its content), or a DataFrame already read (then
+            ``source`` names it in messages).
         target: the column to predict.
         id_column: a column of sample names, kept for the prediction table and not used as a feature.
-            Default: detected (the first non-numeric column whose values are all different).
+            Default: detected (see :func:`detect_id_column`; a warning says so unless the column's name
+            says it holds IDs). Its values must all be different.
         task: "classification", "regression" or "auto" (text or few whole numbers: classification).
         impute: None, "mean" or "median": whether missing feature values will be filled in (by the
             Preprocessor). Without it, NaN or inf in a numeric feature is an error.
         min_samples: fewer rows than this (after dropping rows without a target) is an error.
         max_categories: a text column with more distinct values is an error (see :class:`Preprocessor`).
+        groups: a column of group labels (patient, donor, family), kept in ``Dataset.groups`` and not used
+            as a feature.
+        merge_labels: treat class labels that differ only by case or surrounding spaces (" yes", "Yes",
+            "yes") as one class, written as its most common spelling. Without it they are warned about.
 
     Raises:
         DataError: target missing (with the closest column names), an all-missing or single-class target,
-            NaN/inf in features without ``impute`` (counts per column), duplicated column names, too few
-            samples. A warning for rows dropped for a missing target and for extreme class imbalance.
+            NaN/inf in features without ``impute`` (counts per column), duplicated column names or IDs, a
+            column of numbers with some text cells (naming them and their lines), numbers beyond float32,
+            only constant features, too few samples. Warnings for rows dropped for a missing target,
+            constant columns dropped, an ID column guessed, label variants and extreme class imbalance.
     """
-    frame = read_frame(path)
+    import pandas as pd
+
+    if isinstance(path, pd.DataFrame):
+        frame, path = path, source or "the table"
+    else:
+        frame = read_frame(path)
     where = repr(str(path))
     if target not in frame.columns:
         close = difflib.get_close_matches(str(target), list(frame.columns), n=3, cutoff=0.5)
@@ -403,8 +596,15 @@ def load_table(
         raise DataError(f"{where} has no ID column {id_column!r}.{hint}")
     if id_column == target:
         raise DataError(f"The ID column and the target are the same column ({target!r}).")
+    if groups is not None and groups not in frame.columns:
+        close = difflib.get_close_matches(str(groups), list(frame.columns), n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise DataError(f"{where} has no column {groups!r} for --groups.{hint}")
+    if groups is not None and groups == target:
+        raise DataError(f"The --groups column and the target are the same column ({target!r}).")
 
-    frame = drop_unusable_columns(frame, where, keep=[c for c in (target, id_column) if c])
+    frame = drop_unusable_columns(frame, where, keep=[c for c in (target, id_column, groups) if c])
+    lines = np.arange(len(frame)) + 2  # the file line of each row (line 1 is the header)
     y_raw = frame[target]
     missing = y_raw.isna()
     if missing.all():
@@ -418,18 +618,32 @@ def load_table(
             stacklevel=2,
         )
         frame = frame.loc[~missing].reset_index(drop=True)
+        lines = lines[~missing.to_numpy()]
         y_raw = frame[target]
     if task == "regression" and _is_numeric(y_raw) and not np.isfinite(y_raw.to_numpy(np.float64)).all():
         raise DataError(f"The target column {target!r} in {where} contains inf; remove those rows.")
 
     if id_column is None:
-        id_column = detect_id_column(frame, exclude=[target])
+        id_column = detect_id_column(frame, exclude=[c for c in (target, groups) if c])
+        if id_column is not None and not looks_like_id_name(id_column):
+            examples = ", ".join(repr(str(v)) for v in frame[id_column].iloc[:2])
+            warnings.warn(
+                f"{where}: took column {id_column!r} for the sample IDs, not a feature: its {len(frame)} "
+                f"values are all different text, none a number ({examples}, ...). If it is a measurement, "
+                "name the real ID column with --id (id_column= in Python).",
+                stacklevel=2,
+            )
     ids = frame[id_column].astype(str).tolist() if id_column else None
-    features = frame.drop(columns=[c for c in (target, id_column) if c])
+    if ids is not None:
+        check_unique_ids(ids, str(id_column), where, lines)
+    group_labels = None if groups is None else frame[groups].astype(str).to_numpy()
+    features = frame.drop(columns=list(dict.fromkeys(c for c in (target, id_column, groups) if c)))
     if features.shape[1] == 0:
         raise DataError(f"{where} has no feature columns besides the target {target!r}.")
 
-    _check_text_columns(features, where, max_categories)
+    _check_text_columns(features, where, max_categories, lines)
+    _check_magnitudes(features, where, lines)
+    features = _drop_constant_columns(features, where)
     bad = _non_finite_counts(features)
     if bad and impute is None:
         listed = ", ".join(f"{name} ({n})" for name, n in list(bad.items())[:6])
@@ -439,7 +653,8 @@ def load_table(
             "Fill them in with --impute mean or --impute median (impute='mean' or 'median' in Python), or "
             "remove them."
         )
-    y, target_names, task = encode_target(y_raw.to_numpy(), task=task, name=target)
+    y_values = check_label_variants(y_raw.to_numpy(), f"target {target!r}", where, merge=merge_labels)
+    y, target_names, task = encode_target(y_values, task=task, name=target)
     if len(y) < min_samples:
         raise DataError(
             f"{where} has {len(y)} samples with a target; at least {min_samples} are needed to train, "
@@ -463,6 +678,7 @@ def load_table(
         id_column=id_column,
         source=str(path),
         input_format="csv",
+        groups=group_labels,
     )
 
 

@@ -119,7 +119,9 @@ class Explanation:
         towards: the class the single ``direction`` refers to; None for per-class directions or
             regression.
         groups: sequences: one :class:`SiteGroup` per class shown (the positive class first).
-        positions: sequences: attribution per position (samples x length).
+        positions: sequences: attribution per position (samples x length); zero past each sequence's
+            end (padding carries no attribution).
+        lengths: sequences: the real length of each sequence explained (its positions before padding).
         window: sequences: the width of a site.
         top: how many ranking rows :meth:`table` keeps (None: all).
         members: how many networks were explained: 1, or the size of a committee, whose attributions
@@ -142,6 +144,7 @@ class Explanation:
     top: int | None = None
     members: int = 1
     unstable: list[str] = field(default_factory=list)
+    lengths: np.ndarray | None = None
 
     @property
     def sampled(self) -> bool:
@@ -452,6 +455,18 @@ def explain_table(
     )
 
 
+def sequence_lengths(x: np.ndarray, sequences: Sequence[str] | None = None) -> np.ndarray:
+    """The real length of each one-hot sequence (samples, alphabet, length): the length of its text when
+    given (at most the padded length), else one past the last position holding a letter (padding is
+    all-zero)."""
+    padded = x.shape[2]
+    if sequences is not None:
+        return np.minimum(np.array([len(s) for s in sequences], dtype=np.int64), padded)
+    filled = np.abs(x).sum(axis=1) > 0  # (samples, length)
+    last = padded - np.argmax(filled[:, ::-1], axis=1)
+    return np.where(filled.any(axis=1), last, 0).astype(np.int64)
+
+
 def explain_sequences(
     model: Any,
     x: np.ndarray,
@@ -472,9 +487,11 @@ def explain_sequences(
     Integrated gradients (baseline: no base) give an importance per position (the present base's
     attribution, positive = pushes towards the explained class; see :func:`attributions_towards_classes`).
     For each sequence, the ``window``-wide stretch with the largest total importance is its most
-    important site. Sequences are grouped by explained class (the positive class first for two
-    classes), each group ranked by the probability of its class; regression: one group, ranked by the
-    predicted value. In-silico mutagenesis (every single-base substitution) of each group's top
+    important site, always inside the sequence (a sequence shorter than the window is one site). Only
+    real positions count: attribution on padding is set to zero, and the mutagenesis covers the top
+    sequence's own letters only. Sequences are grouped by explained class (the positive class first for
+    two classes), each group ranked by the probability of its class; regression: one group, ranked by
+    the predicted value. In-silico mutagenesis (every single-letter substitution) of each group's top
     sequence shows which changes would weaken its class most. A committee's integrated gradients and
     mutagenesis are each member's, averaged over the members, so its sites come from averaged positions.
 
@@ -493,8 +510,9 @@ def explain_sequences(
     found = attributions_towards_classes(model, x, task, explain_class)
     positions = position_importance(found["attr"])  # (samples, length)
     length = positions.shape[1]
+    lengths = np.maximum(sequence_lengths(x, seqs), 1)
+    positions[np.arange(length)[None, :] >= lengths[:, None]] = 0.0  # padding carries no attribution
     window = max(1, min(window, length))
-    kernel = np.ones(window)
     key = found["log_probability"]
     if found["explained"] is None:
         group_specs: list[tuple[int | None, np.ndarray]] = [(None, np.arange(len(x)))]
@@ -506,9 +524,11 @@ def explain_sequences(
         members = members[np.argsort(-key[members], kind="stable")]
         group_sites = []
         for i in members:
-            sums = np.convolve(positions[i], kernel, mode="valid")
+            own = int(lengths[i])
+            width = min(window, own)
+            sums = np.convolve(positions[i, :own], np.ones(width), mode="valid")
             start = int(sums.argmax())
-            site = seqs[i][start : start + window] if seqs is not None else ""
+            site = seqs[i][start : start + width] if seqs is not None else ""
             entry = {"class": classes[c] if c is not None else None, "id": ids[i]}
             if c is not None:
                 entry["probability"] = float(found["probability"][i])
@@ -516,10 +536,10 @@ def explain_sequences(
                 {
                     "score": float(found["score"][i]),
                     "start": start + 1,
-                    "end": start + window,
+                    "end": start + width,
                     "site": site,
                     "site_attribution": float(sums[start]),
-                    "top_position": int(positions[i].argmax()) + 1,
+                    "top_position": int(positions[i, :own].argmax()) + 1,
                 }
             )
             group_sites.append(entry)
@@ -530,7 +550,7 @@ def explain_sequences(
             first = x[top[:1]]
             raw = member_average(
                 model, lambda net, s=first, t=target: in_silico_mutagenesis(net, s, target=t)
-            )[0]
+            )[0][:, : int(lengths[top[0]])]
             # one logit for two classes: the score of class 0 is -z, so its changes flip sign
             ism = -raw if (c == 0 and len(classes) == 2) else raw
         groups.append(
@@ -546,7 +566,10 @@ def explain_sequences(
             )
         )
     front = _prediction_columns(ids, found, classes if found["explained"] is not None else None)
-    per_position = pd.DataFrame(positions, columns=[f"position_{p + 1}" for p in range(length)])
+    past_end = np.arange(length)[None, :] >= lengths[:, None]
+    per_position = pd.DataFrame(
+        np.where(past_end, np.nan, positions), columns=[f"position_{p + 1}" for p in range(length)]
+    )  # empty past a sequence's end: padding is not part of the sequence
     return Explanation(
         kind="sequence",
         per_sample=pd.concat([pd.DataFrame(front), per_position], axis=1),
@@ -557,6 +580,7 @@ def explain_sequences(
         positions=positions,
         window=window,
         members=len(_committee_members(model) or [model]),
+        lengths=lengths,
     )
 
 

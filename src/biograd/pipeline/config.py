@@ -43,6 +43,10 @@ def parse_hidden(text: str | Sequence[int] | None) -> tuple[int, ...] | None:
     return tuple(int(v) for v in values)
 
 
+#: numpy's generators take seeds below 2**32 everywhere biograd seeds one (legacy and new).
+MAX_SEED = 2**32 - 1
+
+
 @dataclass
 class TrainConfig:
     """Every setting of a training run (the command line's options), with checked values.
@@ -126,8 +130,8 @@ class TrainConfig:
                 f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction:g} leaves almost "
                 "nothing to train on; keep their sum below 0.9 (e.g. 0.2 and 0.2)."
             )
-        if not is_int(self.seed) or self.seed < 0:
-            fail("seed", "an int >= 0", self.seed)
+        if not is_int(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            fail("seed", f"an int from 0 to {MAX_SEED}", self.seed)
         if self.impute not in (None, "mean", "median"):
             fail("impute", "'mean' or 'median'", self.impute)
         if self.kernel_size is not None and (not is_int(self.kernel_size) or self.kernel_size < 1):

@@ -84,7 +84,8 @@ def baseline_outputs(
     constant guess, logistic regression (classification) or ridge regression, and a random forest (all
     scikit-learn). Per model ``{"proba": ...}`` (classification) or ``{"y_pred": ...}`` and ``"seconds"``.
 
-    Sequences come in flattened (one-hot, samples x (alphabet * length)).
+    Sequences come in flattened (one-hot, samples x (alphabet * length)); :func:`composition_baselines`
+    adds a model of their k-mer composition.
     """
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
@@ -261,6 +262,78 @@ def metric_intervals(
         interval = bootstrap_interval(metric, y, pred, seed=seed, strata=strata)
         out[name] = None if interval is None else [interval[0], interval[1]]
     return out
+
+
+#: k-mer sizes of the composition baselines, one model each: amino acids alone (20 features, hard to
+#: overfit on a few hundred peptides) and with dipeptides (420); for DNA/RNA up to 2-mers and up to 4-mers.
+COMPOSITION_K = {
+    "protein": ((1,), (1, 2)),
+    "dna": ((1, 2), (1, 2, 3, 4)),
+    "rna": ((1, 2), (1, 2, 3, 4)),
+}
+
+
+def composition_outputs(
+    seqs_fit: Sequence[str],
+    y_fit: np.ndarray,
+    seqs_test: Sequence[str],
+    task: str,
+    class_names: Sequence[str],
+    alphabet: str,
+) -> dict[str, dict[str, Any]]:
+    """Predictions on ``seqs_test`` of baselines that ignore where letters sit: each sequence's k-mer
+    frequencies (:func:`~biograd.bio.relatives.kmer_composition`, one model per k set of
+    :data:`COMPOSITION_K`), standardized, into logistic regression (classification) or ridge regression,
+    fitted on (``seqs_fit``, ``y_fit``). Padding does not enter (a sequence's own k-mers over its own
+    number of k-mers), so short and long sequences compare; peptide activity often follows composition
+    (charge, hydrophobicity) more than any one position. Per model ``{"proba": ...}`` or
+    ``{"y_pred": ...}`` and ``"seconds"``, like :func:`baseline_outputs`.
+    """
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from biograd.bio.relatives import kmer_composition
+
+    results: dict[str, dict[str, Any]] = {}
+    for ks in COMPOSITION_K[alphabet]:
+        started = time.perf_counter()
+        x_fit, _ = kmer_composition(seqs_fit, alphabet, ks)
+        x_test, _ = kmer_composition(seqs_test, alphabet, ks)
+        name = f"k-mer composition (k = {', '.join(map(str, ks))}) + "
+        if task == "classification":
+            est: Any = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est.fit(x_fit, y_fit)
+            proba = np.zeros((len(x_test), len(class_names)))
+            proba[:, est.classes_] = est.predict_proba(x_test)
+            output: dict[str, Any] = {"proba": proba}
+            name += "logistic regression"
+        else:
+            est = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+            est.fit(x_fit, y_fit)
+            output = {"y_pred": est.predict(x_test)}
+            name += "ridge regression"
+        output["seconds"] = time.perf_counter() - started
+        results[name] = output
+    return results
+
+
+def composition_baselines(
+    seqs_fit: Sequence[str],
+    y_fit: np.ndarray,
+    seqs_test: Sequence[str],
+    y_test: np.ndarray,
+    task: str,
+    class_names: Sequence[str],
+    alphabet: str,
+) -> dict[str, dict[str, Any]]:
+    """The composition baselines (:func:`composition_outputs`) scored on the test rows like the network."""
+    results: dict[str, dict[str, Any]] = {}
+    for name, output in composition_outputs(seqs_fit, y_fit, seqs_test, task, class_names, alphabet).items():
+        results[name] = {**score_outputs(task, y_test, output, class_names), "seconds": output["seconds"]}
+    return results
 
 
 def compare(

@@ -4,6 +4,7 @@ training rows only, and the network chosen for the kind of data."""
 from __future__ import annotations
 
 import itertools
+import os
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,14 +53,40 @@ class Prepared:
 
 
 def split(
-    y: np.ndarray, task: str, test_fraction: float, val_fraction: float, seed: int
+    y: np.ndarray,
+    task: str,
+    test_fraction: float,
+    val_fraction: float,
+    seed: int,
+    groups: np.ndarray | None = None,
+    class_names: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, validation, test) row indices: the test rows first, then validation from the rest, both
-    shuffled and, for classification, stratified by class."""
+    shuffled and, for classification, stratified by class. With ``class_names``, messages name a class
+    by its label, not by its code.
+
+    With ``groups`` (``Dataset.groups``: patients, sequence clusters, sets of identical samples) every group
+    falls wholly into one part: the parts are folds of scikit-learn's StratifiedGroupKFold (GroupKFold for
+    regression) through :func:`biograd.stats.cross_validation_folds`, ``round(1 / fraction)`` folds of which
+    one is held out, so the fractions are met as closely as whole groups allow.
+    """
     from biograd.data import split_indices
 
     labels = y if task == "classification" else None
+    if labels is not None and class_names:
+        labels = np.asarray([str(name) for name in class_names], dtype=object)[y]
+    if labels is not None:
+        names, counts = np.unique(labels, return_counts=True)
+        lonely = [str(name) for name in names[counts < 2]]
+        if lonely:  # the class is the news here, not the number of samples
+            raise DataError(
+                f"Class {', '.join(map(repr, lonely[:5]))} has only 1 sample: a stratified split needs at "
+                "least 2 per class (one for training, one held out). Remove or merge that class, or add "
+                "samples of it."
+            )
     try:
+        if groups is not None:
+            return _group_split(labels, np.asarray(groups), test_fraction, val_fraction, seed)
         rest, test = split_indices(len(y), test_fraction, labels, seed, part="test")
         kept, held = split_indices(
             len(rest), val_fraction, None if labels is None else labels[rest], seed + 1, part="validation"
@@ -73,6 +100,34 @@ def split(
     return np.sort(rest[kept]), np.sort(rest[held]), np.sort(test)
 
 
+def _held_out_group(
+    labels: np.ndarray | None, groups: np.ndarray, fraction: float, seed: int, part: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held) indices: one fold of ``round(1 / fraction)`` group folds held out."""
+    from biograd.stats import cross_validation_folds
+
+    folds = max(2, round(1 / fraction))
+    n_groups = len(np.unique(groups))
+    if n_groups < 2:
+        raise ValueError(f"all samples form one group, so no {part} part can be held out")
+    with warnings.catch_warnings():  # "the least populated class has fewer members than n_splits"
+        warnings.simplefilter("ignore")
+        fold = cross_validation_folds(
+            len(groups), folds=min(folds, n_groups), labels=labels, groups=groups, seed=seed
+        )[0]
+    return fold.train, fold.test
+
+
+def _group_split(
+    labels: np.ndarray | None, groups: np.ndarray, test_fraction: float, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rest, test = _held_out_group(labels, groups, test_fraction, seed, "test")
+    kept, held = _held_out_group(
+        None if labels is None else labels[rest], groups[rest], val_fraction, seed + 1, "validation"
+    )
+    return np.sort(rest[kept]), np.sort(rest[held]), np.sort(test)
+
+
 def _n_outputs(data: Dataset) -> int:
     """Outputs of the last layer: 1 for regression, as the one task rule says for k classes otherwise."""
     return classifier_outputs(len(data.target_names))[0] if data.task == "classification" else 1
@@ -82,6 +137,44 @@ def _loss_for(data: Dataset) -> str:
     """The loss, stated rather than inferred again from y (a standardized 0/1 target would look like two
     classes): mean squared error for regression, the one rule's loss for k classes otherwise."""
     return classifier_outputs(len(data.target_names))[1] if data.task == "classification" else "mse"
+
+
+#: Bytes per parameter while training: float32 weight, gradient, and the optimizer's state (Adam keeps
+#: two moments), plus room for the temporaries of one update.
+BYTES_PER_PARAMETER = 4 * 5
+#: The largest network built by the pipeline (biograd.pipeline.prepare.MAX_PARAMETERS to change it).
+MAX_PARAMETERS = 100_000_000
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory this machine has free now (Linux/macOS), or None where it cannot tell."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_fits_in_memory(n_parameters: int, config: TrainConfig) -> None:
+    """A network whose training state would not fit in free memory is refused before it is built
+    (``--hidden 99999999`` would otherwise allocate until the machine gives up)."""
+    from biograd.io import size_text
+
+    need = n_parameters * BYTES_PER_PARAMETER
+    free = _available_memory()
+    if n_parameters > MAX_PARAMETERS:
+        hidden = ",".join(map(str, config.hidden or ()))
+        raise DataError(
+            f"The network would have {n_parameters:,} parameters (--hidden {hidden}), more than the "
+            f"{MAX_PARAMETERS:,} biograd trains (about {size_text(MAX_PARAMETERS * BYTES_PER_PARAMETER)} "
+            "while training, and days of numpy arithmetic). Use smaller hidden layers (e.g. --hidden 64,32)."
+        )
+    if free is not None and need > free:
+        hidden = ",".join(map(str, config.hidden or ()))
+        raise DataError(
+            f"The network would have {n_parameters:,} parameters (--hidden {hidden}); "
+            f"training it needs about {size_text(need)}, more than the {size_text(free)} of memory free. "
+            "Use smaller hidden layers (e.g. --hidden 64,32)."
+        )
 
 
 def build_model(
@@ -101,6 +194,7 @@ def build_model(
     if not data.is_sequence:
         hidden = config.hidden
         sizes = [int(n_inputs), *hidden, n_out]
+        _check_fits_in_memory(sum((a + 1) * b for a, b in itertools.pairwise(sizes)), config)
         model = nn.MLP(sizes, activation=act_name, dropout=config.dropout)
         text = f"MLP {' -> '.join(map(str, sizes))} ({act_name}" + (
             f", dropout {config.dropout:g})" if config.dropout else ")"
@@ -111,6 +205,9 @@ def build_model(
     hidden = config.hidden or (32,)
     default_k = 12 if data.kind in ("dna", "rna") else 9
     k = min(config.kernel_size or default_k, length)
+    dense = [hidden[0], *hidden[1:], n_out]
+    n_params = (channels * k + 1) * hidden[0] + sum((a + 1) * b for a, b in itertools.pairwise(dense))
+    _check_fits_in_memory(n_params, config)
     layers: list[Any] = [
         nn.Conv1d(channels, hidden[0], k),
         nn.get_activation(act_name),
@@ -147,10 +244,16 @@ def prepare(data: Dataset, config: TrainConfig | None = None) -> Prepared:
     folds: list[Fold] = []
     if scheme.scheme == "holdout":
         train_idx, val_idx, test_idx = split(
-            y, data.task, config.test_fraction, config.val_fraction, config.seed
+            y,
+            data.task,
+            config.test_fraction,
+            config.val_fraction,
+            config.seed,
+            groups=data.groups,
+            class_names=list(data.target_names),
         )
     else:
-        folds = _folds(data, scheme, config.seed)
+        scheme, folds = _folds(data, scheme, config.seed)
         train_idx, val_idx, test_idx = np.arange(len(y)), np.arange(0), np.arange(len(y))
     if data.is_sequence:
         x = data.x.astype(np.float32, copy=False)
@@ -254,12 +357,18 @@ def evaluation_scheme(data: Dataset, config: TrainConfig) -> Scheme:
     return chosen
 
 
-def _folds(data: Dataset, scheme: Scheme, seed: int) -> list[Fold]:
-    """The cross-validation folds, stratified by class, never splitting a group (``data.groups``)."""
+def _folds(data: Dataset, scheme: Scheme, seed: int) -> tuple[Scheme, list[Fold]]:
+    """The cross-validation folds, stratified by class, never splitting a group (``data.groups``:
+    ``--groups``, identical samples, related sequences). With fewer groups than folds there is one fold
+    per group (the scheme returned says so)."""
     labels = data.y if data.task == "classification" else None
-    groups = getattr(data, "groups", None)
+    groups = data.groups
+    if groups is not None:
+        n_groups = len(np.unique(np.asarray(groups)))
+        if 2 <= n_groups < scheme.folds:
+            scheme = Scheme(scheme.scheme, n_groups, scheme.repeats)
     try:
-        return cross_validation_folds(
+        return scheme, cross_validation_folds(
             len(data.y), scheme.folds, scheme.repeats, labels=labels, groups=groups, seed=seed
         )
     except ValueError as err:
@@ -270,3 +379,36 @@ def _alphabet(data: Dataset) -> str:
     from biograd.bio.sequences import ALPHABETS
 
     return ALPHABETS[data.kind]
+
+
+def shift_features(
+    x: np.ndarray, feature_names: list[str], kind: str, sequences: list[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """What the new-data check compares with training (:func:`biograd.stats.check_shift`): a table's
+    network inputs, named by feature; for sequences, each sequence's letter frequencies and its length
+    (a one-hot position says little alone, a batch of other peptides shows in its composition)."""
+    if kind not in ("dna", "rna", "protein"):
+        return x.reshape(len(x), -1), list(feature_names)
+    from biograd.bio.relatives import kmer_composition
+    from biograd.bio.sequences import ALPHABETS
+    from biograd.explain.predictions import sequence_lengths
+
+    lengths = sequence_lengths(x, sequences).astype(np.float64)
+    if sequences is None:  # letters back from the one-hot columns (padding: none)
+        letters = ALPHABETS[kind]
+        idx = x.argmax(axis=1)
+        sequences = [
+            "".join(letters[i] for i in row[:n]) for row, n in zip(idx, lengths.astype(int), strict=True)
+        ]
+    freqs, names = kmer_composition(sequences, kind, (1,))
+    return np.column_stack([freqs, lengths]), [f"share of {n}" for n in names] + ["sequence length"]
+
+
+def training_profile(prepared: Prepared) -> dict[str, Any]:
+    """The :class:`biograd.stats.Profile` of the training rows, as saved in the model's metadata."""
+    from biograd.stats import Profile
+
+    data, rows = prepared.data, prepared.train_idx
+    seqs = [data.sequences[i] for i in rows] if data.sequences is not None else None
+    x, names = shift_features(prepared.x[rows], prepared.feature_names, data.kind, seqs)
+    return Profile.of(x, names).as_dict()

@@ -3,13 +3,13 @@ the network that never saw them, and keep the fold networks as a committee (:cla
 
 For each fold (the folds come from :func:`biograd.stats.cross_validation_folds`):
 
-1. the fold's training rows are split again into training and validation rows (stratified by class); the
-   validation rows decide the best epoch (early stopping);
+1. the fold's training rows are split again into training and validation rows (stratified by class, whole
+   groups of ``Dataset.groups`` on one side); the validation rows decide the best epoch (early stopping);
 2. tables: the scaling (mean and standard deviation of each numeric column) is learned from the fold's
    training rows only; with many more features than samples the ``k`` features that best separate the
    classes (or track the target) on those rows are kept (:func:`biograd.stats.univariate_selection`);
-3. the network is trained, then predicts the fold's test rows; the classical baselines learn from the same
-   training rows and predict the same test rows.
+3. the network is trained, then predicts the fold's test rows; the classical baselines (for sequences also
+   the k-mer composition models) learn from the same training rows and predict the same test rows.
 
 With repeated cross-validation each sample is predicted once per repeat; its predictions (class
 probabilities, or values) are averaged. The test metrics are computed on these out-of-fold predictions.
@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from biograd.bio.errors import DataError
-from biograd.pipeline.evaluate import baseline_outputs
-from biograd.pipeline.prepare import Prepared, _loss_for, build_model
+from biograd.pipeline.evaluate import baseline_outputs, composition_outputs
+from biograd.pipeline.prepare import Prepared, _held_out_group, _loss_for, build_model
 from biograd.random import manual_seed
 from biograd.stats import Fold, univariate_selection
 from biograd.training import EarlyStopping, ProgressBar, fit, predict, predict_proba
@@ -112,13 +112,21 @@ def fold_scaling(prepared: Prepared, rows: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _inner_split(prepared: Prepared, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The fold's training rows split into (training, validation) rows, stratified by class."""
+    """The fold's training rows split into (training, validation) rows, stratified by class; with
+    ``data.groups`` no group straddles the two (copies of a sample never both train and stop training)."""
     from biograd.data import split_indices
 
     data = prepared.data
     labels = data.y[rows] if data.task == "classification" else None
     try:
-        kept, held = split_indices(len(rows), prepared.config.val_fraction, labels, seed, part="validation")
+        if data.groups is not None:
+            kept, held = _held_out_group(
+                labels, np.asarray(data.groups)[rows], prepared.config.val_fraction, seed, "validation"
+            )
+        else:
+            kept, held = split_indices(
+                len(rows), prepared.config.val_fraction, labels, seed, part="validation"
+            )
     except ValueError as err:
         raise DataError(
             f"A cross-validation fold's {len(rows)} training samples are too few for a validation part "
@@ -193,7 +201,7 @@ def cross_validate(
                     f"on {len(val_rows)}, predicting {len(fold.test)}\n"
                 )
                 progress_stream.flush()
-            fold_callbacks.append(ProgressBar(stream=progress_stream))
+            fold_callbacks.append(ProgressBar(stream=progress_stream, patience=config.patience))
         fold_callbacks += list(callbacks or [])
         with warnings.catch_warnings(record=True) as records:
             warnings.simplefilter("always")
@@ -222,9 +230,21 @@ def cross_validate(
         test = fold.test
         sums[test] += _fold_output(prepared, network, x_fold[test])
         counts[test] += 1
-        for name, out in baseline_outputs(
+        fold_baselines = baseline_outputs(
             x_fold[fold.train], y[fold.train], x_fold[test], task, data.target_names, fold_seed
-        ).items():
+        )
+        if data.is_sequence and data.sequences is not None:  # the strongest baseline may ignore positions
+            fold_baselines.update(
+                composition_outputs(
+                    [data.sequences[i] for i in fold.train],
+                    y[fold.train],
+                    [data.sequences[i] for i in test],
+                    task,
+                    data.target_names,
+                    data.kind,
+                )
+            )
+        for name, out in fold_baselines.items():
             values = out["proba"] if task == "classification" else out["y_pred"]
             base_sums.setdefault(name, np.zeros_like(sums))[test] += values
         results.append(

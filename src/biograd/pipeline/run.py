@@ -20,6 +20,7 @@ from biograd.pipeline.evaluate import (
     _test_outputs,
     baseline_outputs,
     compare,
+    composition_outputs,
     key_metric,
     metric_intervals,
     score_outputs,
@@ -203,6 +204,17 @@ def train(
             data.target_names,
             config.seed,
         )
+        if data.is_sequence and data.sequences is not None:  # the strongest baseline may ignore positions
+            base_out.update(
+                composition_outputs(
+                    [data.sequences[i] for i in fit_rows],
+                    data.y[fit_rows],
+                    [data.sequences[i] for i in rows],
+                    data.task,
+                    data.target_names,
+                    data.kind,
+                )
+            )
     diagnosis = history.diagnose()
     names = data.target_names
     test_metrics = score_outputs(data.task, out["y_true"], out, names)
@@ -276,7 +288,7 @@ def _train_holdout(
     opt = optim.create(config.optimizer, model.parameters(), lr=prepared.lr, weight_decay=config.weight_decay)
     all_callbacks: list[Any] = [EarlyStopping(monitor="val_loss", patience=config.patience)]
     if progress:
-        all_callbacks.append(ProgressBar(stream=progress_stream))
+        all_callbacks.append(ProgressBar(stream=progress_stream, patience=config.patience))
     all_callbacks += list(callbacks or [])
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")

@@ -4,6 +4,7 @@ were read, then predict, evaluate or explain."""
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class NewData:
     ids: list[str]
     y: np.ndarray | None  # class codes or values, when the data have the target
     sequences: list[str] | None = None
+    shift: Any = None  # biograd.stats.Shift: how the samples differ from the training data (None: unknown)
 
 
 def load_run(model_dir: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
@@ -63,6 +65,8 @@ def read_new_data(
     label_column: str | None = None,
     need_target: bool = False,
     id_column: str | None = None,
+    orientation: str = "auto",
+    sample_id_column: str | None = None,
 ) -> NewData:
     """Read a data file for a trained model: the same columns (matched by name, in any order), scaling
     and encoding for tables; the same alphabet for sequences.
@@ -72,6 +76,12 @@ def read_new_data(
     longest new one), never cut: a motif at base 80 of a 120-base sequence is still seen. Pass the
     ``model`` so this can be checked; without it, or for a network that needs a fixed length, sequences
     are padded or trimmed to the training length (one_hot warns about it).
+
+    Tables: with ``labels`` (a sample sheet) the file is an expression matrix, genes x samples or samples x
+    genes (``orientation``, ``sample_id_column``: see :func:`~biograd.bio.matrix.join_matrix_and_sheet`).
+
+    The samples are compared with the training data saved with the model (:func:`check_new_data`): a
+    warning names the most shifted features and ``NewData.shift`` records it.
     """
     from biograd.bio.tabular import Preprocessor, read_frame
 
@@ -118,6 +128,20 @@ def read_new_data(
                 y_raw = (
                     np.asarray(cells.target_names, dtype=object)[cells.y] if cells.target_names else cells.y
                 )
+        elif labels is not None:
+            from biograd.pipeline.sources import read_matrix_frame
+
+            sheet = read_frame(labels)
+            keep = [target] if target in sheet.columns else []
+            if need_target and not keep:
+                raise DataError(
+                    f"The sample sheet {Path(labels).name!r} has no column {target!r}, the target the model "
+                    "was trained to predict; evaluate needs it."
+                )
+            frame, id_col = read_matrix_frame(path, labels, keep, orientation, sample_id_column)
+            ids = frame[id_col].astype(str).tolist()
+            if keep:
+                y_raw = frame[target].to_numpy()
         else:
             frame = read_frame(path)
             id_col = id_column or prep.get("id_column")
@@ -139,7 +163,32 @@ def read_new_data(
         y = _encode_new_target(y_raw, info, target)
     elif need_target:
         raise DataError(f"{path.name!r} has no labels ({target!r}); evaluate needs them.")
-    return NewData(x=x, ids=ids, y=y, sequences=sequences)
+    new = NewData(x=x, ids=ids, y=y, sequences=sequences)
+    new.shift = check_new_data(info, new)
+    if new.shift is not None and new.shift.any:
+        warnings.warn(f"{path.name}: {new.shift.describe()}", stacklevel=2)
+    return new
+
+
+def check_new_data(info: dict[str, Any], new: NewData) -> Any:
+    """How the new samples differ from the training rows (:func:`biograd.stats.check_shift` against the
+    profile saved with the model); None for a model saved without one."""
+    from biograd.pipeline.prepare import shift_features
+    from biograd.stats import Profile, check_shift
+
+    saved = info.get("training_profile")
+    if not saved:
+        return None
+    profile = Profile.from_dict(saved)
+    x, _ = shift_features(new.x, info["feature_names"], info["preprocessing"]["kind"], new.sequences)
+    return check_shift(profile, x)
+
+
+def shift_column(new: NewData) -> np.ndarray | None:
+    """Per sample: True when a feature lies outside the training range (None without a check)."""
+    if new.shift is None or new.shift.outside_samples is None:
+        return None
+    return np.asarray(new.shift.outside_samples, dtype=bool)
 
 
 def _reads_any_length(model: Any) -> bool:
@@ -208,6 +257,19 @@ def committee_disagreement(model: Any, info: dict[str, Any], x: np.ndarray) -> d
     return {"spread": found["spread"], "uncertain": uncertain(found, target_sd)}
 
 
+def _class_probabilities(model: Any, x: np.ndarray, names: list[str]) -> np.ndarray:
+    """predict_proba, checked against the class names saved with the model: a model.json naming five
+    classes for a network with one output is a damaged model file, not a bug to crash on."""
+    proba = predict_proba(model, x)
+    if proba.ndim != 2 or proba.shape[1] != len(names):
+        raise ModelFileError(
+            f"model.json names {len(names)} classes ({', '.join(map(repr, names[:5]))}) but the network "
+            f"gives {proba.shape[1] if proba.ndim == 2 else 1} class probabilities: the model directory "
+            "was edited or mixed from two runs. Train again, or restore its model.json."
+        )
+    return proba
+
+
 def predict_table(model: Any, info: dict[str, Any], new: NewData) -> Any:
     """Predictions as a DataFrame: id, predicted (class name or value), class probabilities; for a
     committee of networks also ``spread`` and ``uncertain`` (see :func:`committee_disagreement`)."""
@@ -217,7 +279,7 @@ def predict_table(model: Any, info: dict[str, Any], new: NewData) -> Any:
     frame = pd.DataFrame({"id": new.ids})
     if prep.get("task") == "classification":
         names = [str(c) for c in prep["class_names"]]
-        proba = predict_proba(model, new.x)
+        proba = _class_probabilities(model, new.x, names)
         if new.y is not None:
             frame["true"] = np.asarray(names, dtype=object)[new.y]
         frame["predicted"] = np.asarray(names, dtype=object)[proba.argmax(axis=1)]
@@ -231,6 +293,9 @@ def predict_table(model: Any, info: dict[str, Any], new: NewData) -> Any:
     if found is not None:
         frame["spread"] = np.round(found["spread"], 6)
         frame["uncertain"] = found["uncertain"]
+    outside = shift_column(new)
+    if outside is not None:
+        frame["outside_training_range"] = outside
     return frame
 
 
@@ -241,13 +306,16 @@ def evaluate_new(model: Any, info: dict[str, Any], new: NewData) -> dict[str, An
     if new.y is None:
         raise DataError("These data have no target values to evaluate against.")
     if prep.get("task") == "classification":
-        metrics = classification_metrics(new.y, predict_proba(model, new.x), prep["class_names"])
+        names = [str(c) for c in prep["class_names"]]
+        metrics = classification_metrics(new.y, _class_probabilities(model, new.x, names), names)
     else:
         pred = np.asarray(predict(model, new.x), dtype=np.float64).reshape(len(new.x))
         metrics = regression_metrics(new.y, pred)
     found = committee_disagreement(model, info, new.x)
     if found is not None:
         metrics["uncertain_samples"] = int(found["uncertain"].sum())
+    if new.shift is not None:
+        metrics["new_data_shift"] = new.shift.as_dict()
     return metrics
 
 
@@ -266,7 +334,7 @@ def explain_new(
     names = [str(c) for c in (prep.get("class_names") or [])] if task == "classification" else []
     chosen = class_index(names, explain_class)
     if prep["kind"] in SEQUENCE_KINDS:
-        return explain_sequences(
+        found = explain_sequences(
             model,
             new.x,
             new.ids,
@@ -277,8 +345,20 @@ def explain_new(
             class_names=names,
             explain_class=chosen,
         )
-    found = explain_table(
-        model, new.x, info["feature_names"], task=task, class_names=names, explain_class=chosen, ids=new.ids
-    )
-    found.top = top
+    else:
+        found = explain_table(
+            model,
+            new.x,
+            info["feature_names"],
+            task=task,
+            class_names=names,
+            explain_class=chosen,
+            ids=new.ids,
+        )
+        found.top = top
+    outside = shift_column(new)
+    if outside is not None and new.shift.any:  # which explained samples lie outside the training data
+        by_id = dict(zip(map(str, new.ids), outside.tolist(), strict=False))
+        column = [bool(by_id.get(str(i), False)) for i in found.per_sample["id"]]
+        found.per_sample["outside_training_range"] = column  # last: the attribution columns keep their place
     return found

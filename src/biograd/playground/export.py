@@ -18,6 +18,7 @@ import numpy as np
 
 from biograd.playground import frames
 from biograd.playground.settings import OPTIMIZERS
+from biograd.viz.markup import Markup, html, script_json
 
 if TYPE_CHECKING:
     from biograd.playground.session import Session
@@ -338,14 +339,19 @@ def replay(session: Session) -> str:
         if not snapshots or snapshots[-1]["step"] != now["step"]:
             snapshots.append(now)
         payload = {"points": frames.points(session), "snapshots": snapshots, "shape": session.shape()}
-    data = json.dumps(payload, allow_nan=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+    data = script_json(payload)  # the one escaping path: no "</script>" or "<!--" can end the element
     page = static_text("index.html")
-    css, js = static_text("playground.css"), static_text("playground.js")
+    css, js = static_text("playground.css"), static_text("playground.js")  # files of the package
     page = page.replace(
-        '<link rel="stylesheet" href="static/playground.css?token={{TOKEN}}">', f"<style>{css}</style>"
+        '<link rel="stylesheet" href="static/playground.css?token={{TOKEN}}">',
+        html("<style>{}</style>", Markup(css)),
     )
     page = page.replace(
         '<script src="static/playground.js?token={{TOKEN}}"></script>',
-        f'<script type="application/json" id="replay-data">{data}</script>\n<script>{js}</script>',
+        html(
+            '<script type="application/json" id="replay-data">{}</script>\n<script>{}</script>',
+            data,
+            Markup(js),
+        ),
     )
     return page.replace("{{TOKEN}}", "")

@@ -237,12 +237,19 @@ class ProgressBar(Callback):
     and the last one, or with ``plain=False`` nothing at all; ``every=1`` writes one line per epoch.
     ``fit(verbose=True)`` adds one that is quiet when stderr is not a terminal (in Jupyter it writes the
     plain lines); ``verbose=2`` one line per epoch anywhere; ``verbose=False`` means silence.
+
+    ``patience``: the patience of an :class:`EarlyStopping` on ``val_loss`` in the same fit. The time left
+    is then a range: from now to the epoch training stops at if ``val_loss`` does not improve again (best
+    epoch + patience), up to the epoch limit.
     """
 
-    def __init__(self, stream: Any = None, every: int | None = None, plain: bool = True) -> None:
+    def __init__(
+        self, stream: Any = None, every: int | None = None, plain: bool = True, patience: int | None = None
+    ) -> None:
         self.stream = stream
         self.every = every
         self.plain = plain
+        self.patience = patience
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._out = self.stream if self.stream is not None else sys.stderr
@@ -255,15 +262,32 @@ class ProgressBar(Callback):
         self._start = time.perf_counter()
         self._last_draw = 0.0
         self._width = 0
+        self._best: tuple[float, int] | None = None  # (best val_loss, its epoch)
 
     def _line(self, epoch: int, logs: dict[str, Any]) -> str:
         elapsed = time.perf_counter() - self._start
-        eta = elapsed / epoch * (self._epochs - epoch) if epoch else 0.0
+        per_epoch = elapsed / epoch if epoch else 0.0
+        eta = per_epoch * (self._epochs - epoch)
         parts = [f"epoch {epoch:>{len(str(self._epochs))}}/{self._epochs}"]
         for key, value in logs.items():
             if key not in ("lr", "batch_size") and isinstance(value, (int, float)):
                 parts.append(f"{key} {value:.4f}")
-        parts.append(f"ETA {_seconds(eta)}" if epoch < self._epochs else f"{_seconds(elapsed)}")
+        val = logs.get("val_loss")
+        improved = isinstance(val, (int, float)) and np.isfinite(val)
+        if self.patience is not None and improved and (self._best is None or val < self._best[0]):
+            self._best = (float(val), epoch)
+        if epoch >= self._epochs:
+            parts.append(f"{_seconds(elapsed)}")
+        elif self._best is not None:
+            stop = min(self._epochs, self._best[1] + int(self.patience or 0))
+            soon = per_epoch * max(0, stop - epoch)
+            parts.append(
+                f"ETA {_seconds(soon)}-{_seconds(eta)} (early stopping)"
+                if soon < eta
+                else f"ETA {_seconds(eta)}"
+            )
+        else:
+            parts.append(f"ETA {_seconds(eta)}")
         return "  ".join(parts)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:

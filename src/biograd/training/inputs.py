@@ -35,11 +35,21 @@ def _features(x: Any, dtype: np.dtype, what: str = "x") -> tuple[np.ndarray, lis
         )
     if arr.ndim == 0:
         raise ValueError(f"{what} must be a table (one row per sample); got a single number.")
-    arr = arr.astype(dtype, copy=False)
+    original = arr
+    with np.errstate(over="ignore"):  # too-large values become inf here: told apart just below
+        arr = arr.astype(dtype, copy=False)
     if not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
+        where = tuple(int(i) for i in bad)
+        value = original[where]
+        if np.isfinite(value):  # finite, yet beyond what the model's dtype holds (1e308 in float32)
+            raise ValueError(
+                f"{what} holds {float(value):g} at position {where}, beyond the largest number a {dtype} "
+                f"network computes with ({float(np.finfo(dtype).max):.3g}). Rescale it (e.g. log10), or "
+                "correct the value."
+            )
         raise ValueError(
-            f"{what} contains NaN or infinite values (first at position {tuple(int(i) for i in bad)}). "
+            f"{what} contains NaN or infinite values (first at position {where}). "
             "Remove or impute missing values before training."
         )
     return arr, names

@@ -8,7 +8,6 @@ printing.
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from biograd.viz.markup import Markup, escape, html, join
 from biograd.viz.palette import BLUE, GREEN, GREY, HIGHLIGHT, INK, ORANGE, PALE, SKY  # noqa: F401 - re-exported
 
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
@@ -125,19 +125,24 @@ class Scene:
     def to_svg(self, css: str = "") -> str:
         """The scene as a standalone SVG document (text)."""
         parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width:.0f}" height="{self.height:.0f}" '
-            f'viewBox="0 0 {self.width:.0f} {self.height:.0f}" font-family="{FONT}" class="biograd-viz">',
+            html(
+                '<svg xmlns="http://www.w3.org/2000/svg" width="{0:.0f}" height="{1:.0f}" '
+                'viewBox="0 0 {0:.0f} {1:.0f}" font-family="{2}" class="biograd-viz">',
+                self.width,
+                self.height,
+                FONT,
+            )
         ]
         if self.title:
-            parts.append(f"<title>{html.escape(self.title)}</title>")
+            parts.append(html("<title>{}</title>", self.title))
         if css:
-            parts.append(f"<style>{css}</style>")
+            parts.append(html("<style>{}</style>", Markup(css)))  # CSS written in biograd's code
         parts.append(
-            f'<rect x="0" y="0" width="{self.width:.0f}" height="{self.height:.0f}" fill="#ffffff"/>'
+            html('<rect x="0" y="0" width="{:.0f}" height="{:.0f}" fill="#ffffff"/>', self.width, self.height)
         )
         parts.extend(_svg_shape(s) for s in self.shapes)
-        parts.append("</svg>")
-        return "\n".join(parts)
+        parts.append(Markup("</svg>"))
+        return str(join(parts, "\n"))
 
     # -- matplotlib -------------------------------------------------------------------------------
     def to_figure(self, dpi: float = 100.0):
@@ -226,60 +231,84 @@ def _dash_pattern(dash: str | None) -> list[float] | None:
     return [float(v) for v in dash.replace(",", " ").split()]
 
 
-def _attrs(s: Shape) -> str:
+def _attrs(s: Shape) -> Markup:
     out = []
     if s.id:
-        out.append(f'id="{html.escape(s.id)}"')
+        out.append(html('id="{}"', s.id))
     if s.cls:
-        out.append(f'class="{html.escape(s.cls)}"')
+        out.append(html('class="{}"', s.cls))
     for key, value in s.data.items():
         text = repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
-        out.append(f'data-{key}="{html.escape(text)}"')
+        out.append(html('data-{}="{}"', key, text))
     if s.opacity != 1.0:
-        out.append(f'opacity="{s.opacity:.3g}"')
-    return " ".join(out)
+        out.append(html('opacity="{:.3g}"', s.opacity))
+    return join(out, " ")
 
 
-def _svg_shape(s: Shape) -> str:
+def _svg_shape(s: Shape) -> Markup:
+    """One shape as an SVG element; every text and attribute value escaped (viz.markup)."""
     g = s.geom
     attrs = _attrs(s)
-    paint = f'fill="{s.fill}" stroke="{s.stroke}" stroke-width="{s.width:.3g}"'
+    paint = html('fill="{}" stroke="{}" stroke-width="{:.3g}"', s.fill, s.stroke, s.width)
     if s.dash:
-        paint += f' stroke-dasharray="{s.dash}"'
-    title = f"<title>{html.escape(s.title)}</title>" if s.title else ""
+        paint += html(' stroke-dasharray="{}"', s.dash)
+    title = html("<title>{}</title>", s.title) if s.title else Markup("")
     if s.kind == "circle":
-        tag = f'<circle cx="{g["x"]:.1f}" cy="{g["y"]:.1f}" r="{g["r"]:.1f}" {paint} {attrs}'
+        name = "circle"
+        tag = html('<circle cx="{:.1f}" cy="{:.1f}" r="{:.1f}" {} {}', g["x"], g["y"], g["r"], paint, attrs)
     elif s.kind == "line":
-        tag = (
-            f'<line x1="{g["x1"]:.1f}" y1="{g["y1"]:.1f}" x2="{g["x2"]:.1f}" y2="{g["y2"]:.1f}" '
-            f'{paint} stroke-linecap="butt" {attrs}'
+        name = "line"
+        tag = html(
+            '<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" {} stroke-linecap="butt" {}',
+            g["x1"],
+            g["y1"],
+            g["x2"],
+            g["y2"],
+            paint,
+            attrs,
         )
     elif s.kind == "rect":
-        tag = (
-            f'<rect x="{g["x"]:.1f}" y="{g["y"]:.1f}" width="{g["w"]:.1f}" height="{g["h"]:.1f}" '
-            f'rx="{g.get("rx", 0):.1f}" {paint} {attrs}'
+        name = "rect"
+        tag = html(
+            '<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" rx="{:.1f}" {} {}',
+            g["x"],
+            g["y"],
+            g["w"],
+            g["h"],
+            g.get("rx", 0),
+            paint,
+            attrs,
         )
     elif s.kind == "polygon":
-        pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in s.points)
-        tag = f'<polygon points="{pts}" {paint} {attrs}'
+        name = "polygon"
+        points = " ".join(f"{x:.1f},{y:.1f}" for x, y in s.points)
+        tag = html('<polygon points="{}" {} {}', points, paint, attrs)
     elif s.kind == "text":
-        style = ' font-weight="bold"' if s.bold else ""
-        style += ' font-style="italic"' if s.italic else ""
+        style = Markup(' font-weight="bold"' if s.bold else "")
+        style += Markup(' font-style="italic"' if s.italic else "")
         lines = s.text.split("\n")
         if len(lines) == 1:
-            body = html.escape(s.text)
+            body = escape(s.text)
         else:
-            body = "".join(
-                f'<tspan x="{g["x"]:.1f}" dy="{0 if i == 0 else s.size * 1.25:.1f}">{html.escape(t)}</tspan>'
+            body = join(
+                html('<tspan x="{:.1f}" dy="{:.1f}">{}</tspan>', g["x"], 0 if i == 0 else s.size * 1.25, t)
                 for i, t in enumerate(lines)
             )
-        return (
-            f'<text x="{g["x"]:.1f}" y="{g["y"]:.1f}" font-size="{s.size:.3g}" text-anchor="{s.anchor}" '
-            f'fill="{s.fill}"{style} {attrs}>{title}{body}</text>'
+        return html(
+            '<text x="{:.1f}" y="{:.1f}" font-size="{:.3g}" text-anchor="{}" fill="{}"{} {}>{}{}</text>',
+            g["x"],
+            g["y"],
+            s.size,
+            s.anchor,
+            s.fill,
+            style,
+            attrs,
+            title,
+            body,
         )
     else:  # pragma: no cover - shapes are built in this package only
         raise ValueError(f"unknown shape kind {s.kind!r}")
-    return f"{tag}>{title}</{tag.split()[0][1:]}>" if title else f"{tag}/>"
+    return html("{}>{}</{}>", tag, title, Markup(name)) if title else tag + Markup("/>")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -305,7 +334,7 @@ class Picture:
         return self.svg
 
     def _repr_html_(self) -> str:
-        return f'<div style="overflow:auto">{self.svg}</div>'
+        return str(html('<div style="overflow:auto">{}</div>', Markup(self.svg)))  # escaped when drawn
 
     def to_figure(self, dpi: float = 100.0):
         return self.scene.to_figure(dpi=dpi)
@@ -335,10 +364,17 @@ class Picture:
 
 
 def html_page(title: str, body: str, css: str = "", script: str = "") -> str:
-    """A self-contained HTML page (no external files or CDNs)."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title>"
-        f"<style>body{{font-family:{FONT};margin:16px;color:{INK}}}{css}</style></head>\n"
-        f"<body>\n{body}\n{f'<script>{script}</script>' if script else ''}\n</body></html>\n"
+    """A self-contained HTML page (no external files or CDNs). ``title`` is text (escaped); ``body``,
+    ``css`` and ``script`` are markup and code built by biograd (through :mod:`biograd.viz.markup`)."""
+    return str(
+        html(
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{}</title>'
+            "<style>body{{font-family:{};margin:16px;color:{}}}{}</style></head>\n<body>\n{}\n{}\n</body></html>\n",
+            title,
+            FONT,
+            INK,
+            Markup(css),
+            Markup(body),
+            html("<script>{}</script>", Markup(script)) if script else Markup(""),
+        )
     )

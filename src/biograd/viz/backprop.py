@@ -9,8 +9,6 @@ from ``biograd.optim.SGD.step()``. Formulas are written around those numbers; no
 from __future__ import annotations
 
 import copy
-import html
-import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from biograd.viz._draw import (
     signed_color,
     text_color_on,
 )
+from biograd.viz.markup import Markup, html, script_json
 from biograd.viz.network import dense_layers, draw_network, layer_title, one_sample
 
 MAX_NEURONS = 16  # a step-by-step page for wider layers would have thousands of frames
@@ -97,15 +96,15 @@ class BackpropSteps:
     # -- HTML ---------------------------------------------------------------------------------------
     def to_html(self) -> str:
         """One self-contained page: the network, the formula of the highlighted element, and controls."""
-        data = json.dumps({"frames": self.frames, "numbers": self.numbers}, allow_nan=True)
-        data = data.replace("</", "<\\/")
+        data = script_json({"frames": self.frames, "numbers": self.numbers}, allow_nan=True)
         n = len(self.frames)
         drawing = copy.copy(self.scene)  # the page has the title as its heading: not twice
         drawing.shapes = [
             s for s in self.scene.shapes if not (s.kind == "text" and s.bold and s.text == self.scene.title)
         ]
-        body = f"""
-<h1>{html.escape(self.title)}</h1>
+        body = html(
+            """
+<h1>{title}</h1>
 <p class="intro">One real training step on your own sample. <b>Forward</b>: each neuron computes
 z = w·x + b and a = act(z). <b>Loss</b>: how wrong the output is. <b>Backward</b>:
 the chain rule sends the error back, layer by layer: δ = dL/dz, and each weight's
@@ -113,24 +112,33 @@ gradient dL/dw = δ × (the input it multiplies). <b>Update</b>:
 w ← w − lr × dL/dw. Every number comes from biograd's engine. Use the buttons, the slider or the ← → keys.</p>
 <div class="controls">
   <button id="prev" type="button">◀ Previous</button>
-  <input id="slider" type="range" min="0" max="{n - 1}" value="0" aria-label="step">
+  <input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
   <button id="next" type="button">Next ▶</button>
   <span id="counter">Step 1 of {n}</span>
 </div>
 <div class="wrap">
-  <div id="net">{drawing.to_svg()}</div>
+  <div id="net">{svg}</div>
   <div id="panel"><div id="stage"></div><h2 id="frame-title"></h2><pre id="formula"></pre></div>
 </div>
 <script type="application/json" id="biograd-backprop-data">{data}</script>
-"""
+""",
+            title=self.title,
+            last=n - 1,
+            n=n,
+            svg=Markup(drawing.to_svg()),  # escaped when drawn
+            data=data,
+        )
         css = _CSS + f"#net svg{{max-width:{self.scene.width:.0f}px}}"
         return html_page(self.title, body, css=css, script=_JS)
 
     def _repr_html_(self) -> str:
-        page = html.escape(self.to_html(), quote=True)
-        return (
-            f'<iframe srcdoc="{page}" style="width:100%;height:{self.scene.height + 260:.0f}px;border:0" '
-            'sandbox="allow-scripts"></iframe>'
+        return str(
+            html(
+                '<iframe srcdoc="{}" style="width:100%;height:{:.0f}px;border:0" sandbox="allow-scripts">'
+                "</iframe>",
+                self.to_html(),  # the whole page, escaped into the attribute
+                self.scene.height + 260,
+            )
         )
 
     # -- pictures -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ are drawn as a heatmap of the weight matrix instead.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,11 +235,16 @@ def draw_network(
     grads: list[np.ndarray | None] | None = None,
     params: list[tuple[np.ndarray, np.ndarray]] | None = None,
     spacing: float = 58.0,
+    input_names: Sequence[str] | None = None,
+    per_layer_scale: bool = False,
 ) -> Layout:
     """Lay out and draw the network; ``line_values[l]`` (out, in) colors the lines into layer l + 1.
 
     ``params`` are the (W, b) written in labels and hover texts (default: the layers' current values;
-    the backprop pictures pass the values from before the update).
+    the backprop pictures pass the values from before the update). ``input_names`` label the input
+    neurons (column names instead of x1, x2, ...). ``per_layer_scale``: each layer's lines and matrix
+    cells are scaled to that layer's largest |value| (a hidden layer of small weights stays visible
+    next to an output layer rescaled to a target's units); the legend says so.
     """
     params = params or [(layer.weight, layer.bias) for layer in layers]
     sizes = [layers[0].weight.shape[1]] + [layer.weight.shape[0] for layer in layers]
@@ -271,6 +277,10 @@ def draw_network(
             y0 = mid - strip_h / 2
             centres.append([(x, y0 + (k + 0.5) * cell) for k in range(n)])
     scale = max((float(np.max(np.abs(v))) for v in line_values if v.size), default=1.0) or 1.0
+    scales = [
+        (float(np.max(np.abs(v))) if v.size else 0.0) or 1.0 if per_layer_scale else scale
+        for v in line_values
+    ]
     # connections
     for li, layer in enumerate(layers):
         values = line_values[li]
@@ -298,7 +308,7 @@ def draw_network(
                         x2 - radius,
                         y2,
                         stroke=BLUE if v >= 0 else ORANGE,
-                        width=0.7 + 6.0 * abs(v) / scale,
+                        width=0.7 + 6.0 * abs(v) / scales[li],
                         dash=None if v >= 0 else "6 3",
                         cls="weight",
                         title=tip,
@@ -335,7 +345,7 @@ def draw_network(
                 small[li + 1],
                 spacing,
                 li + 1,
-                scale,
+                scales[li],
                 layers,
             )
     # neurons
@@ -352,6 +362,8 @@ def draw_network(
                 v = None if vals is None else float(vals[k])
                 fill = "#ffffff" if v is None else signed_color(v, vscale or 1.0)
                 tip = _unit(layers, ci, k)
+                if not ci and input_names is not None:
+                    tip = f"input {k + 1}: {input_names[k]}"
                 if bias is not None:
                     tip += f"\nbias b = {fmt(bias[k])}"
                 if v is not None:
@@ -380,6 +392,10 @@ def draw_network(
                         fill=text_color_on(fill),
                         id=f"nv-{ci}-{k + 1}" if with_ids else None,
                     )
+                elif not ci and input_names is not None:
+                    name = str(input_names[k])
+                    name = name if len(name) <= 12 else name[:11] + "…"
+                    scene.text(x - radius - 4, y + 4, name, size=10, fill=INK, anchor="end", cls="input-name")
                 elif not ci:
                     scene.text(x, y + 4, f"x{k + 1}", size=10, fill=INK, italic=True)
                 if bias is not None:  # below the circle, where no line passes
@@ -402,7 +418,15 @@ def draw_network(
             detail += f", {layers[ci - 1].activation_name}"
         scene.text(x, 84, caption, size=12, bold=True)
         scene.text(x, 98, detail, size=10.5, fill=GREY)
-    _legend(scene, top + inner_h + 62, line_label, scale, any_lines, any_heatmap, filled)
+    _legend(
+        scene,
+        top + inner_h + 62,
+        line_label,
+        None if per_layer_scale else scale,
+        any_lines,
+        any_heatmap,
+        filled,
+    )
     return Layout(scene, centres, small, radius, top, top + inner_h)
 
 
@@ -521,12 +545,13 @@ def _legend(
     scene: Scene,
     y: float,
     label: str,
-    scale: float,
+    scale: float | None,
     lines: bool,
     heatmap: bool,
     filled: bool,
 ) -> None:
-    """Line styles on the left; color scales (matrix cells, neuron fill) stacked on the right."""
+    """Line styles on the left; color scales (matrix cells, neuron fill) stacked on the right. ``scale``
+    None: each layer has its own scale."""
     x_bars = 54.0
     if lines:
         scene.line(24, y, 64, y, stroke=BLUE, width=4)
@@ -536,7 +561,9 @@ def _legend(
         scene.text(
             24,
             y + 46,
-            f"line thickness ∝ |{label}|; thickest = {fmt(scale, 3)}",
+            f"line thickness ∝ |{label}|; thickest = {fmt(scale, 3)}"
+            if scale is not None
+            else f"line thickness ∝ |{label}| within each layer (each layer its own scale)",
             size=10.5,
             anchor="start",
             fill=GREY,
@@ -552,7 +579,14 @@ def _legend(
         x_bars = 370.0
     row = y - 4
     if heatmap:
-        _colorbar(scene, x_bars, row, scale, f"{label} in a matrix cell")
+        _colorbar(
+            scene,
+            x_bars,
+            row,
+            scale,
+            f"{label} in a matrix cell",
+            "" if scale is not None else "darkest = the largest |value| in its layer",
+        )
         row += 54
     if filled:
         note = "darkest = the largest |value| in its layer"
@@ -564,7 +598,13 @@ def legend_height(lines: bool, heatmap: bool, filled: bool) -> float:
 
 
 def network(
-    model: Any, x: Any = None, show: str = "weights", title: str | None = None, member: int = 0
+    model: Any,
+    x: Any = None,
+    show: str = "weights",
+    title: str | None = None,
+    member: int = 0,
+    input_names: Sequence[str] | None = None,
+    per_layer_scale: bool = False,
 ) -> Picture:
     """Draw a network's neurons and weights with their real numbers.
 
@@ -576,6 +616,8 @@ def network(
         show: what the lines show: ``"weights"`` (w), ``"gradients"`` (dL/dw, after ``loss.backward()``) or
             ``"activations"`` (lines show the weights, neurons the activations for ``x``, which is required).
         title: the picture's title.
+        input_names: one name per input (table column names) written beside the input neurons.
+        per_layer_scale: scale each layer's lines and matrix cells to its own largest |value|.
 
     Returns:
         A :class:`~biograd.viz.Picture`: displays in Jupyter, ``.save("net.svg" | ".png" | ".html")``.
@@ -591,6 +633,10 @@ def network(
     layers = dense_layers(model)
     if show == "activations" and x is None:
         raise ValueError("show='activations' needs a sample: pass x=, one row of your data (e.g. x[0]).")
+    if input_names is not None and len(input_names) != layers[0].weight.shape[1]:
+        raise ValueError(
+            f"input_names has {len(input_names)} names for {layers[0].weight.shape[1]} inputs; give one each."
+        )
     inputs = forward = None
     steps = input_steps(model)[0]
     if x is not None:
@@ -636,6 +682,8 @@ def network(
         forward=forward,
         title=title or f"Network {what}",
         subtitle=subtitle,
+        input_names=None if input_names is None else [str(n) for n in input_names],
+        per_layer_scale=per_layer_scale,
     )
     return Picture(layout.scene)
 

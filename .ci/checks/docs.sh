@@ -6,7 +6,7 @@
 # and resource of the built pages against the folder itself (nothing may come from the internet), and
 # opens the site from disk in Chromium when it is installed (search, pages, no console errors).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 python -m pip install --quiet -r docs/requirements.txt
 python docs/site/build.py --browser-check "$@"
