@@ -189,6 +189,7 @@ def _config(args: argparse.Namespace) -> Any:
         seed=args.seed,
         impute=args.impute,
         kernel_size=args.kernel_size,
+        evaluation=args.evaluation,
     ).check()
 
 
@@ -201,6 +202,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.data is not None and args.dataset is not None:
         raise pipeline.ConfigError("Give a data file or --dataset NAME, not both.")
     pipeline.check_out_dir(args.out, overwrite=args.overwrite)  # a bad --out fails now, not after training
+    if args.test_data is not None and not Path(args.test_data).is_file():
+        from biograd.bio.errors import DataError
+
+        raise DataError(f"--test-data {args.test_data!r} is not a file. Check the path.")
     data = pipeline.load_data(
         args.data,
         args.target,
@@ -229,12 +234,21 @@ def _train(args: argparse.Namespace) -> int:
         else f"{len(prepared.feature_names)} features"
     )
     _out(f"Data:    {data.name}: {data.n_samples} samples, {what}; {data.task} ({classes})")
-    _out(
-        f"Split:   {len(prepared.train_idx)} training / {len(prepared.val_idx)} validation / "
-        f"{len(prepared.test_idx)} test samples"
-        + (" (stratified by class)" if data.task == "classification" else "")
-        + "; the test samples are not used until the end"
-    )
+    if prepared.folds:
+        _out(f"Testing: {prepared.scheme.describe()} ({len(prepared.folds)} networks, one per fold)")
+        if prepared.selected_features:
+            _out(
+                f"         each fold keeps the {prepared.selected_features} features that best "
+                f"{'separate the classes' if data.task == 'classification' else 'track the target'} "
+                "on its training rows"
+            )
+    else:
+        _out(
+            f"Split:   {len(prepared.train_idx)} training / {len(prepared.val_idx)} validation / "
+            f"{len(prepared.test_idx)} test samples"
+            + (" (stratified by class)" if data.task == "classification" else "")
+            + "; the test samples are not used until the end"
+        )
     if data.grouping:
         _out(f"Groups:  {data.grouping}")
     _out(f"Network: {prepared.architecture}, {prepared.n_parameters:,} parameters")
@@ -251,6 +265,26 @@ def _train(args: argparse.Namespace) -> int:
     )
     for message in result.warnings:
         _err(f"warning: {message}")
+    if args.test_data is not None:
+        from biograd.pipeline.prepare import training_profile
+
+        info = {
+            "preprocessing": prepared.preprocessing,
+            "feature_names": prepared.feature_names,
+            "training_profile": training_profile(prepared),  # the shift check of the cohort
+        }
+        new = pipeline.read_new_data(
+            info,
+            args.test_data,
+            model=result.model,
+            labels=args.labels,
+            label_column=args.label_column,
+            need_target=True,
+            id_column=args.id,
+            orientation=args.orientation,
+            sample_id_column=args.sample_id_column,
+        )
+        pipeline.evaluate_external(result, new.x, new.y, str(args.test_data))
     out = pipeline.write_run(result, args.out, overwrite=args.overwrite)
     _summary(result, out)
     if result.interrupted:
@@ -273,17 +307,46 @@ def _summary(result: Any, out: Path) -> None:
         if task == "classification"
         else [("r2", "R^2"), ("mae", "MAE"), ("rmse", "RMSE")]
     )
-    rows = [["network (biograd)", *[result.test_metrics.get(k) for k, _ in keys]]]
+    from biograd.stats import format_interval
+
+    def with_ci(metrics: dict[str, Any], ci: dict[str, Any]) -> list[str]:
+        return [format_interval(metrics.get(k), ci.get(k)) for k, _ in keys]
+
+    rows = [["network (biograd)", *with_ci(result.test_metrics, result.test_ci)]]
     for name, values in result.baselines.items():
         rows.append([name, *[values.get(k) for k, _ in keys]])
     h = result.history
     _out("")
-    _out(f"Test set ({len(result.prepared.test_idx)} samples never used in training):")
+    samples = result.evaluation.get("samples", len(result.prepared.test_idx))
+    if result.prepared.folds:
+        _out(f"Evaluation: {result.scheme_text}.")
+        _out(f"Test figures on the out-of-fold predictions of {samples} samples, with 95% intervals:")
+    else:
+        _out(f"Test set ({samples} samples never used in training), with 95% intervals:")
     _out(_table(rows, ["model", *[label for _, label in keys]]))
+    if result.small_sample:
+        _out(f"Note: {result.small_sample}")
+    ext = result.external_test
+    if ext is not None:
+        _out("")
+        _out(
+            f"External test set {ext['source']} ({ext['samples']} samples; never used for training or any "
+            "choice), with 95% intervals:"
+        )
+        _out(
+            _table(
+                [["network (biograd)", *with_ci(ext["metrics"], ext["ci"])]],
+                ["model", *[lb for _, lb in keys]],
+            )
+        )
+        if ext["small_sample_warning"]:
+            _out(f"Note: {ext['small_sample_warning']}")
     _out("")
     _out(result.comparison["sentence"])
+    fold_note = f" (fold 1 of {len(result.fold_histories)})" if result.fold_histories else ""
     _out(
-        f"Training: {h.epochs_run} epochs, stop reason {h.stop_reason}, best epoch {h.best_epoch}. "
+        f"Training{fold_note}: {h.epochs_run} epochs, stop reason {h.stop_reason}, "
+        f"best epoch {h.best_epoch}. "
         f"Diagnosis: {result.diagnosis.verdict}. {result.diagnosis.advice}".rstrip()
     )
     found = result.importance
@@ -670,6 +733,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="sequences: filter width in letters (default 12 for DNA/RNA, 9 for protein)",
+    )
+    t.add_argument(
+        "--test-data",
+        metavar="FILE",
+        help="an external test cohort (same columns and target): evaluated once with the saved model, "
+        "reported beside the cross-validated figures; it never influences training or any choice",
+    )
+    t.add_argument(
+        "--evaluation",
+        choices=["auto", "cross-validation", "holdout"],
+        default="auto",
+        help="how to test: auto (cross-validation up to 5,000 samples, else one held-out split)",
     )
     t.add_argument("--out", default="runs/biograd", help="output directory (default runs/biograd)")
     t.add_argument(

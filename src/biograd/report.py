@@ -354,14 +354,21 @@ def _section_summary(result: Any) -> Markup:
     task = p.data.task
     metric, value = result.comparison["metric_label"], result.comparison["network"]
     diag = result.diagnosis
+    key_ci = _interval_text(result.test_ci.get(result.comparison["metric"]))
+    samples = result.evaluation.get("samples", len(p.test_idx))
     cards = [
-        (_fmt(value), f"test {metric} of the network"),
+        (_fmt(value), f"test {metric} of the network{key_ci}"),
         (
             _fmt(result.comparison["best_baseline_value"]),
             f"test {metric}, best baseline ({result.comparison['best_baseline'] or 'n/a'})",
         ),
         (diag.verdict, "diagnosis of the learning curves"),
-        (len(p.test_idx), "held-out test samples (never seen in training)"),
+        (
+            samples,
+            "samples predicted out of fold (by networks that never saw them)"
+            if p.folds
+            else "held-out test samples (never seen in training)",
+        ),
     ]
     if task == "classification":
         cards.insert(1, (_fmt(result.test_metrics["balanced_accuracy"]), "test balanced accuracy"))
@@ -376,11 +383,36 @@ def _section_summary(result: Any) -> Markup:
         for v, label in cards
     )
     return html(
-        '<div class="cards">{}</div><div class="verdict {}">{}</div>',
+        '<div class="cards">{}</div><p>Evaluation: {}.</p><div class="verdict {}">{}</div>{}',
         html_cards,
+        result.scheme_text,
         cls,
         result.comparison["sentence"],
+        _small_sample_html(result),
     )
+
+
+def _interval_text(interval: Any) -> str:
+    """ " (95% interval 0.871 to 0.948)" for a card label (plain text, escaped where it is placed), or ""
+    without an interval."""
+    if not interval:
+        return ""
+    return f" (95% interval {_fmt(interval[0])} to {_fmt(interval[1])})"
+
+
+def _small_sample_html(result: Any) -> Markup:
+    if not result.small_sample:
+        return Markup("")
+    return html('<div class="verdict bad">{}</div>', result.small_sample)
+
+
+def _with_ci(value: Any, interval: Any) -> str:
+    """ "0.912 [0.871, 0.948]" (plain text for a table cell; :func:`_table` escapes it)."""
+    from biograd.stats import format_interval
+
+    if value is None:
+        return "n/a"
+    return format_interval(float(value), interval)
 
 
 def _section_data(result: Any) -> Markup:
@@ -397,13 +429,21 @@ def _section_data(result: Any) -> Markup:
             else f"{len(p.feature_names)} features (from {d.features.shape[1]} columns)",
         ],
         ["target", f"{d.target_name} ({d.task})"],
-        [
-            "split",
-            f"{len(p.train_idx)} training / {len(p.val_idx)} validation / {len(p.test_idx)} test"
-            + (" (stratified by class)" if d.task == "classification" else ""),
-        ],
+        _split_row(result),
         ["grouping", _esc(d.grouping or "none: every sample is its own group (no duplicates found)")],
     ]
+    if result.selection:
+        kept = result.selection["kept"]
+        always = [name for name, share in kept.items() if share >= 1.0]
+        rows.append(
+            [
+                "features kept",
+                f"{result.selection['k']} of {len(p.feature_names)} per fold, those that best "
+                f"{'separate the classes' if d.task == 'classification' else 'track the target'} "
+                "(F test) on each fold's training rows; kept by every fold: "
+                + (", ".join(always[:30]) + (" ..." if len(always) > 30 else "") or "none"),
+            ]
+        )
     if d.task == "classification" and len(d.target_names) == 2:
         chosen = d.extra.get("positive_class")
         rows.append(
@@ -443,6 +483,24 @@ def _section_data(result: Any) -> Markup:
     else:
         out += figure_target_histogram(d.y, d.target_name)
     return out
+
+
+def _split_row(result: Any) -> list[str]:
+    """The "split" row of the data table (plain text cells; :func:`_table` escapes them)."""
+    p, d = result.prepared, result.prepared.data
+    stratified = " (stratified by class)" if d.task == "classification" else ""
+    if not result.fold_summaries:
+        return [
+            "split",
+            f"{len(p.train_idx)} training / {len(p.val_idx)} validation / {len(p.test_idx)} test{stratified}",
+        ]
+    f = result.fold_summaries[0]
+    return [
+        "evaluation",
+        f"{result.scheme_text}{stratified}. Each fold: about {f['train']} training / {f['validation']} "
+        f"validation (early stopping) / {f['test']} test samples; the saved model is the committee of the "
+        f"{len(result.fold_summaries)} fold networks",
+    ]
 
 
 def _section_network(result: Any) -> Markup:
@@ -490,8 +548,16 @@ def _section_training(result: Any) -> Markup:
     cls = "good" if diag.verdict == "good fit" else "bad"
     curves = figure_curves(h, metric) if h.epochs else Markup("<p>No epoch finished.</p>")
     advice = html("<br><b>Advice:</b> {}", diag.advice) if diag.advice else Markup("")
+    which = Markup("")
+    if result.fold_summaries:
+        which = html(
+            "<p>The curves are those of the first fold's network (of {}); epochs run per fold: {}.</p>",
+            len(result.fold_summaries),
+            ", ".join(str(f["epochs"]) for f in result.fold_summaries),
+        )
     return html(
-        '<p>Training {}.{}</p>{}<div class="verdict {}"><b>Diagnosis: {}.</b> {}{}</div>',
+        '{}<p>Training {}.{}</p>{}<div class="verdict {}"><b>Diagnosis: {}.</b> {}{}</div>',
+        which,
         reason,
         restored,
         curves,
@@ -509,35 +575,89 @@ def _section_test(result: Any) -> Markup:
     if p.data.task == "classification":
         names = list(p.data.target_names)
         rows = [
-            ["accuracy", m["accuracy"], "fraction of test samples classified correctly"],
+            ["accuracy", "accuracy", "fraction of test samples classified correctly"],
             [
                 "balanced accuracy",
-                m["balanced_accuracy"],
+                "balanced_accuracy",
                 "mean of the per-class recalls (0.5 = chance "
                 "for two classes); not fooled by unbalanced classes",
             ],
             [
                 "ROC AUC",
-                m["roc_auc"],
+                "roc_auc",
                 "probability that a random positive scores above a random negative"
                 + (" (one vs rest, macro average)" if len(names) > 2 else ""),
             ],
-            ["PR AUC (average precision)", m["pr_auc"], "precision averaged over recall levels"],
+            ["PR AUC (average precision)", "pr_auc", "precision averaged over recall levels"],
         ]
         return html(
-            '{}<div class="figs"><div>{}</div></div>{}',
-            _table(["metric", "value", "meaning"], rows),
+            '{}{}{}<div class="figs"><div>{}</div></div>{}',
+            _test_intro(result),
+            _table(["metric", "value [95% interval]", "meaning"], _ci_rows(result, rows)),
+            _external_html(result),
             figure_confusion(m["confusion_matrix"], names),
             figure_roc_pr(out["y_true"], out["proba"], names),
         )
     rows = [
-        ["R^2", m["r2"], "share of the target's variance explained (1 perfect, 0 = predicting the mean)"],
-        ["MAE", m["mae"], f"mean absolute error, in units of {p.data.target_name}"],  # escaped by _table
-        ["RMSE", m["rmse"], "root mean squared error (large errors weigh more)"],
-        ["Pearson r", m["pearson_r"], "correlation of predicted with true values"],
+        ["R^2", "r2", "share of the target's variance explained (1 perfect, 0 = predicting the mean)"],
+        ["MAE", "mae", f"mean absolute error, in units of {p.data.target_name}"],  # escaped by _table
+        ["RMSE", "rmse", "root mean squared error (large errors weigh more)"],
+        ["Pearson r", "pearson_r", "correlation of predicted with true values"],
     ]
-    return _table(["metric", "value", "meaning"], rows) + figure_pred_vs_true(
-        out["y_true"], out["y_pred"], p.data.target_name
+    return html(
+        "{}{}{}{}",
+        _test_intro(result),
+        _table(["metric", "value [95% interval]", "meaning"], _ci_rows(result, rows)),
+        _external_html(result),
+        figure_pred_vs_true(out["y_true"], out["y_pred"], p.data.target_name),
+    )
+
+
+def _test_intro(result: Any) -> Markup:
+    samples = result.evaluation.get("samples", len(result.prepared.test_idx))
+    where = (
+        f"the out-of-fold predictions of all {samples} samples ({result.scheme_text})"
+        if result.prepared.folds
+        else f"{samples} held-out test samples, never used in training"
+    )
+    return html(
+        "<p>Computed on {}. The interval in brackets is a 95% bootstrap interval: resampling the "
+        "samples (within each class) 2,000 times, the figure stayed in that range 95% of the time. A wide "
+        "interval means the data cannot pin the figure down.</p>{}",
+        where,
+        _small_sample_html(result),
+    )
+
+
+def _ci_rows(result: Any, rows: list[list[str]]) -> list[list[str]]:
+    """(name, metric key, meaning) -> (name, "value [low, high]", meaning)."""
+    m, ci = result.test_metrics, result.test_ci
+    return [[name, _with_ci(m.get(key), ci.get(key)), meaning] for name, key, meaning in rows]
+
+
+def _external_html(result: Any) -> Markup:
+    ext = result.external_test
+    if not ext:
+        return Markup("")
+    keys = (
+        ["accuracy", "balanced_accuracy", "roc_auc", "pr_auc"]
+        if result.prepared.data.task == "classification"
+        else ["r2", "mae", "rmse", "pearson_r"]
+    )
+    row = [_with_ci(ext["metrics"].get(k), ext["ci"].get(k)) for k in keys]
+    note = (
+        html('<div class="verdict bad">{}</div>', ext["small_sample_warning"])
+        if ext["small_sample_warning"]
+        else Markup("")
+    )
+    return html(
+        "<h3>External test set</h3><p>{}: {} samples scored once by the saved model. They influenced "
+        "neither training nor any choice, so these are the figures to quote for new samples like them.</p>"
+        "{}{}",
+        ext["source"],
+        ext["samples"],
+        _table(["data", *keys], [["external test set", *row]]),
+        note,
     )
 
 
@@ -556,14 +676,18 @@ def _section_baselines(result: Any) -> Markup:
         rows.append([name, *[values.get(k) for k in keys]])
         classes.append("best" if name == best else "")
     seq = (
-        " Sequences are given to them as flattened one-hot vectors."
+        " Sequences are given to them as flattened one-hot vectors; the k-mer composition models see only"
+        " each sequence's letter (and k-mer) frequencies."
         if result.prepared.data.is_sequence
         else ""
     )
     return html(
-        "<p>Classical models from scikit-learn, trained on the same training + validation rows and scored "
-        "on the same test rows.{} If a simple model does as well, prefer it: it is faster, and easier to "
+        "<p>Classical models from scikit-learn, trained on the same rows and scored on the same samples"
+        "{}.{} The verdict compares the network with the best of them on the same samples: the difference "
+        "of the key figure with its 95% bootstrap interval; only an interval entirely above zero says the "
+        "network is better. If a simple model does as well, prefer it: it is faster, and easier to "
         'explain.</p>{}<div class="verdict {}">{}</div>',
+        " (the same folds; out-of-fold predictions)" if result.prepared.folds else "",
         seq,
         _table(header, rows, classes),
         "good" if result.comparison["network_beats_baseline"] else "bad",
@@ -755,7 +879,7 @@ def render_report(result: Any) -> str:
         ("1. The data", _section_data(result)),
         ("2. The network", _section_network(result)),
         ("3. Training", _section_training(result)),
-        ("4. Test results (held-out samples)", _section_test(result)),
+        ("4. Test results", _section_test(result)),
         ("5. Network vs classical baselines", _section_baselines(result)),
         ("6. What drove the predictions", _section_importance(result)),
         ("7. Reproducibility", _section_reproducibility(result)),

@@ -11,20 +11,26 @@ baselines, explain it, and write everything a biologist needs into one directory
 
 The rules that keep the evaluation honest:
 
-1. The **test set** is split off first (stratified by class for classification) and is used once, at the
-   end: never for training, early stopping or choosing the preprocessing.
-2. The **validation set** is split from the remaining rows; it decides the best epoch (early stopping).
-3. Preprocessing (means, standard deviations, categories) is learned from the **training rows** only and
-   saved inside the model, so ``predict`` applies exactly the same transformation later.
+1. The **evaluation scheme** follows the data size (:func:`biograd.stats.choose_scheme`): up to 5,000
+   samples, (repeated) stratified k-fold cross-validation, where every sample is predicted by a network
+   that never saw it and the test figures come from those out-of-fold predictions; beyond, one held-out
+   test set split off first and used once, at the end.
+2. In each fold (or the one split) a **validation part** of the training rows decides the best epoch.
+3. Preprocessing (means, standard deviations) and, for tables with more features than samples, the
+   choice of features are learned from each fold's **training rows** only. The saved model is the
+   committee of the fold networks (:class:`biograd.nn.Committee`), each carrying its own scaling.
 4. The **baselines** (logistic regression / ridge and a random forest, scikit-learn) learn from the same
-   training and validation rows and are scored on the same test rows as the network.
+   rows and predict the same samples as the network; every headline figure gets a 95% bootstrap interval
+   and the verdict against the best baseline is a paired comparison ("better" only when the interval of
+   the difference lies above zero).
 
 Nothing here prints: progress goes through ``progress=`` (fit's progress bar) and everything else comes
 back in a :class:`TrainResult`.
 
-One file per step: ``config`` (the settings), ``sources`` (reading the data), ``prepare`` (split,
-preprocessing, the network), ``run`` (training), ``evaluate`` (metrics and baselines), ``rundir`` (the
-run directory) and ``use`` (a trained run on new data). What the attributions say about the predictions
+One file per step: ``config`` (the settings), ``sources`` (reading the data), ``prepare`` (split or
+folds, preprocessing, the network), ``resample`` (one network per fold, the committee), ``run``
+(training), ``evaluate`` (metrics, intervals and baselines), ``rundir`` (the run directory) and ``use``
+(a trained run on new data). What the attributions say about the predictions
 lives one layer down, in :mod:`biograd.explain`.
 """
 
@@ -52,7 +58,7 @@ from biograd.pipeline.evaluate import (
     run_baselines,
 )
 from biograd.pipeline.prepare import Prepared, build_model, prepare, split
-from biograd.pipeline.run import TrainResult, command_line, train
+from biograd.pipeline.run import TrainResult, command_line, evaluate_external, train
 from biograd.pipeline.rundir import PIPELINE_FORMAT, RUN_FILES, check_out_dir, metrics_document, write_run
 from biograd.pipeline.sources import (
     FASTA_SUFFIXES,
@@ -108,6 +114,7 @@ __all__ = [
     "common_sites",
     "compare",
     "data_format",
+    "evaluate_external",
     "evaluate_new",
     "explain_new",
     "explain_sequences",

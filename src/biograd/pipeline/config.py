@@ -73,6 +73,10 @@ class TrainConfig:
     seed: int = 0
     impute: str | None = None
     kernel_size: int | None = None
+    #: "auto" (from the data size, :func:`biograd.stats.choose_scheme`), "cross-validation" or "holdout"
+    evaluation: str = "auto"
+    #: tables with more features than samples: keep this many, chosen inside each training fold
+    select_features: int | None = None
 
     def check(self) -> TrainConfig:
         """Raise ConfigError (scikit-learn style) for the first invalid setting; return self."""
@@ -132,6 +136,12 @@ class TrainConfig:
             fail("impute", "'mean' or 'median'", self.impute)
         if self.kernel_size is not None and (not is_int(self.kernel_size) or self.kernel_size < 1):
             fail("kernel_size", "an int >= 1", self.kernel_size)
+        if self.evaluation not in ("auto", "cross-validation", "holdout"):
+            fail("evaluation", "'auto', 'cross-validation' or 'holdout'", self.evaluation)
+        if self.select_features is not None and (
+            not is_int(self.select_features) or self.select_features < 1
+        ):
+            fail("select_features", "an int >= 1", self.select_features)
         return self
 
     def with_defaults(self, is_sequence: bool) -> TrainConfig:

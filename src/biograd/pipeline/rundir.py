@@ -45,16 +45,23 @@ def metrics_document(result: TrainResult) -> dict[str, Any]:
             "features": len(p.feature_names),
             "classes": p.data.class_counts(),
         },
-        "split": {
-            "train": len(p.train_idx),
-            "validation": len(p.val_idx),
-            "test": len(p.test_idx),
-            "grouping": p.data.grouping or None,
-            "groups": None if p.data.groups is None else len(np.unique(p.data.groups)),
-        },
+        "split": _split_counts(result),
         "duplicates": p.data.extra.get("duplicates"),
-        "model": {"architecture": p.architecture, "parameters": p.n_parameters},
+        "model": {
+            "architecture": p.architecture,
+            "parameters": p.n_parameters,
+            "committee_members": len(result.fold_histories) or None,
+            "selected_features": result.selection,
+        },
+        "evaluation": {
+            **result.evaluation,
+            "description": result.scheme_text,
+            "folds_run": result.fold_summaries,
+        },
         "test": result.test_metrics,
+        "test_ci": result.test_ci,
+        "small_sample_warning": result.small_sample,
+        "external_test": result.external_test,
         "baselines": result.baselines,
         "comparison": result.comparison,
         "training": {
@@ -70,6 +77,21 @@ def metrics_document(result: TrainResult) -> dict[str, Any]:
     }
 
 
+def _split_counts(result: TrainResult) -> dict[str, Any]:
+    """Samples per part: of the one split, or per fold (the mean over the folds) with cross-validation;
+    how the samples were grouped (no group straddles training and test)."""
+    p = result.prepared
+    grouping = {
+        "grouping": p.data.grouping or None,
+        "groups": None if p.data.groups is None else len(np.unique(p.data.groups)),
+    }
+    if not result.fold_summaries:
+        counts = {"train": len(p.train_idx), "validation": len(p.val_idx), "test": len(p.test_idx)}
+        return {**counts, **grouping}
+    mean = {k: float(np.mean([f[k] for f in result.fold_summaries])) for k in ("train", "validation", "test")}
+    return {"per": "fold (mean)", **mean, **grouping}
+
+
 def _model_metadata(result: TrainResult) -> dict[str, Any]:
     p = result.prepared
     return {
@@ -82,6 +104,9 @@ def _model_metadata(result: TrainResult) -> dict[str, Any]:
         "config": p.config.as_dict(),
         "data_name": p.data.name,
         "kernel_size": p.kernel_size,
+        "evaluation": result.evaluation,
+        "committee_members": len(result.committee) if result.committee is not None else None,
+        "selected_features": result.selection["k"] if result.selection else None,
         "training_profile": training_profile(p),  # for the new-data checks of predict/evaluate/explain
     }
 
