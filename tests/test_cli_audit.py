@@ -268,10 +268,17 @@ def test_per_sample_table_rows_add_up_to_the_score_change(multi_run, tmp_path):
     assert len(got) == len(data.x) and list(got.columns[4:]) == info["feature_names"]
     names = info["preprocessing"]["class_names"]
     explained = np.asarray([names.index(c) for c in got.explained_class])
-    logits = explain.outputs(model, data.x)
-    base = explain.outputs(model, np.zeros_like(data.x))
     rows = np.arange(len(data.x))
-    completeness = logits[rows, explained] - base[rows, explained]  # integrated gradients' sum
+    # integrated gradients' sum is each network's logit change from the zero baseline; a committee's
+    # attributions are its members' averaged, so their sum is the members' average change
+    networks = getattr(model, "members", [model])
+    completeness = np.mean(
+        [
+            (explain.outputs(m, data.x) - explain.outputs(m, np.zeros_like(data.x)))[rows, explained]
+            for m in networks
+        ],
+        axis=0,
+    )
     # up to the trapezoidal rule's error on 32 steps across ReLU kinks
     np.testing.assert_allclose(got[info["feature_names"]].sum(axis=1), completeness, atol=0.1)
     assert (got.explained_class == got.predicted).all()

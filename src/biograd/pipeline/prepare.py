@@ -72,18 +72,8 @@ def split(
     """
     from biograd.data import split_indices
 
-    labels = y if task == "classification" else None
-    if labels is not None and class_names:
-        labels = np.asarray([str(name) for name in class_names], dtype=object)[y]
-    if labels is not None:
-        names, counts = np.unique(labels, return_counts=True)
-        lonely = [str(name) for name in names[counts < 2]]
-        if lonely:  # the class is the news here, not the number of samples
-            raise DataError(
-                f"Class {', '.join(map(repr, lonely[:5]))} has only 1 sample: a stratified split needs at "
-                "least 2 per class (one for training, one held out). Remove or merge that class, or add "
-                "samples of it."
-            )
+    labels = _named_labels(y, task, class_names)
+    _refuse_lonely_classes(labels)
     try:
         if groups is not None:
             return _group_split(labels, np.asarray(groups), test_fraction, val_fraction, seed)
@@ -98,6 +88,29 @@ def split(
             f"validation fraction {val_fraction:g}): {reason}"
         ) from None
     return np.sort(rest[kept]), np.sort(rest[held]), np.sort(test)
+
+
+def _named_labels(y: np.ndarray, task: str, class_names: list[str] | None) -> np.ndarray | None:
+    """The class of each sample by its label (its code without ``class_names``); None for regression."""
+    if task != "classification":
+        return None
+    if class_names:
+        return np.asarray([str(name) for name in class_names], dtype=object)[y]
+    return y
+
+
+def _refuse_lonely_classes(labels: np.ndarray | None) -> None:
+    """A class with one sample cannot be on both sides of any split (held-out or fold): name it."""
+    if labels is None:
+        return
+    names, counts = np.unique(labels, return_counts=True)
+    lonely = [str(name) for name in names[counts < 2]]
+    if lonely:  # the class is the news here, not the number of samples
+        raise DataError(
+            f"Class {', '.join(map(repr, lonely[:5]))} has only 1 sample: a stratified split needs at "
+            "least 2 per class (one for training, one held out). Remove or merge that class, or add "
+            "samples of it."
+        )
 
 
 def _held_out_group(
@@ -240,6 +253,7 @@ def prepare(data: Dataset, config: TrainConfig | None = None) -> Prepared:
     config = (config or TrainConfig()).check()
     _task_of(data, config.task)
     y = data.y
+    _refuse_lonely_classes(_named_labels(y, data.task, list(data.target_names)))
     scheme = evaluation_scheme(data, config)
     folds: list[Fold] = []
     if scheme.scheme == "holdout":
