@@ -295,7 +295,14 @@ def test_per_sample_sequences_per_position(dna_run, tmp_path):
     data = pipeline.read_new_data(info, new, model=model)
     positions = [c for c in got.columns if c.startswith("position_")]
     assert len(got) == 12 and len(positions) == data.x.shape[2]
-    z = explain.outputs(model, data.x)[:, 0] - explain.outputs(model, np.zeros_like(data.x))[:, 0]
+    networks = getattr(model, "members", [model])  # a committee's attributions are its members' mean
+    z = np.mean(
+        [
+            explain.outputs(m, data.x)[:, 0] - explain.outputs(m, np.zeros_like(data.x))[:, 0]
+            for m in networks
+        ],
+        axis=0,
+    )
     sign = np.where(got.explained_class == "bound", -1.0, 1.0)  # one logit: class 1 'unbound' is +z
     np.testing.assert_allclose(got[positions].sum(axis=1), sign * z, atol=0.05)
 

@@ -47,8 +47,19 @@ def _split_groups(prepared: pipeline.Prepared, labels: np.ndarray) -> list[set]:
 
 
 def _no_straddle(prepared: pipeline.Prepared, labels: np.ndarray) -> None:
-    train, val, test = _split_groups(prepared, labels)
-    assert not train & test and not train & val and not val & test
+    """No group on two sides: of the held-out split, or of any cross-validation fold (and of the split of
+    a fold's training rows into training and validation, which stops each fold's network)."""
+    from biograd.pipeline.resample import _inner_split
+
+    if not prepared.folds:
+        train, val, test = _split_groups(prepared, labels)
+        assert not train & test and not train & val and not val & test
+        return
+    for number, fold in enumerate(prepared.folds):
+        train, test = set(labels[fold.train].tolist()), set(labels[fold.test].tolist())
+        assert not train & test
+        kept, held = _inner_split(prepared, fold.train, number)
+        assert not set(labels[kept].tolist()) & set(labels[held].tolist())
 
 
 def test_connected_groups_joins_chains():
@@ -90,7 +101,8 @@ def test_groups_column_never_straddles_and_is_not_a_feature(tmp_path):
     assert "'patient' (30 groups)" in data.grouping
     patients = _table(90)["patient"].to_numpy()
     for seed in range(4):
-        prepared = pipeline.prepare(data, pipeline.TrainConfig(seed=seed))
+        _no_straddle(pipeline.prepare(data, pipeline.TrainConfig(seed=seed)), patients)  # folds
+        prepared = pipeline.prepare(data, pipeline.TrainConfig(seed=seed, evaluation="holdout"))
         _no_straddle(prepared, patients)
         assert len(prepared.test_idx) == pytest.approx(18, abs=6)
     with pytest.raises(DataError, match="no column 'patiant' for --groups"):
@@ -113,7 +125,9 @@ def test_fasta_duplicates_and_relatives_on_one_side(tmp_path):
     assert "3-mers" in data.grouping and "67% identity" in data.grouping
     family = np.array([n.replace("copy", "s").replace("rel", "s") for n in data.ids])
     for seed in range(3):
-        _no_straddle(pipeline.prepare(data, pipeline.TrainConfig(seed=seed)), family)
+        for evaluation in ("auto", "holdout"):
+            config = pipeline.TrainConfig(seed=seed, evaluation=evaluation)
+            _no_straddle(pipeline.prepare(data, config), family)
 
 
 def _matrix_files(tmp_path, n: int = 40, transpose: bool = False):
@@ -333,7 +347,9 @@ def test_new_data_shift_warned_named_and_recorded(table_model, capsys):
     tmp, out = table_model
     meta = json.loads((out / "model.json").read_text())
     profile = meta.get("training_profile") or meta["metadata"]["training_profile"]
-    assert profile["samples"] == 128  # the training rows only: 200 minus 40 test and 32 validation
+    # cross-validation: the committee's members together trained on all 200 samples (each member on its
+    # fold's rows), so the profile of what the model has seen covers them all
+    assert profile["samples"] == 200
     assert profile["names"][:2] == ["gene_a", "gene_b"]
 
     model, info = pipeline.load_run(out)

@@ -171,8 +171,18 @@ def _cell(value: Any) -> str:
 
 
 def _config(args: argparse.Namespace) -> Any:
+    from biograd.bio.errors import DataError
     from biograd.pipeline import TrainConfig, parse_hidden
 
+    evaluation, test_fraction = args.evaluation, args.test_fraction
+    if test_fraction is not None and evaluation == "cross-validation":
+        raise DataError(
+            f"--test-fraction {test_fraction:g} sets aside one held-out test set, but --evaluation "
+            "cross-validation tests every sample out of fold. Drop --test-fraction, or use --evaluation "
+            "holdout."
+        )
+    if test_fraction is not None and evaluation == "auto":
+        evaluation = "holdout"  # the user asked for a held-out share: honour it (the console says so)
     return TrainConfig(
         task=args.task,
         hidden=parse_hidden(args.hidden),
@@ -185,11 +195,11 @@ def _config(args: argparse.Namespace) -> Any:
         weight_decay=args.weight_decay,
         patience=args.patience,
         val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction,
+        test_fraction=0.2 if test_fraction is None else test_fraction,
         seed=args.seed,
         impute=args.impute,
         kernel_size=args.kernel_size,
-        evaluation=args.evaluation,
+        evaluation=evaluation,
     ).check()
 
 
@@ -248,6 +258,7 @@ def _train(args: argparse.Namespace) -> int:
             f"{len(prepared.test_idx)} test samples"
             + (" (stratified by class)" if data.task == "classification" else "")
             + "; the test samples are not used until the end"
+            + (" (--test-fraction asked for one held-out test set)" if args.test_fraction is not None else "")
         )
     if data.grouping:
         _out(f"Groups:  {data.grouping}")
@@ -700,7 +711,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this many epochs without a better validation loss (default 20)",
     )
     t.add_argument("--val-fraction", type=float, default=0.2, help="validation share (default 0.2)")
-    t.add_argument("--test-fraction", type=float, default=0.2, help="held-out test share (default 0.2)")
+    t.add_argument(
+        "--test-fraction",
+        type=float,
+        help="test on one held-out share of the samples instead of cross-validating (e.g. 0.2); "
+        "implies --evaluation holdout",
+    )
     t.add_argument("--seed", type=int, default=0, help="random seed: split, weights, shuffling (default 0)")
     t.add_argument("--impute", choices=["mean", "median"], help="fill missing feature values (tables)")
     t.add_argument("--id", help="tables: the column of sample names (default: detected)")
