@@ -186,6 +186,20 @@ def test_few_samples_per_class_are_flagged_with_the_interval(tmp_path):
     assert "'disease' 6" in result.small_sample and "95% interval" in result.small_sample
 
 
+def test_a_perfect_score_on_few_samples_is_not_called_certain():
+    """Every sample right: the bootstrap of ROC AUC collapses to [1, 1]; the note quotes the Wilson
+    interval of accuracy instead (20 of 20 right: [0.839, 1.000]), never a zero-width interval."""
+    from biograd.pipeline.evaluate import metric_intervals
+    from biograd.pipeline.run import small_sample_warning
+
+    y = np.array([0] * 6 + [1] * 6 + [2] * 5 + [3] * 3)
+    proba = np.eye(4)[y]
+    ci = metric_intervals("classification", y, {"proba": proba, "y_pred": y})
+    assert ci["roc_auc"] == [1.0, 1.0] and ci["accuracy"][0] == pytest.approx(0.8389, abs=1e-4)
+    note = small_sample_warning("classification", y, ["a", "b", "c", "d"], ci, "roc_auc")
+    assert "[0.839, 1.000]" in note and "[1.000, 1.000]" not in note
+
+
 def test_another_seed_stays_within_the_intervals_on_a_bundled_dataset():
     """The headline figure of seed 1 lies inside seed 0's interval (and back), and the verdict holds."""
     data = pipeline.load_data(dataset="breast-cancer")

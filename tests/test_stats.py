@@ -25,6 +25,25 @@ def test_bootstrap_interval_of_a_proportion_matches_the_normal_closed_form():
     assert high == pytest.approx(want_high, abs=0.006)
 
 
+@pytest.mark.parametrize(("k", "n"), [(20, 20), (0, 5), (45, 50), (13, 63), (1, 1), (7, 9)])
+def test_proportion_interval_is_scipys_wilson_interval(k, n):
+    scipy_stats = pytest.importorskip("scipy.stats")
+    want = scipy_stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = stats.proportion_interval(k, n)
+    assert low == pytest.approx(float(want.low), abs=1e-9) and high == pytest.approx(float(want.high), abs=1e-9)
+
+
+def test_all_right_on_few_samples_is_not_certain():
+    """20 of 20 right: resampling them gives 1.0 every time, the Wilson interval still says 'maybe 84%'."""
+    correct = np.ones(20)
+    assert stats.bootstrap_interval(np.mean, correct) == (1.0, 1.0)
+    low, high = stats.proportion_interval(20, 20)
+    assert high == 1.0 and 0.83 < low < 0.85
+    assert stats.proportion_interval(0, 0) is None
+    with pytest.raises(ValueError, match="between 0 and n"):
+        stats.proportion_interval(5, 4)
+
+
 def test_paired_difference_matches_the_closed_form_for_a_difference_of_paired_means():
     rng = np.random.default_rng(3)
     n = 500

@@ -10,6 +10,9 @@ holds the statistics the main job uses to say how sure a figure is:
   as a patient or a sequence family between training and test).
 - :func:`bootstrap_interval` gives a 95% interval for any metric by resampling the samples with
   replacement (the percentile bootstrap): "accuracy 0.90 [0.84, 0.95]".
+- :func:`proportion_interval` gives the Wilson score interval of a share (k of n samples right): unlike
+  the bootstrap it stays honest when every sample (or none) came out right, where resampling the same
+  samples can only ever give one value.
 - :func:`paired_difference` compares two models on the *same* samples: the difference in a metric with
   its interval, and a verdict that says "better" only when the whole interval is above zero.
 
@@ -233,6 +236,43 @@ def bootstrap_interval(
         raise ValueError(f"The interval level must be in (0, 1), e.g. 0.95; got {level!r}.")
     values = bootstrap_distribution(metric, *arrays, n_boot=n_boot, seed=seed, strata=strata)
     return _percentiles(values, level)
+
+
+def proportion_interval(successes: int, n: int, level: float = LEVEL) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion p = k/n (e.g. accuracy: k of n samples right).
+
+    With z the normal quantile of the level (1.96 for 95%):
+
+        centre = (p + z^2 / 2n) / (1 + z^2 / n)
+        half   = z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / 4n^2)
+
+    20 of 20 right gives [0.839, 1.000]: the data are consistent with a true accuracy as low as 84%,
+    which the bootstrap's [1.000, 1.000] hides. None when n is 0.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"The interval level must be in (0, 1), e.g. 0.95; got {level!r}.")
+    if n <= 0:
+        return None
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be between 0 and n = {n}; got {successes!r}.")
+    z = _normal_quantile(0.5 + level / 2)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _normal_quantile(q: float) -> float:
+    """The standard normal's quantile, by bisection on erf (exact to ~1e-12; no scipy needed)."""
+    low, high = -10.0, 10.0
+    for _ in range(100):
+        middle = (low + high) / 2
+        if 0.5 * (1 + math.erf(middle / math.sqrt(2))) < q:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
 
 
 def verdict(low: float | None, high: float | None) -> str:

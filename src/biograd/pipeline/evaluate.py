@@ -250,16 +250,23 @@ def _prediction_array(task: str, output: dict[str, Any]) -> np.ndarray:
 def metric_intervals(
     task: str, y_true: np.ndarray, output: dict[str, Any], seed: int = 0
 ) -> dict[str, list[float] | None]:
-    """A 95% percentile-bootstrap interval for each headline metric (resampling the samples, within each
-    class for classification, so every resample keeps the class sizes): ``{"roc_auc": [low, high]}``."""
-    from biograd.stats import bootstrap_interval
+    """A 95% interval for each headline metric: ``{"roc_auc": [low, high]}``.
+
+    Accuracy, a share of samples right, gets the Wilson score interval
+    (:func:`biograd.stats.proportion_interval`), which stays honest when every sample came out right; the
+    other metrics a percentile bootstrap (resampling the samples, within each class for classification,
+    so every resample keeps the class sizes)."""
+    from biograd.stats import bootstrap_interval, proportion_interval
 
     pred = _prediction_array(task, output)
     y = np.asarray(y_true)
     strata = y if task == "classification" else None
     out: dict[str, list[float] | None] = {}
     for name, metric in HEADLINE_METRICS[task].items():
-        interval = bootstrap_interval(metric, y, pred, seed=seed, strata=strata)
+        if name == "accuracy":
+            interval = proportion_interval(int(round(metric(y, pred) * len(y))), len(y))
+        else:
+            interval = bootstrap_interval(metric, y, pred, seed=seed, strata=strata)
         out[name] = None if interval is None else [interval[0], interval[1]]
     return out
 

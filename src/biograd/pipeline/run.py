@@ -95,7 +95,12 @@ FEW_SAMPLES = 10
 def small_sample_warning(
     task: str, y_true: np.ndarray, class_names: Sequence[str], ci: dict[str, Any], key: str
 ) -> str | None:
-    """A plain sentence when the test figures rest on few samples per class (or few samples), else None."""
+    """A plain sentence when the test figures rest on few samples per class (or few samples), else None.
+
+    For classes it quotes accuracy's interval (a Wilson interval, which never collapses to a point: with
+    every sample right a bootstrap of ``key`` can read [1.000, 1.000], which would say the opposite)."""
+    if task == "classification" and ci.get("accuracy"):
+        key = "accuracy"
     interval = ci.get(key)
     width = ""
     if task == "classification":
