@@ -30,7 +30,8 @@ def test_proportion_interval_is_scipys_wilson_interval(k, n):
     scipy_stats = pytest.importorskip("scipy.stats")
     want = scipy_stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
     low, high = stats.proportion_interval(k, n)
-    assert low == pytest.approx(float(want.low), abs=1e-9) and high == pytest.approx(float(want.high), abs=1e-9)
+    assert low == pytest.approx(float(want.low), abs=1e-9)
+    assert high == pytest.approx(float(want.high), abs=1e-9)
 
 
 def test_all_right_on_few_samples_is_not_certain():

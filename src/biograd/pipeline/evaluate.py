@@ -264,7 +264,8 @@ def metric_intervals(
     out: dict[str, list[float] | None] = {}
     for name, metric in HEADLINE_METRICS[task].items():
         if name == "accuracy":
-            interval = proportion_interval(int(round(metric(y, pred) * len(y))), len(y))
+            right = int(np.count_nonzero(pred.argmax(axis=1) == y))
+            interval = proportion_interval(right, len(y))
         else:
             interval = bootstrap_interval(metric, y, pred, seed=seed, strata=strata)
         out[name] = None if interval is None else [interval[0], interval[1]]
