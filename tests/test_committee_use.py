@@ -245,7 +245,7 @@ def test_a_single_network_explanation_has_no_stability_column():
 def test_cli_explain_and_report_say_unstable_not_a_finding(tmp_path, capsys):
     from types import SimpleNamespace
 
-    from biograd.report import _table_importance
+    from biograd.report.importance import _table_importance
 
     rng = np.random.default_rng(2)
     frame = pd.DataFrame({"sample": [f"S{i}" for i in range(40)]})

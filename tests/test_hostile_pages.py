@@ -20,7 +20,7 @@ from biograd.viz.markup import Markup, escape, html, join, script_json
 from chromium import CHROMIUM, launch
 
 SRC = Path(biograd.__file__).resolve().parent
-PAGE_WRITERS = [SRC / "report.py", SRC / "tour.py", *sorted((SRC / "viz").glob("*.py"))]
+PAGE_WRITERS = [*sorted((SRC / "report").glob("*.py")), SRC / "tour.py", *sorted((SRC / "viz").glob("*.py"))]
 
 #: Visible as text when escaped; an alert, or an element with an id starting "injected", when not.
 PAYLOAD = '<script>alert("s")</script><img src=x onerror=alert(1) id=injected1><b id=injected2>!</b>'
@@ -71,7 +71,7 @@ def _html_fstrings(path: Path) -> list[int]:
     return lines
 
 
-@pytest.mark.parametrize("path", PAGE_WRITERS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PAGE_WRITERS, ids=lambda p: str(p.relative_to(SRC)))
 def test_page_writers_build_markup_only_through_viz_markup(path):
     assert not _html_fstrings(path), f"{path.name}: tags and values mixed in f-strings (use markup.html)"
     if path.name != "markup.py":

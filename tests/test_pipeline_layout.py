@@ -36,7 +36,7 @@ def _module(path: Path) -> str:
 
 
 def test_layers_below_the_pipeline_never_import_it():
-    below = [SRC / "report.py", *(SRC / "explain").glob("*.py"), *(SRC / "bio").glob("*.py")]
+    below = [*(SRC / "report").glob("*.py"), *(SRC / "explain").glob("*.py"), *(SRC / "bio").glob("*.py")]
     below += list((SRC / "viz").glob("*.py"))
     for path in below:
         up = sorted(m for m in _imports(path) if m.startswith(("biograd.pipeline", "biograd.cli")))
@@ -45,7 +45,7 @@ def test_layers_below_the_pipeline_never_import_it():
 
 def test_no_import_cycle_among_the_top_floors():
     files = [
-        SRC / "report.py",
+        *(SRC / "report").glob("*.py"),
         *(SRC / "cli").glob("*.py"),
         *(SRC / "pipeline").glob("*.py"),
         *(SRC / "explain").glob("*.py"),

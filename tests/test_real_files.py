@@ -467,10 +467,10 @@ def test_progress_time_left_accounts_for_early_stopping(monkeypatch):
 @pytest.fixture
 def drawn(monkeypatch):
     """The matplotlib figures the report draws, kept instead of encoded."""
-    from biograd import report
+    from biograd.report import figures as figures_module
 
     figures = []
-    monkeypatch.setattr(report, "_png", lambda fig, alt: figures.append(fig) or "")
+    monkeypatch.setattr(figures_module, "_png", lambda fig, alt: figures.append(fig) or "")
     return figures
 
 
