@@ -10,11 +10,14 @@ alternate (biograd, torch, biograd, torch, ...) so that a change in the machine'
 the table prints medians with the range. Before the clock starts, each process takes two
 steps on 8 rows, so that first-use imports and set-up are not counted as the epoch.
 
-What one epoch is, on both sides: shuffled mini-batches of ``--batch`` rows (the last short one
-included), cross-entropy, Adam (lr 1e-3), then the loss on all rows in eval mode (``biograd.fit`` records
-it after every epoch; the PyTorch loop does the same so that both do the same work). Both start from the
-same weights (drawn once with numpy, loaded into each). biograd runs its user path, ``biograd.fit``;
-PyTorch runs the usual hand loop over ``torch.from_numpy(x)`` (no copy) with ``randperm`` batches.
+What one epoch is, on both sides: ``biograd.fit``'s default user path, a random 20% of the rows held
+out for validation, shuffled mini-batches of ``--batch`` training rows (the last short one included),
+cross-entropy, Adam (lr 1e-3), then the loss on the training rows and on the validation rows in eval mode
+(``biograd.fit`` records both after every epoch); the PyTorch loop holds out 20% too and does the same
+work, reading the rows of each part by index from the one table (as ``fit`` does), never as copies.
+Both start from the same weights (drawn once with numpy, loaded into each). biograd runs its user path,
+``biograd.fit``; PyTorch runs the usual hand loop over ``torch.from_numpy(x)`` (no copy) with
+``randperm`` batches.
 
 Memory: each process records its resident memory after importing its library and before making the
 data (the interpreter + import footprint, subtracted), then its peak (``ru_maxrss``, the kernel's
@@ -133,16 +136,23 @@ def worker(args: argparse.Namespace) -> dict:
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
         torch.manual_seed(0)
         start, cpu_start = time.perf_counter(), time.process_time()
+        held_out = torch.randperm(len(xt))
+        n_val = -(-len(xt) // 5)  # ceil(20%), as fit's validation_split=0.2
+        train_rows, val_rows = held_out[n_val:], held_out[:n_val]
         model.train()
-        order = torch.randperm(len(xt))
-        for first in range(0, len(xt), args.batch):
+        order = train_rows[torch.randperm(len(train_rows))]
+        for first in range(0, len(order), args.batch):
             rows = order[first : first + args.batch]
             opt.zero_grad()
             loss_fn(model(xt[rows]), yt[rows]).backward()
             opt.step()
         model.eval()
         with torch.no_grad():
-            loss = float(loss_fn(model(xt), yt))
+            losses = []
+            for part in (train_rows, val_rows):  # in chunks of 4,096 rows, as fit evaluates
+                total = sum(float(loss_fn(model(xt[c]), yt[c])) * len(c) for c in torch.split(part, 4096))
+                losses.append(total / len(part))
+            loss = losses[0]
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak = _peak_mb()
     return {

@@ -333,3 +333,20 @@ def test_split_messages_serve_the_command_line_and_python_with_plain_values():
     with pytest.raises(ValueError) as err:
         DataLoader(TensorDataset(x, y), batch_size=np.float64(2.5))
     assert "Got 2.5 instead" in str(err.value)
+
+
+def test_subset_batches_are_the_rows_it_names_without_a_copy_of_the_rest():
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.arange(20)
+    rows = np.array([3, 7, 8, 15, 19, 0])
+    subset = biograd.data.Subset(biograd.data.TensorDataset(x, y), rows)
+    assert len(subset) == 6
+    np.testing.assert_array_equal(subset[1][0].data, x[7])
+    seen = [yb.data for _, yb in biograd.data.DataLoader(subset, batch_size=4)]
+    np.testing.assert_array_equal(np.concatenate(seen), y[rows])  # in order, the last short batch kept
+    shuffled = biograd.data.DataLoader(subset, batch_size=4, shuffle=True, seed=0)
+    for xb, yb in shuffled:
+        np.testing.assert_array_equal(xb.data, x[yb.data])  # rows and labels stay paired
+    assert sorted(np.concatenate([yb.data for _, yb in shuffled])) == sorted(rows)
+    with pytest.raises(IndexError, match=r"\[0, 20\)"):
+        biograd.data.Subset(biograd.data.TensorDataset(x, y), [3, 20])

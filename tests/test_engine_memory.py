@@ -4,6 +4,7 @@ Python's cyclic garbage collector switched off."""
 from __future__ import annotations
 
 import gc
+import sys
 import tracemalloc
 import weakref
 
@@ -95,3 +96,34 @@ def test_memory_stays_flat_over_10000_training_steps_without_the_cyclic_gc(rng, 
     # tens of megabytes. The losses list itself grows by ~0.3 MB; allow 1 MB.
     assert late - early < 1_000_000, f"memory grew by {(late - early) / 1e6:.2f} MB"
     assert losses[-1] < losses[0]  # and it did train
+
+
+# ------------------------------------------------------------------------------------------------------
+# fit on a large table: the table costs itself once
+# ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("validation_split", [0.2, 0.0])
+def test_fit_never_copies_the_table(validation_split, monkeypatch):
+    """fit reads its training and validation rows by index from x: the memory it allocates on top of x
+    (batches, activations, the split's indices, chunked checks and evaluation) stays a small fraction of
+    x's size. Copying the training part out of x, as fit once did, allocates 0.8x x; a finiteness mask of
+    the whole table 0.25x. tracemalloc sees numpy's allocations, whatever the machine is doing."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20_000, 400), dtype=np.float32)  # 30.5 MiB
+    y = rng.integers(0, 3, size=len(x))
+    model = biograd.nn.MLP([400, 32, 3])
+    # first use imports scikit-learn (the split) and more: Python objects tracemalloc would count too
+    biograd.fit(biograd.nn.MLP([400, 2, 3]), x[:40], y[:40], epochs=1, verbose=False)
+    # chunks of 1 MiB (16 MiB by default, a small share of an atlas-sized table but half of this one)
+    monkeypatch.setattr(sys.modules["biograd.training.inputs"], "CHUNK_VALUES", 1 << 18)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        biograd.fit(
+            model, x, y, epochs=1, batch_size=256, validation_split=validation_split, seed=0, verbose=False
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.2 * x.nbytes, f"fit allocated {peak / x.nbytes:.2f}x the table on top of it"

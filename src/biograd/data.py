@@ -35,6 +35,7 @@ __all__ = [
     "MAX_NUMERIC_CLASSES",
     "DataLoader",
     "StratifyError",
+    "Subset",
     "TensorDataset",
     "class_label_count",
     "looks_like_class_labels",
@@ -114,6 +115,43 @@ class TensorDataset:
         return f"TensorDataset({len(self)} samples: {shapes})"
 
 
+class Subset:
+    """Some rows of a dataset, without copying them: ``Subset(dataset, indices)`` (as in PyTorch).
+
+    ``subset[i]`` is ``dataset[indices[i]]``. A DataLoader over a Subset of a TensorDataset cuts each batch
+    straight from the full arrays, so a training part of a large table costs its indices, not a copy of
+    its rows (``fit`` trains on its validation split this way).
+    """
+
+    def __init__(self, dataset: Any, indices: Sequence[int] | np.ndarray) -> None:
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.intp).reshape(-1)
+        n = len(dataset)
+        if self.indices.size and not (-n <= self.indices.min() and self.indices.max() < n):
+            raise IndexError(f"Subset indices must lie in [0, {n}) for a dataset of {n} samples.")
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: Any) -> Any:
+        rows = self.indices[index]
+        return self.dataset[rows if isinstance(rows, np.ndarray) else int(rows)]
+
+    def __repr__(self) -> str:
+        return f"Subset({len(self)} of {len(self.dataset)} samples of {self.dataset!r})"
+
+
+def _batch_source(dataset: Any) -> tuple[tuple[np.ndarray, ...] | None, np.ndarray | None]:
+    """(arrays, rows) to cut batches from with numpy indexing, or (None, None) for a general dataset."""
+    if isinstance(dataset, TensorDataset):
+        return dataset.arrays, None
+    if isinstance(dataset, Subset):
+        arrays, rows = _batch_source(dataset.dataset)
+        if arrays is not None:
+            return arrays, dataset.indices if rows is None else rows[dataset.indices]
+    return None, None
+
+
 def _to_tensor(arr: np.ndarray) -> Tensor:
     """A Tensor holding ``arr`` without a copy, keeping its dtype (integer labels stay integers)."""
     return Tensor(arr, dtype=arr.dtype)
@@ -128,9 +166,9 @@ class DataLoader:
     """Batches of a dataset, one epoch per ``for`` loop: batch, stochastic or mini-batch gradient descent.
 
     Args:
-        dataset: a :class:`TensorDataset` (fast: batches are cut from its arrays with one numpy indexing
-            per array), or any object with ``len()`` and ``dataset[i]`` returning a tuple of arrays/Tensors
-            (its samples are stacked).
+        dataset: a :class:`TensorDataset` or a :class:`Subset` of one (fast: batches are cut from its
+            arrays with one numpy indexing per array), or any object with ``len()`` and ``dataset[i]``
+            returning a tuple of arrays/Tensors (its samples are stacked).
         batch_size: samples per training step. ``"full"``: batch gradient descent (the whole dataset at
             once); ``1``: stochastic gradient descent; ``k``: mini-batch gradient descent (32 by default).
         shuffle: visit the samples in a new random order every epoch (recommended for training; leave it
@@ -214,13 +252,15 @@ class DataLoader:
         if self.shuffle:
             rng = self._rng if self._rng is not None else get_generator()
             order = rng.permutation(n)
-        arrays = getattr(self.dataset, "arrays", None) if isinstance(self.dataset, TensorDataset) else None
+        arrays, rows = _batch_source(self.dataset)
         for start in range(0, stop_at, size):
             if order is None:
                 index: Any = slice(start, min(start + size, n))  # views, no copy
             else:
                 index = order[start : start + size]
             if arrays is not None:
+                if rows is not None:  # a Subset: its rows of the full arrays
+                    index = rows[index]
                 yield tuple(_to_tensor(a[index]) for a in arrays)
             else:
                 yield self._collate(index, n)

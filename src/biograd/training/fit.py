@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from biograd.data import DataLoader, StratifyError, TensorDataset, split_indices
+from biograd.data import DataLoader, StratifyError, Subset, TensorDataset, split_indices
 from biograd.nn.module import Module
 from biograd.optim import Optimizer, ReduceLROnPlateau, create
 from biograd.random import manual_seed
@@ -279,11 +279,13 @@ def fit(
     if seed is not None:
         manual_seed(seed)
 
-    val_idx = None
+    # The training rows are x_all[train_idx] (None: all of them); they are never copied out of x_all,
+    # so a large table costs itself once. The targets (one value per row) are small enough to copy.
+    train_idx = val_idx = None
     if validation_data is not None:
         if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
             raise ValueError("validation_data must be a pair (x_val, y_val).")
-        x_train, y_train = x_all, y_all
+        y_train = y_all
         x_val, _ = _features(validation_data[0], dtype, "validation_data x")
         y_val = _encode_like(validation_data[1], target, out_shape, "validation_data y")
         if len(x_val) != len(y_val):
@@ -291,18 +293,21 @@ def fit(
     elif validation_split > 0:
         labels = y_all.reshape(len(y_all), -1)[:, 0] if target.task == "classification" else None
         train_idx, val_idx = _validation_rows(n_rows, float(validation_split), labels)
-        x_train, y_train, x_val, y_val = x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx]
+        y_train, y_val = y_all[train_idx], y_all[val_idx]
+        x_val = x_all  # its rows val_idx, read in place like the training rows
     else:
-        x_train, y_train, x_val, y_val = x_all, y_all, None, None
-    has_val = x_val is not None and len(x_val) > 0
+        y_train, x_val, y_val = y_all, None, None
+    has_val = y_val is not None and len(y_val) > 0
 
     opt = _resolve_optimizer(optimizer, model, lr)
     _check_scheduler(scheduler, opt)
     metric_fns = _resolve_metrics(metrics, target.task)
-    n_train = len(x_train)
+    n_train = len(y_train)
     bs = n_train if batch_size == "full" else min(int(batch_size), n_train)
     # the training rows, reshuffled every epoch by biograd's generator (the one seed= sets)
-    batches = DataLoader(TensorDataset(x_train, y_train, dtype=None), batch_size=bs, shuffle=shuffle)
+    rows = TensorDataset(x_all, y_all, dtype=None)
+    train_rows = rows if train_idx is None else Subset(rows, train_idx)
+    batches = DataLoader(train_rows, batch_size=bs, shuffle=shuffle)
     params = {
         "epochs": int(epochs),
         "batch_size": batch_size if batch_size == "full" else int(batch_size),
@@ -310,7 +315,7 @@ def fit(
         "lr": _get_lr(opt),
         "loss": target.loss,
         "n_train": n_train,
-        "n_val": len(x_val) if has_val else 0,
+        "n_val": len(y_val) if has_val else 0,
         "seed": seed,
     }
     history = History(target.task, "val_loss" if has_val else "loss", params)
@@ -357,7 +362,7 @@ def fit(
         with (
             _InterruptFlag() as interrupt,
             np.errstate(over="ignore", invalid="ignore", divide="ignore"),
-            blas_threads_for(model, (bs, *x_train.shape[1:])),
+            blas_threads_for(model, (bs, *x_all.shape[1:])),
         ):
             for cb in callbacks:
                 cb.on_train_begin({})
@@ -392,14 +397,14 @@ def fit(
 
                 model.eval()
                 logs: dict[str, float] = {}
-                train_loss, train_out = _evaluate_arrays(model, loss_fn, x_train, y_train)
+                train_loss, train_out = _evaluate_arrays(model, loss_fn, x_all, y_train, rows=train_idx)
                 if not math.isfinite(train_loss):  # the last step of the epoch blew the weights up
                     history.diverged_at = (epoch, len(batches))
                     reason = "diverged"
                     break
                 logs["loss"] = train_loss
                 if has_val:
-                    logs["val_loss"], val_out = _evaluate_arrays(model, loss_fn, x_val, y_val)
+                    logs["val_loss"], val_out = _evaluate_arrays(model, loss_fn, x_val, y_val, rows=val_idx)
                 for name, fn in metric_fns:
                     logs[name] = fn(y_train, train_out, target.output_kind)
                     if has_val:

@@ -38,8 +38,8 @@ def _features(x: Any, dtype: np.dtype, what: str = "x") -> tuple[np.ndarray, lis
     original = arr
     with np.errstate(over="ignore"):  # too-large values become inf here: told apart just below
         arr = arr.astype(dtype, copy=False)
-    if not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
+    bad = _first_non_finite(arr)
+    if bad is not None:
         where = tuple(int(i) for i in bad)
         value = original[where]
         if np.isfinite(value):  # finite, yet beyond what the model's dtype holds (1e308 in float32)
@@ -53,6 +53,31 @@ def _features(x: Any, dtype: np.dtype, what: str = "x") -> tuple[np.ndarray, lis
             "Remove or impute missing values before training."
         )
     return arr, names
+
+
+#: Rows are checked and evaluated in chunks of about this many values (16 MiB of float32), so that a
+#: large table costs no full-size temporary (a mask of it, or every row's activations at once).
+CHUNK_VALUES = 1 << 22
+
+
+def chunk_rows(arr: np.ndarray) -> int:
+    """How many rows of ``arr`` make one chunk of about CHUNK_VALUES values (at least one row)."""
+    per_row = int(np.prod(arr.shape[1:], dtype=np.int64)) if arr.ndim > 1 else 1
+    return max(1, CHUNK_VALUES // max(per_row, 1))
+
+
+def _first_non_finite(arr: np.ndarray) -> np.ndarray | None:
+    """The position of the first NaN or infinity in ``arr`` (checked chunk by chunk), or None."""
+    if arr.ndim == 0 or arr.dtype.kind in "biu":
+        return None
+    step = chunk_rows(arr)
+    for start in range(0, len(arr), step):
+        part = arr[start : start + step]
+        if not np.isfinite(part).all():
+            bad = np.argwhere(~np.isfinite(part))[0]
+            bad[0] += start
+            return bad
+    return None
 
 
 def _model_dtype(model: Module) -> np.dtype:
@@ -109,14 +134,29 @@ def _eval_mode(model: Module):
         model.train(was_training)
 
 
-def _evaluate_arrays(model: Module, loss_fn: Any, x: np.ndarray, y: np.ndarray, batch: int | None = None):
-    """(mean loss, outputs) on a whole table, in eval mode without a graph; batches weighted by size."""
-    batch = batch or max(len(x), 1)
+def _evaluate_arrays(
+    model: Module,
+    loss_fn: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch: int | None = None,
+    rows: np.ndarray | None = None,
+):
+    """(mean loss, outputs) on a table, in eval mode without a graph; batches weighted by size.
+
+    ``rows`` picks some rows of ``x`` (the training part of fit's split) without copying the others;
+    ``y`` holds the targets of those rows only. Without ``batch``, rows go through in chunks of about
+    CHUNK_VALUES input values, so no step holds every row's activations at once.
+    """
+    n = len(x) if rows is None else len(rows)
+    batch = batch or chunk_rows(x)
     total, outputs = 0.0, []
     with no_grad():
-        for start in range(0, len(x), batch):
-            xb, yb = x[start : start + batch], y[start : start + batch]
+        for start in range(0, n, batch):
+            part = slice(start, start + batch)
+            xb = x[part] if rows is None else x[rows[part]]
+            yb = y[part]
             out = model(Tensor(xb))
             total += float(loss_fn(out, _target_tensor(yb, x.dtype)).item()) * len(xb)
             outputs.append(out.data)
-    return total / max(len(x), 1), np.concatenate(outputs) if outputs else np.empty((0,))
+    return total / max(n, 1), np.concatenate(outputs) if outputs else np.empty((0,))
