@@ -174,7 +174,10 @@ def test_load_table_errors(tmp_path):
 def test_load_table_warnings(tmp_path):
     frame = make_frame(100)
     frame["disease"] = ["tumour"] * 98 + ["healthy"] * 2
-    with pytest.warns(UserWarning, match=r"Class imbalance.*'healthy' has only 2 of 100.*'tumour' has 98"):
+    with (
+        pytest.warns(UserWarning, match=r"Class imbalance.*'healthy' has only 2 of 100.*'tumour' has 98"),
+        pytest.warns(UserWarning, match=r"Few samples in class 'healthy' of 'disease': 2;"),
+    ):
         load_table(write(tmp_path, frame), target="disease")
     frame = make_frame(40)
     frame.loc[[0, 1], "disease"] = np.nan

@@ -4,12 +4,12 @@ Every operation on tensors runs a primitive from :mod:`biograd.ops` and, when an
 gradient, records a node: the op (which saved what its backward needs) and the input tensors.
 ``backward()`` walks these nodes from the output back to the leaves (reverse topological order) and
 applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(input); the walk itself is
-in :mod:`biograd.backward`. Fused ops come from :mod:`biograd.kernels`, ``no_grad`` from
-:mod:`biograd.grad_mode`.
+in :mod:`biograd.backward`; ``no_grad`` comes from :mod:`biograd.grad_mode`.
 
 The math on tensors (``exp``, ``sum``, ``softmax``, ``reshape``, ``concatenate``, ...) is in
-:mod:`biograd.tensor_functions`; each of those functions is importable from here too, and is also a Tensor
-method, the same function object: ``x.exp()`` is ``exp(x)``, which applies ``ops.Exp``.
+:mod:`biograd.tensor_functions`, with the fused ops of :mod:`biograd.kernels`; each of those functions is
+importable from here too, and is also a Tensor method, the same function object: ``x.exp()`` is
+``exp(x)``, which applies ``ops.Exp``.
 
 >>> import biograd
 >>> x = biograd.tensor(1.5, requires_grad=True)

@@ -4,9 +4,8 @@
 :mod:`biograd.tensor`; a few are short compositions (``mean`` is a sum times 1/n, ``stack`` a concatenate).
 Each one whose arguments match is also a Tensor method, the very same function: ``x.exp()`` is ``exp(x)``.
 
-How this differs from :mod:`biograd.functional`: these are the engine's own operations on tensors, each a
-step of the chain rule; ``functional`` builds what networks are made of (activations, dropout, losses)
-out of them.
+How this differs from :mod:`biograd.functional`: these are the engine's own operations on tensors;
+``functional`` builds what networks are made of (activations, dropout, losses) out of them.
 
 The Tensor machinery is imported at the end of this file, not the top: :mod:`biograd.tensor` imports this
 module at its own end (to offer these functions as ``biograd.tensor.exp`` and as Tensor methods), and with
