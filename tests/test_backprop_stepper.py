@@ -14,7 +14,7 @@ import pytest
 import biograd
 from biograd import nn, viz
 from biograd.viz._draw import BLUE, ORANGE, fmt
-from biograd.viz.backprop import _short
+from biograd.viz.backprop_scene import _short
 
 torch = pytest.importorskip("torch")
 
@@ -175,7 +175,7 @@ def test_a_weight_that_changes_sign_is_redrawn_in_its_new_colour_and_dash():
 
 
 def test_weight_labels_do_not_overlap():
-    from biograd.viz.backprop import _label_boxes
+    from biograd.viz.backprop_scene import _label_boxes
 
     biograd.manual_seed(0)
     for sizes in ([2, 3, 2], [3, 2, 3], [2, 2, 2, 1]):

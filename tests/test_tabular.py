@@ -4,6 +4,7 @@ SimpleImputer as the oracle."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from biograd.bio import DataError, Preprocessor, encode_target, infer_task, load_table
+from biograd.bio.targets import warn_class_imbalance
 
 
 def make_frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -172,13 +174,53 @@ def test_load_table_errors(tmp_path):
 def test_load_table_warnings(tmp_path):
     frame = make_frame(100)
     frame["disease"] = ["tumour"] * 98 + ["healthy"] * 2
-    with pytest.warns(UserWarning, match=r"Extreme class imbalance.*'healthy' has only 2 of 100"):
+    with (
+        pytest.warns(UserWarning, match=r"Class imbalance.*'healthy' has only 2 of 100.*'tumour' has 98"),
+        pytest.warns(UserWarning, match=r"Few samples in class 'healthy' of 'disease': 2;"),
+    ):
         load_table(write(tmp_path, frame), target="disease")
     frame = make_frame(40)
     frame.loc[[0, 1], "disease"] = np.nan
     with pytest.warns(UserWarning, match=r"2 of 40 rows have no value in the target"):
         table = load_table(write(tmp_path, frame, "x.csv"), target="disease")
     assert table.n_samples == 38
+
+
+def caught(y, names):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        warn_class_imbalance(np.asarray(y), names, "status")
+    return [str(w.message) for w in record]
+
+
+def test_balanced_small_classes_are_few_not_imbalanced():
+    """6 classes of 4 samples each are balanced: no imbalance, but each class is few."""
+    messages = caught(np.repeat(np.arange(6), 4), list("abcdef"))
+    assert len(messages) == 1 and "imbalance" not in messages[0].lower()
+    assert messages[0].startswith("Few samples in 6 classes of 'status' ('a': 4, 'b': 4,")
+    assert "very uncertain" in messages[0] and "merge classes" in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("counts", "imbalanced", "few"),
+    [
+        ((95, 5), True, False),  # 5 is 5% of 100 but a quarter of 95 or less: imbalance, not few
+        ((96, 4), True, True),  # both: rare and few
+        ((80, 20), True, False),  # 20 * 4 <= 80
+        ((79, 21), False, False),
+        ((50, 50), False, False),
+        ((30, 3, 3), True, True),
+    ],
+)
+def test_class_imbalance_and_few_samples_are_told_apart(counts, imbalanced, few):
+    y = np.repeat(np.arange(len(counts)), counts)
+    messages = caught(y, [f"c{k}" for k in range(len(counts))])
+    assert any(m.startswith("Class imbalance in 'status'") for m in messages) == imbalanced
+    assert any(m.startswith("Few samples in") for m in messages) == few
+    assert len(messages) == imbalanced + few
+    if imbalanced:
+        n, smallest, largest = sum(counts), min(counts), max(counts)
+        assert f"has only {smallest} of {n} samples" in messages[0] and f"has {largest})" in messages[0]
 
 
 def assert_same_features(table, frame, columns=("geneA", "geneB", "tissue")):

@@ -20,7 +20,8 @@ import numpy as np
 from biograd import kernels
 from biograd.errors import ShapeError
 from biograd.random import get_generator
-from biograd.tensor import Tensor, _unary, as_tensor, erf, log_softmax, softplus
+from biograd.tensor import Tensor, _unary, as_tensor
+from biograd.tensor_functions import erf, log_softmax, softplus
 
 _REDUCTIONS = ("mean", "sum", "none")
 

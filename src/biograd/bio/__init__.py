@@ -1,8 +1,10 @@
 """Biology-facing data: sequences (FASTA, one-hot), tables (CSV/TSV and their preprocessing) and
 single-cell files (.h5ad). pandas and anndata are imported only when a function needs them."""
 
+from biograd.bio.columns import detect_id_column
 from biograd.bio.dataset import Dataset
 from biograd.bio.errors import DataError
+from biograd.bio.preprocess import Preprocessor
 from biograd.bio.sequences import (
     ALPHABETS,
     FastaRecord,
@@ -13,15 +15,8 @@ from biograd.bio.sequences import (
     read_labels,
 )
 from biograd.bio.singlecell import looks_like_raw_counts, read_h5ad
-from biograd.bio.tabular import (
-    Preprocessor,
-    Table,
-    detect_id_column,
-    encode_target,
-    infer_task,
-    load_table,
-    read_frame,
-)
+from biograd.bio.tabular import Table, load_table, read_frame
+from biograd.bio.targets import encode_target, infer_task
 
 __all__ = [
     "ALPHABETS",

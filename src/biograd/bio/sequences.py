@@ -459,7 +459,9 @@ def read_labels(
     """
     import pandas as pd
 
-    from biograd.bio.tabular import check_label_variants, check_unique_ids, read_frame
+    from biograd.bio.columns import check_unique_ids
+    from biograd.bio.tabular import read_frame
+    from biograd.bio.targets import check_label_variants
 
     frame = read_frame(path, text_only=True)
     where = repr(str(path))
@@ -532,7 +534,7 @@ def load_fasta(
         alphabet: "dna", "rna", "protein", or "auto" (guessed from the letters).
         length: one-hot length (default: the longest sequence; see :func:`one_hot`). Pass the training
             length when predicting, so the network sees inputs of the shape it was trained on.
-        task: "classification", "regression" or "auto" (see :func:`biograd.bio.tabular.infer_task`).
+        task: "classification", "regression" or "auto" (see :func:`biograd.bio.targets.infer_task`).
         require_labels: if False, records without labels are allowed (y is None): for prediction.
         merge_labels: labels that differ only by case or surrounding spaces are one class (see
             :func:`read_labels`); without it they are warned about.
@@ -540,7 +542,7 @@ def load_fasta(
     Raises DataError for records without a label, a file mixing nucleotide and protein sequences (with
     ``alphabet="auto"``), and everything :func:`read_fasta` and :func:`one_hot` refuse.
     """
-    from biograd.bio.tabular import check_label_variants, encode_target
+    from biograd.bio.targets import check_label_variants, encode_target
 
     records = read_fasta(path)
     seqs = [r.sequence for r in records]

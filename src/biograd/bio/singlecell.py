@@ -115,7 +115,7 @@ def read_h5ad(
     training. The dense matrix is checked against MAX_DENSE_BYTES before it is built.
     """
     anndata = _import_anndata()
-    from biograd.bio.tabular import check_label_variants, encode_target
+    from biograd.bio.targets import check_label_variants, encode_target
 
     path = Path(path)
     if not path.exists():

@@ -1,9 +1,9 @@
-"""Tables: reading CSV/TSV files, checking them, and turning their columns into network inputs.
+"""Tables: reading a CSV/TSV file (delimiter, encoding, decimal commas, header checks) and
+:func:`load_table`, which reads one, checks its columns and encodes its target into a :class:`Dataset`.
 
-The :class:`Preprocessor` learns everything it needs (means, standard deviations, categories, fill
-values) from the TRAINING split only, so nothing about the test samples leaks into training. Its state
-is a plain JSON-able dict, saved inside the model file, so ``predict`` applies exactly the same scaling
-and encoding, matching columns by name in any order.
+The checks live in :mod:`biograd.bio.columns`, the target's encoding in :mod:`biograd.bio.targets`, and
+the :class:`Preprocessor` that turns the columns into numbers (learned on the training split) in
+:mod:`biograd.bio.preprocess`; their public names are importable from here too.
 
 >>> table = load_table("expression.csv", target="disease")          # doctest: +SKIP
 >>> prep = Preprocessor(impute="median").fit(table.features.iloc[train])
@@ -17,25 +17,35 @@ import io
 import re
 import warnings
 from collections import Counter
-from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from biograd.bio.columns import (
+    FLOAT32_MAX,
+    _check_magnitudes,
+    _check_text_columns,
+    _drop_constant_columns,
+    _is_numeric,
+    _non_finite_counts,
+    check_unique_ids,
+    detect_id_column,
+    drop_unusable_columns,
+    looks_like_id_name,
+)
 from biograd.bio.dataset import Dataset
 from biograd.bio.errors import DataError
-from biograd.data import MAX_NUMERIC_CLASSES
-
-#: A numeric target with at most this many distinct whole-number values is read as class labels (the
-#: rule lives in biograd.data.class_label_count).
-MAX_INTEGER_CLASSES = MAX_NUMERIC_CLASSES
-
-
-# --------------------------------------------------------------------------------------------------
-# Reading
-# --------------------------------------------------------------------------------------------------
+from biograd.bio.preprocess import Preprocessor
+from biograd.bio.targets import (
+    MAX_INTEGER_CLASSES,
+    check_label_variants,
+    encode_target,
+    infer_task,
+    label_variants,
+    warn_class_imbalance,
+)
 
 
 def _delimiter(path: Path, head: str) -> str:
@@ -214,325 +224,8 @@ def read_frame(path: str | PathLike, text_only: bool = False) -> Any:
     return frame
 
 
-# --------------------------------------------------------------------------------------------------
-# Targets
-# --------------------------------------------------------------------------------------------------
-
-
-def infer_task(values: Sequence[Any]) -> str:
-    """ "classification" or "regression" for a target column, by biograd's one rule
-    (:func:`biograd.training.targets.infer_task`, here without a model: the main job builds it to fit):
-    text and booleans are classes; numbers, whole or not, integer or float (a missing value makes a
-    column of integers float), are class codes when they are whole numbers with at most
-    MAX_INTEGER_CLASSES distinct values and at most half as many distinct values as rows (e.g. 0/1, or
-    grades 1-5); otherwise measured values (ages, expression levels). ``task=`` / ``--task`` overrides it."""
-    from biograd.training.targets import infer_task as decide
-
-    return decide(values).task
-
-
-def encode_target(
-    values: Sequence[Any], task: str = "auto", name: str = "target"
-) -> tuple[np.ndarray, list[str], str]:
-    """(y, target_names, task). Classification: int64 codes 0..k-1 over the sorted class names (numbers
-    sort as numbers), ``target_names[code]`` naming each; regression: float32 values and no names.
-
-    Raises DataError for a single class, or a regression target that is not numeric.
-    """
-    if task not in ("auto", "classification", "regression"):
-        raise ValueError(
-            f"The 'task' parameter must be 'auto', 'classification' or 'regression'. Got {task!r} instead."
-        )
-    if task == "auto":
-        task = infer_task(values)
-    arr = np.asarray(values)
-    if task == "regression":
-        try:
-            y = arr.astype(np.float32)
-        except (TypeError, ValueError):
-            raise DataError(
-                f"The target {name!r} has non-numeric values (e.g. {str(arr[0])!r}), so it cannot be a "
-                "regression target. Use --task classification (task='classification' in Python)."
-            ) from None
-        return y, [], task
-    if arr.dtype.kind == "f" and np.all(arr == np.round(arr)):
-        arr = arr.astype(np.int64)
-    classes, y = np.unique(arr, return_inverse=True) if arr.dtype.kind != "O" else _unique_text(arr)
-    if len(classes) < 2:
-        raise DataError(
-            f"The target {name!r} has a single class ({str(classes[0])!r}) in all {len(arr)} samples; "
-            "a classifier needs at least two classes."
-        )
-    return y.astype(np.int64), [str(c) for c in classes], task
-
-
-def _unique_text(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    text = np.asarray([str(v) for v in arr])
-    return np.unique(text, return_inverse=True)
-
-
-# --------------------------------------------------------------------------------------------------
-# Loading and checking a table
-# --------------------------------------------------------------------------------------------------
-
-
-def _is_numeric(column: Any) -> bool:
-    import pandas as pd
-
-    return bool(pd.api.types.is_numeric_dtype(column)) and not pd.api.types.is_bool_dtype(column)
-
-
-#: Column names that say "these are sample names": id, ID, sample, Sample_ID, barcode, cell, patient...
-_ID_NAME = re.compile(
-    r"(?i)(^|[\W_])(id|ids|identifier|sample|samples|name|names|barcode|barcodes|cell|cells|patient|"
-    r"subject|donor|accession)($|[\W_])|[a-z]ID$"
-)
-
-
-def looks_like_id_name(name: str) -> bool:
-    """True for a column name that says it names samples ("sample", "Patient ID", "cell_barcode")."""
-    return bool(_ID_NAME.search(str(name)))
-
-
-def _all_distinct_names(column: Any) -> bool:
-    """Text in every row, all different, and none of it a number: names, not measurements. A column of
-    numbers with a typo ("1.2.3") or a few words fails the last test, so it is never taken for IDs."""
-    import pandas as pd
-
-    if _is_numeric(column) or pd.api.types.is_bool_dtype(column) or len(column) < 2:
-        return False
-    if not column.notna().all() or column.nunique() != len(column):
-        return False
-    as_numbers = pd.to_numeric(column.astype(str).str.strip(), errors="coerce")
-    return bool(as_numbers.isna().all())
-
-
-def detect_id_column(frame: Any, exclude: Sequence[str] = ()) -> str | None:
-    """The column that names the samples, or None: the first one whose name says so (``sample``,
-    ``Patient ID``, ``barcode``, ...) and whose values are all different text, none of them a number;
-    failing that, the first column of all-different, non-number text (callers warn that it was guessed:
-    see :func:`load_table`)."""
-    candidates = [
-        str(name) for name in frame.columns if name not in exclude and _all_distinct_names(frame[name])
-    ]
-    named = [name for name in candidates if looks_like_id_name(name)]
-    return (named or candidates or [None])[0]
-
-
-_UNNAMED = re.compile(r"Unnamed: \d+")
-
-
-def _is_saved_index(column: Any) -> bool:
-    """True for the row numbers 0..n-1 or 1..n, as pandas' ``to_csv`` (or R's ``write.csv``) writes them."""
-    if not _is_numeric(column) or column.isna().any():
-        return False
-    values = column.to_numpy(dtype=np.float64)
-    counting = np.arange(len(values), dtype=np.float64)
-    return bool(np.array_equal(values, counting) or np.array_equal(values, counting + 1))
-
-
-def drop_unusable_columns(frame: Any, where: str = "the table", keep: Sequence[str] = ()) -> Any:
-    """Drop columns that would mislead a network, with a warning naming them.
-
-    - all-empty columns (often a blank header from a trailing comma, read as "Unnamed: 6"): nothing to
-      learn from and nothing to impute them with;
-    - a saved row index: an unnamed column ("Unnamed: 0", or a blank header) holding exactly 0..n-1 or
-      1..n, written by ``DataFrame.to_csv`` without ``index=False`` or by R's ``write.csv``. It only
-      numbers the rows, so as a feature it would leak the order of the file (often sorted by class).
-
-    Columns in ``keep`` (the target, a chosen ID column) are never dropped.
-    """
-    empty = [c for c in frame.columns if c not in keep and frame[c].isna().all()]
-    index = [
-        c
-        for c in frame.columns
-        if c not in keep and c not in empty and _UNNAMED.fullmatch(str(c)) and _is_saved_index(frame[c])
-    ]
-    if empty:
-        warnings.warn(
-            f"{where}: dropped {len(empty)} empty column(s) (no value in any row): "
-            f"{', '.join(map(repr, empty[:10]))}{' ...' if len(empty) > 10 else ''}.",
-            stacklevel=3,
-        )
-    if index:
-        warnings.warn(
-            f"{where}: dropped column(s) {', '.join(map(repr, index))}: a saved row index (unnamed, "
-            "numbering the rows 0, 1, 2, ...), not a measurement. (Save tables with index=False.)",
-            stacklevel=3,
-        )
-    return frame.drop(columns=empty + index) if empty or index else frame
-
-
 #: The name :func:`load_table`'s result had before every reader returned a :class:`Dataset`.
 Table = Dataset
-
-
-def _non_finite_counts(frame: Any) -> dict[str, int]:
-    counts = {}
-    for name in frame.columns:
-        column = frame[name]
-        if _is_numeric(column):
-            bad = int((~np.isfinite(column.to_numpy(dtype=np.float64))).sum())
-            if bad:
-                counts[str(name)] = bad
-    return counts
-
-
-def _lines_text(lines: Sequence[int]) -> str:
-    shown = ", ".join(str(n) for n in lines[:5]) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
-    return f"line{'s' if len(lines) > 1 else ''} {shown}"
-
-
-def _check_text_columns(
-    features: Any, where: str, max_categories: int, lines: np.ndarray | None = None
-) -> None:
-    """Text columns must be categories: not numbers spoiled by a few words, not free text or IDs.
-
-    A column where at least half of the values are numbers and the rest text ("1.2.3", "n/a?") is
-    numbers with mistakes: an error naming the column, the values and their lines in the file (``lines``:
-    the file line of each row; default row + 2, after the header line).
-    """
-    import pandas as pd
-
-    if lines is None:
-        lines = np.arange(len(features)) + 2
-    for name in features.columns:
-        column = features[name]
-        if _is_numeric(column) or pd.api.types.is_bool_dtype(column):
-            continue
-        present = column.notna().to_numpy()
-        as_numbers = pd.to_numeric(column.astype(object).where(present, None), errors="coerce").notna()
-        is_text = present & ~as_numbers.to_numpy()
-        n_present, n_text = int(present.sum()), int(is_text.sum())
-        if n_present and n_text < n_present and n_text <= 0.5 * n_present:
-            values = column.to_numpy()[is_text]
-            examples = ", ".join(map(repr, list(dict.fromkeys(str(v) for v in values))[:3]))
-            raise DataError(
-                f"{where}: column {name!r} holds numbers but {n_text} value(s) are text ({examples}) on "
-                f"{_lines_text(lines[is_text].tolist())}. Correct those cells; or leave missing values "
-                "empty (or NA) and use --impute mean or median (impute='mean' or 'median' in Python)."
-            )
-        n_categories = column.dropna().astype(str).nunique()
-        if n_categories > max_categories:
-            raise DataError(
-                f"{where}: column {name!r} has {n_categories} different text values (more than "
-                f"{max_categories}), too many categories to one-hot encode. Drop it, or pass it as the ID "
-                "column (--id) if it names the samples."
-            )
-
-
-#: The largest magnitude a network's float32 numbers hold (about 3.4e38).
-FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def _check_magnitudes(features: Any, where: str, lines: np.ndarray) -> None:
-    """Finite numbers too large for float32 (1e308) would become inf inside the network: an error naming
-    the column, the value and its line, instead of a later, wrong "NaN or infinite" message."""
-    for name in features.columns:
-        column = features[name]
-        if not _is_numeric(column):
-            continue
-        values = column.to_numpy(dtype=np.float64)
-        huge = np.isfinite(values) & (np.abs(values) > FLOAT32_MAX)
-        if huge.any():
-            first = int(np.argmax(huge))
-            raise DataError(
-                f"{where}: column {name!r} has {int(huge.sum())} value(s) beyond +-3.4e38, the largest "
-                f"number a network computes with (e.g. {values[first]:g} on line {lines[first]}). Rescale "
-                "the column (e.g. log10), or correct those cells."
-            )
-
-
-def _drop_constant_columns(features: Any, where: str) -> Any:
-    """Columns with one value in every row (missing cells aside) teach a network nothing, yet would
-    appear in attributions: dropped with a warning naming them. All of them constant is an error."""
-    constant = [str(c) for c in features.columns if features[c].nunique(dropna=True) <= 1]
-    if not constant:
-        return features
-    if len(constant) == features.shape[1]:
-        raise DataError(
-            f"{where}: every feature column has a single value in all rows "
-            f"({', '.join(map(repr, constant[:6]))}{' ...' if len(constant) > 6 else ''}); there is nothing "
-            "to learn from."
-        )
-    warnings.warn(
-        f"{where}: dropped {len(constant)} constant column(s) (the same value in every row): "
-        f"{', '.join(map(repr, constant[:10]))}{' ...' if len(constant) > 10 else ''}.",
-        stacklevel=3,
-    )
-    return features.drop(columns=constant)
-
-
-def label_variants(values: Sequence[Any]) -> dict[str, list[str]]:
-    """Text labels that differ only by upper/lower case or surrounding spaces: ``{"yes": [" yes", "Yes",
-    "yes"]}`` (key: the label stripped and lower-cased; spellings sorted). Numbers are not labels of text."""
-    spellings: dict[str, set[str]] = {}
-    for value in values:
-        if isinstance(value, str):
-            spellings.setdefault(value.strip().casefold(), set()).add(value)
-    return {key: sorted(found) for key, found in spellings.items() if len(found) > 1}
-
-
-def check_label_variants(values: Any, name: str, where: str, merge: bool = False) -> Any:
-    """Warn about labels that differ only by case or surrounding spaces (`` yes``, ``Yes``, ``yes`` would
-    be three classes); with ``merge``, write each as its most common spelling instead (and say so).
-    Returns the values as given, or merged as a numpy array of objects."""
-    variants = label_variants(np.asarray(values, dtype=object))
-    if not variants:
-        return values
-    shown = "; ".join(" / ".join(map(repr, spellings)) for spellings in list(variants.values())[:3])
-    values = np.asarray(values, dtype=object)
-    if not merge:
-        warnings.warn(
-            f"{where}: the {name} has labels that differ only by upper/lower case or spaces ({shown}); "
-            "they are different classes as written. Correct the file, or merge them (--merge-labels; "
-            "merge_labels=True in Python).",
-            stacklevel=3,
-        )
-        return values
-    counts = Counter(v for v in values if isinstance(v, str))
-    canonical = {
-        spelling: max(spellings, key=lambda s: (counts[s], s == s.strip(), s))
-        for spellings in variants.values()
-        for spelling in spellings
-    }
-    warnings.warn(
-        f"{where}: merged {name} labels that differ only by case or spaces ({shown}).", stacklevel=3
-    )
-    return np.asarray([canonical.get(v, v) if isinstance(v, str) else v for v in values], dtype=object)
-
-
-def check_unique_ids(ids: Sequence[str], column: str, where: str, lines: Sequence[int] | None = None) -> None:
-    """Sample IDs must name one sample each (the prediction table is keyed by them, and replicates under
-    one name would land in both the training and the test split): an error naming the repeated ones."""
-    counts = Counter(ids)
-    repeated = [i for i, n in counts.items() if n > 1]
-    if not repeated:
-        return
-    lines = list(range(2, len(ids) + 2)) if lines is None else list(lines)
-    where_each = []
-    for name in repeated[:3]:
-        at = [int(line) for line, i in zip(lines, ids, strict=True) if i == name]
-        where_each.append(f"{name!r} ({_lines_text(at)})")
-    raise DataError(
-        f"{where}: {len(repeated)} ID(s) in column {column!r} name more than one row: "
-        f"{', '.join(where_each)}{' ...' if len(repeated) > 3 else ''}. Give every sample its own ID, or "
-        "combine the replicates into one row."
-    )
-
-
-def warn_class_imbalance(
-    y: np.ndarray, target_names: Sequence[str], target: str, stacklevel: int = 2
-) -> None:
-    """Warn when the rarest class has fewer than 5 samples or 5% of them: accuracy then misleads."""
-    counts = np.bincount(y, minlength=len(target_names))
-    smallest = int(counts.argmin())
-    if counts[smallest] < max(5, 0.05 * len(y)):
-        warnings.warn(
-            f"Extreme class imbalance in {target!r}: class {str(target_names[smallest])!r} has only "
-            f"{counts[smallest]} of {len(y)} samples; accuracy will mislead (look at balanced accuracy).",
-            stacklevel=stacklevel + 1,
-        )
 
 
 def load_table(
@@ -574,7 +267,8 @@ def load_table(
             NaN/inf in features without ``impute`` (counts per column), duplicated column names or IDs, a
             column of numbers with some text cells (naming them and their lines), numbers beyond float32,
             only constant features, too few samples. Warnings for rows dropped for a missing target,
-            constant columns dropped, an ID column guessed, label variants and extreme class imbalance.
+            constant columns dropped, an ID column guessed, label variants, class imbalance and classes
+            with few samples.
     """
     import pandas as pd
 
@@ -682,243 +376,22 @@ def load_table(
     )
 
 
-# --------------------------------------------------------------------------------------------------
-# Preprocessing: learned on the training split, saved inside the model
-# --------------------------------------------------------------------------------------------------
-
-
-class Preprocessor:
-    """Turn a table's columns into a float32 matrix: numeric columns standardized, text columns one-hot.
-
-    ``fit`` learns from the training rows only:
-
-    - numeric column c: x' = (x - mean_c) / std_c (std 1 for a constant column);
-    - missing numeric values (with ``impute``): replaced by the training mean or median first;
-    - text/boolean column: one 0/1 column per category seen in training ("tissue=liver"). A category
-      never seen in training, or a missing value, becomes all zeros (with a warning), not a crash;
-    - an ID column (given, or detected: non-numeric and all values different) is kept out of the features.
-
-    Args:
-        impute: None (missing values are an error), "mean" or "median".
-        max_categories: more distinct values than this in a text column is an error (it is probably
-            an identifier or free text, not a category).
-        id_column: the ID column's name; None detects it.
-        standardize: scale numeric columns to mean 0, standard deviation 1.
-    """
-
-    def __init__(
-        self,
-        impute: str | None = None,
-        max_categories: int = 50,
-        id_column: str | None = None,
-        standardize: bool = True,
-    ) -> None:
-        if impute not in (None, "mean", "median"):
-            raise ValueError(
-                "The 'impute' parameter of Preprocessor must be None, 'mean' or 'median'. "
-                f"Got {impute!r} instead."
-            )
-        if isinstance(max_categories, bool) or not isinstance(max_categories, int) or max_categories < 2:
-            raise ValueError(
-                "The 'max_categories' parameter of Preprocessor must be an int >= 2. "
-                f"Got {max_categories!r} instead."
-            )
-        self.impute = impute
-        self.max_categories = max_categories
-        self.id_column = id_column
-        self.standardize = standardize
-        self.numeric: list[dict[str, Any]] = []
-        self.categorical: list[dict[str, Any]] = []
-        self.columns: list[str] = []
-        self.fitted = False
-
-    # -- learning ----------------------------------------------------------------------------------
-    def fit(self, frame: Any) -> Preprocessor:
-        """Learn means, standard deviations, fill values and categories from these (training) rows."""
-        frame = _as_frame(frame)
-        if self.id_column is None:
-            self.id_column = detect_id_column(frame)
-        self.numeric, self.categorical, self.columns = [], [], []
-        for name in frame.columns:
-            name = str(name)
-            if name == self.id_column:
-                continue
-            column = frame[name]
-            self.columns.append(name)
-            if _is_numeric(column):
-                values = column.to_numpy(dtype=np.float64)
-                finite = values[np.isfinite(values)]
-                if finite.size == 0:
-                    raise DataError(
-                        f"Feature column {name!r} has no finite values in the training data, so it can be "
-                        "neither scaled nor imputed. Remove the column, or fill in its values."
-                    )
-                if finite.size < values.size and self.impute is None:
-                    raise DataError(
-                        f"Feature column {name!r} has {values.size - finite.size} missing or infinite "
-                        "values. Fill them in with --impute mean or median (impute='mean' or 'median' in "
-                        "Python), or remove them."
-                    )
-                fill = float(np.median(finite)) if self.impute == "median" else float(finite.mean())
-                filled = np.where(np.isfinite(values), values, fill)
-                mean, std = float(filled.mean()), float(filled.std())
-                if not self.standardize:
-                    mean, std = 0.0, 1.0
-                self.numeric.append(
-                    {"name": name, "mean": mean, "std": std if std > 0 else 1.0, "fill": fill}
-                )
-            else:
-                categories = sorted({str(v) for v in column.dropna()})
-                if len(categories) > self.max_categories:
-                    raise DataError(
-                        f"Column {name!r} has {len(categories)} different text values (more than "
-                        f"{self.max_categories}): too many categories to one-hot encode. Drop it, or name it "
-                        "as the ID column (--id) if it identifies samples."
-                    )
-                self.categorical.append({"name": name, "categories": categories})
-        if not self.columns:
-            raise DataError("The table has no feature columns to learn from.")
-        self.fitted = True
-        return self
-
-    # -- applying ----------------------------------------------------------------------------------
-    def transform(self, frame: Any) -> np.ndarray:
-        """The float32 feature matrix (samples, n_features_out) for any table with the fitted columns
-        (by name, in any order; extra columns are ignored)."""
-        if not self.fitted:
-            raise RuntimeError("This Preprocessor is not fitted yet; call fit() on the training data first.")
-        frame = _as_frame(frame)
-        missing = [c for c in self.columns if c not in frame.columns]
-        if missing:
-            shown = ", ".join(map(repr, missing[:10])) + (" ..." if len(missing) > 10 else "")
-            raise DataError(
-                f"The data lacks {len(missing)} column(s) the model was trained on: {shown}. "
-                "Columns are matched by name."
-            )
-        n = len(frame)
-        blocks: list[np.ndarray] = []
-        numeric_cols = {c["name"]: c for c in self.numeric}
-        for name in self.columns:
-            if name in numeric_cols:
-                stats = numeric_cols[name]
-                try:
-                    values = frame[name].to_numpy(dtype=np.float64)
-                except (TypeError, ValueError):
-                    raise DataError(
-                        f"Column {name!r} was numeric in training but holds text here "
-                        f"(e.g. {str(frame[name].iloc[0])!r})."
-                    ) from None
-                bad = ~np.isfinite(values)
-                if bad.any():
-                    if self.impute is None:
-                        raise DataError(
-                            f"Column {name!r} has {int(bad.sum())} missing or infinite values; the model was "
-                            "trained without imputation, so it cannot fill them in. Fill them in first, or "
-                            "train again with --impute mean or median (impute='mean' or 'median' in Python)."
-                        )
-                    values = np.where(bad, stats["fill"], values)
-                blocks.append(((values - stats["mean"]) / stats["std"])[:, None])
-            else:
-                spec = next(c for c in self.categorical if c["name"] == name)
-                text = frame[name].astype(object)
-                present = text.notna().to_numpy()
-                text = np.asarray([str(v) for v in text])
-                onehot = (text[:, None] == np.asarray(spec["categories"])[None, :]) & present[:, None]
-                unseen = present & ~onehot.any(axis=1)
-                if unseen.any():
-                    examples = sorted({str(v) for v in text[unseen]})[:3]
-                    warnings.warn(
-                        f"Column {name!r}: {int(unseen.sum())} value(s) not seen in training "
-                        f"({', '.join(map(repr, examples))}) are encoded as all zeros.",
-                        stacklevel=2,
-                    )
-                blocks.append(onehot.astype(np.float64))
-        x = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0))
-        return x.astype(np.float32)
-
-    def fit_transform(self, frame: Any) -> np.ndarray:
-        return self.fit(frame).transform(frame)
-
-    @property
-    def feature_names(self) -> list[str]:
-        """Names of the output columns: numeric columns as they are, categories as "column=value"."""
-        numeric = {c["name"] for c in self.numeric}
-        names: list[str] = []
-        for name in self.columns:
-            if name in numeric:
-                names.append(name)
-            else:
-                spec = next(c for c in self.categorical if c["name"] == name)
-                names.extend(f"{name}={v}" for v in spec["categories"])
-        return names
-
-    @property
-    def n_features(self) -> int:
-        return len(self.feature_names)
-
-    # -- saving ------------------------------------------------------------------------------------
-    def to_config(self) -> dict[str, Any]:
-        """Everything learned, as a JSON-able dict (saved in the model's JSON file; no pickle)."""
-        return {
-            "impute": self.impute,
-            "max_categories": self.max_categories,
-            "id_column": self.id_column,
-            "standardize": self.standardize,
-            "columns": list(self.columns),
-            "numeric": [dict(c) for c in self.numeric],
-            "categorical": [
-                {"name": c["name"], "categories": list(c["categories"])} for c in self.categorical
-            ],
-        }
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Preprocessor:
-        """Rebuild a fitted Preprocessor from :meth:`to_config`'s dict."""
-        try:
-            prep = cls(
-                impute=config["impute"],
-                max_categories=int(config["max_categories"]),
-                id_column=config["id_column"],
-                standardize=bool(config["standardize"]),
-            )
-            prep.columns = [str(c) for c in config["columns"]]
-            prep.numeric = [
-                {
-                    "name": str(c["name"]),
-                    "mean": float(c["mean"]),
-                    "std": float(c["std"]),
-                    "fill": float(c["fill"]),
-                }
-                for c in config["numeric"]
-            ]
-            prep.categorical = [
-                {"name": str(c["name"]), "categories": [str(v) for v in c["categories"]]}
-                for c in config["categorical"]
-            ]
-        except (KeyError, TypeError, ValueError) as err:
-            raise DataError(
-                f"The saved preprocessing settings are incomplete or corrupt ({err!r})."
-            ) from None
-        prep.fitted = True
-        return prep
-
-    def __repr__(self) -> str:
-        state = (
-            f"{len(self.numeric)} numeric, {len(self.categorical)} categorical columns -> "
-            f"{self.n_features} features"
-            if self.fitted
-            else "not fitted"
-        )
-        return f"Preprocessor(impute={self.impute!r}, {state})"
-
-
-def _as_frame(frame: Any) -> Any:
-    import pandas as pd
-
-    if isinstance(frame, pd.DataFrame):
-        out = frame.copy()
-        out.columns = [str(c) for c in out.columns]
-        return out
-    raise TypeError(
-        f"Preprocessor needs a pandas DataFrame (columns matched by name); got {type(frame).__name__}."
-    )
+__all__ = [
+    "FALLBACK_ENCODINGS",
+    "FLOAT32_MAX",
+    "MAX_COLUMNS",
+    "MAX_INTEGER_CLASSES",
+    "Preprocessor",
+    "Table",
+    "check_label_variants",
+    "check_unique_ids",
+    "detect_id_column",
+    "drop_unusable_columns",
+    "encode_target",
+    "infer_task",
+    "label_variants",
+    "load_table",
+    "looks_like_id_name",
+    "read_frame",
+    "warn_class_imbalance",
+]

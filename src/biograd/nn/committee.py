@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from biograd.nn.module import Module, from_config, register_layer, to_config
-from biograd.tensor import Tensor, no_grad, stack
+from biograd.tensor import Tensor, no_grad
+from biograd.tensor_functions import stack
 
 COMBINES = ("softmax", "sigmoid", "mean")
 

@@ -19,7 +19,7 @@ import numpy as np
 from biograd import kernels
 from biograd.random import get_generator
 from biograd.tensor import Tensor, _apply, as_tensor
-from biograd.tensor import max as _max
+from biograd.tensor_functions import max as _max
 
 from .module import Module, Parameter, register_layer
 

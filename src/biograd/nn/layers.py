@@ -22,7 +22,8 @@ from biograd import functional as F
 from biograd.nn import init
 from biograd.nn.activation import activation_name, activation_spec, fresh_copy, get_activation
 from biograd.nn.module import Module, Parameter, from_config, register_layer, to_config
-from biograd.tensor import Tensor, linear
+from biograd.tensor import Tensor
+from biograd.tensor_functions import linear
 
 _INITS = ("pytorch", "kaiming", "xavier")
 

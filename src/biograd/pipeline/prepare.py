@@ -248,7 +248,7 @@ def build_model(
 
 def prepare(data: Dataset, config: TrainConfig | None = None) -> Prepared:
     """Split the data, learn the preprocessing from the training rows, and build the network."""
-    from biograd.bio.tabular import Preprocessor
+    from biograd.bio.preprocess import Preprocessor
 
     config = (config or TrainConfig()).check()
     _task_of(data, config.task)

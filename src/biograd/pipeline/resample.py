@@ -84,7 +84,7 @@ def fold_scaling(prepared: Prepared, rows: np.ndarray) -> tuple[np.ndarray, np.n
     (x - m_f) / s_f = (g - (m_f - m) / s) / (s_f / s) with the mean m_f and sd s_f of ``rows``: shift
     (m_f - m) / s, scale s_f / s. One-hot columns keep shift 0, scale 1.
     """
-    from biograd.bio.tabular import Preprocessor
+    from biograd.bio.preprocess import Preprocessor
 
     saved = Preprocessor.from_config(prepared.preprocessing["table"])
     fold = Preprocessor(

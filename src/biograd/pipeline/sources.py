@@ -83,14 +83,15 @@ def _check_not_id_like(y: np.ndarray, target_names: list[str], task: str, target
 
 
 def _check_labels(y: np.ndarray, target_names: list[str], task: str, target: str, where: str) -> None:
-    """Checks every kind of data needs: enough samples, and a warning for extreme class imbalance."""
+    """Checks every kind of data needs: enough samples, and warnings for class imbalance and for classes
+    with few samples."""
     if len(y) < MIN_SAMPLES:
         raise DataError(
             f"{where} has {len(y)} labelled samples; at least {MIN_SAMPLES} are needed to train, validate "
             "and test a network."
         )
     if task == "classification":
-        from biograd.bio.tabular import warn_class_imbalance
+        from biograd.bio.targets import warn_class_imbalance
 
         warn_class_imbalance(y, target_names, target, stacklevel=3)
 
@@ -363,7 +364,7 @@ def _task_of(data: Dataset, asked: str = "auto") -> str:
     """Classification or regression: the task of the data as read, checked against ``--task``.
 
     The one place the pipeline decides the task; every step after reading uses ``data.task``. The
-    readers (``bio.tabular.encode_target``) apply the rule to the raw target: text, booleans or a few
+    readers (``bio.targets.encode_target``) apply the rule to the raw target: text, booleans or a few
     whole numbers are classes, anything else a measurement, unless ``--task`` says otherwise.
     """
     if asked not in ("auto", data.task):

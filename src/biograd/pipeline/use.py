@@ -83,7 +83,8 @@ def read_new_data(
     The samples are compared with the training data saved with the model (:func:`check_new_data`): a
     warning names the most shifted features and ``NewData.shift`` records it.
     """
-    from biograd.bio.tabular import Preprocessor, read_frame
+    from biograd.bio.preprocess import Preprocessor
+    from biograd.bio.tabular import read_frame
 
     prep = info["preprocessing"]
     kind, target = prep["kind"], prep.get("target")

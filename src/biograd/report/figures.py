@@ -254,7 +254,8 @@ def figure_network(prepared: Any) -> str:
     """The network: every neuron and weight (:func:`biograd.viz.network`) for an MLP small enough to
     read, a chain of layer boxes (:func:`biograd.viz.network.layer_chain`) otherwise (convolutional
     networks, or very wide inputs)."""
-    from biograd.viz.network import dense_layers, layer_chain, network, one_network
+    from biograd.viz.layers import dense_layers, one_network
+    from biograd.viz.network import layer_chain, network
 
     model = prepared.model
     try:
