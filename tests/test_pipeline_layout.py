@@ -144,3 +144,55 @@ def test_an_explanation_says_which_samples_it_used():
     assert found.table()["feature"].tolist() == ["a", "b"]
     whole = pipeline.Explanation(kind="table", per_sample=None, n_used=1200, n_total=1200, ranking=ranking)
     assert not whole.sampled and whole.used("test samples") == "all 1,200 test samples"
+
+
+def _module_level_imports(path: Path, modules: set[str]) -> set[str]:
+    """The biograd modules a file imports when it is itself imported (not inside functions, not for
+    type checkers only): the imports that can form a cycle."""
+    found: set[str] = set()
+
+    def walk(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, (ast.If, ast.Try)):
+                walk(node.body)
+                walk(node.orelse)
+                for handler in getattr(node, "handlers", []):
+                    walk(handler.body)
+                walk(getattr(node, "finalbody", []))
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("biograd"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    found.add(full if full in modules else node.module)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name in modules)
+
+    walk(ast.parse(path.read_text(encoding="utf-8")).body)
+    return found
+
+
+def test_no_import_cycle_anywhere_in_the_package():
+    """Every module's imports point one way (the engine included: tensor_functions builds on tensor,
+    never the reverse). A package's __init__ gathering its own files, and a file importing its own
+    package, are how Python packages work, not cycles."""
+    files = {_module(p): p for p in SRC.rglob("*.py")}
+    graph = {}
+    for m, path in files.items():
+        deps = {d for d in _module_level_imports(path, set(files)) if d != m and not m.startswith(d + ".")}
+        if path.name == "__init__.py":
+            deps = set() if m == "biograd" else {d for d in deps if not d.startswith(m + ".")}
+        graph[m] = deps
+    state: dict[str, int] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for d in sorted(graph[m]):
+            assert state.get(d) != 1, f"import cycle: {' -> '.join([*path, m, d])}"
+            if d not in state:
+                visit(d, [*path, m])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])

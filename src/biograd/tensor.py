@@ -7,9 +7,9 @@ applies the chain rule at each one: dL/d(input) = dL/d(output) * d(output)/d(inp
 in :mod:`biograd.backward`; ``no_grad`` comes from :mod:`biograd.grad_mode`.
 
 The math on tensors (``exp``, ``sum``, ``softmax``, ``reshape``, ``concatenate``, ...) is in
-:mod:`biograd.tensor_functions`, with the fused ops of :mod:`biograd.kernels`; each of those functions is
-importable from here too, and is also a Tensor method, the same function object: ``x.exp()`` is
-``exp(x)``, which applies ``ops.Exp``.
+:mod:`biograd.tensor_functions`, with the fused ops of :mod:`biograd.kernels`; that module builds on this
+one (never the other way round) and gives each of its functions to Tensor as a method, the same function
+object: ``x.exp()`` is ``exp(x)``, which applies ``ops.Exp``.
 
 >>> import biograd
 >>> x = biograd.tensor(1.5, requires_grad=True)
@@ -438,21 +438,21 @@ class Tensor:
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.not_equal)
 
-    # -- methods whose arguments differ from their module function's (the others are at the end) --
+    # -- shape methods (the math methods, exp, sum, ..., are given by biograd.tensor_functions) --
     def reshape(self, *shape: Any) -> Tensor:
-        return reshape(self, shape[0] if len(shape) == 1 else shape)
+        """The same elements in a new shape: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``, one may be -1."""
+        return _unary(ops.Reshape(_shape_arg(shape)), self)
 
-    def view(self, *shape: Any) -> Tensor:
-        return reshape(self, shape[0] if len(shape) == 1 else shape)
+    view = reshape
 
     def flatten(self, start_axis: int = 0) -> Tensor:
-        return reshape(self, (*self.shape[:start_axis], -1))
+        return _unary(ops.Reshape((*self.shape[:start_axis], -1)), self)
 
     def squeeze(self, axis: Any = None) -> Tensor:
-        return reshape(self, np.squeeze(self.data, axis).shape)
+        return _unary(ops.Reshape(np.squeeze(self.data, axis).shape), self)
 
     def unsqueeze(self, axis: int) -> Tensor:
-        return reshape(self, np.expand_dims(self.data, axis).shape)
+        return _unary(ops.Reshape(np.expand_dims(self.data, axis).shape), self)
 
 
 def _plain_index(index: Any) -> Any:
@@ -504,56 +504,3 @@ def _shape_arg(shape: tuple) -> tuple[int, ...]:
 
 
 _new_tensor = Tensor.__new__
-
-# The functions on tensors live in biograd.tensor_functions, which builds on the Tensor above; imported
-# here, last, so that ``biograd.tensor.exp`` keeps working and each can become a Tensor method below.
-from biograd.tensor_functions import (  # noqa: E402, F401  (public from here too)
-    abs,
-    add,
-    cat,
-    clamp,
-    clip,
-    concatenate,
-    cos,
-    div,
-    erf,
-    exp,
-    leaky_relu,
-    linear,
-    log,
-    log_softmax,
-    logsumexp,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mul,
-    permute,
-    pow,
-    relu,
-    reshape,
-    sigmoid,
-    sin,
-    softmax,
-    softplus,
-    sqrt,
-    stack,
-    sub,
-    sum,
-    tanh,
-    transpose,
-    var,
-    where,
-)
-
-# Each function on tensors whose arguments match is also a Tensor method, the very same function:
-# x.exp() runs exp(x), which applies ops.Exp. One step from a method to its op, one docstring.
-for _function in (
-    sum, mean, var, max, min, transpose, permute, exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu,
-    leaky_relu, softplus, erf, clip, maximum, minimum, logsumexp, softmax, log_softmax,
-):  # fmt: skip
-    setattr(Tensor, _function.__name__, _function)
-Tensor.clamp = clip
-del _function

@@ -6,10 +6,6 @@ Each one whose arguments match is also a Tensor method, the very same function: 
 
 How this differs from :mod:`biograd.functional`: these are the engine's own operations on tensors;
 ``functional`` builds what networks are made of (activations, dropout, losses) out of them.
-
-The Tensor machinery is imported at the end of this file, not the top: :mod:`biograd.tensor` imports this
-module at its own end (to offer these functions as ``biograd.tensor.exp`` and as Tensor methods), and with
-both imports last, either module can be imported first.
 """
 
 from __future__ import annotations
@@ -21,6 +17,16 @@ import numpy as np
 
 from biograd import kernels, ops
 from biograd.errors import ShapeError
+from biograd.tensor import (
+    Tensor,
+    _apply,
+    _binary,
+    _constant,
+    _explain,
+    _result,
+    _unary,
+    as_tensor,
+)
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -275,14 +281,12 @@ def _axis(axis: Any) -> Any:
     return axis
 
 
-# Imported last (see the module docstring): the Tensor and the helpers that run an op and record its node.
-from biograd.tensor import (  # noqa: E402
-    Tensor,
-    _apply,
-    _binary,
-    _constant,
-    _explain,
-    _result,
-    _unary,
-    as_tensor,
-)
+# Each function on tensors whose arguments match is also a Tensor method, the very same function:
+# x.exp() runs exp(x), which applies ops.Exp. One step from a method to its op, one docstring.
+for _function in (
+    sum, mean, var, max, min, transpose, permute, exp, log, sqrt, abs, sin, cos, tanh, sigmoid, relu,
+    leaky_relu, softplus, erf, clip, maximum, minimum, logsumexp, softmax, log_softmax,
+):  # fmt: skip
+    setattr(Tensor, _function.__name__, _function)
+Tensor.clamp = clip
+del _function
