@@ -559,7 +559,9 @@ class RecordedStep:
         in_tape = {id(p): slot for p, slot, requires_grad in tape.graph_params if requires_grad}
         chosen = [(i, p) for i, p in enumerate(opt.params) if id(p) in in_tape]
         tape.other_grads = [(p, slot) for p, slot, requires_grad in tape.graph_params if requires_grad]
-        elementwise = getattr(opt, "elementwise", False) and type(opt).__module__ == Optimizer.__module__
+        # a built-in rule, each in its module of biograd.optim (a subclass of the user's may change it)
+        built_in = type(opt).__module__.startswith("biograd.optim.")
+        elementwise = getattr(opt, "elementwise", False) and built_in
         if not chosen or not elementwise:
             return None
         dtype = chosen[0][1].data.dtype
