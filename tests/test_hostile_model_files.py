@@ -73,10 +73,10 @@ def test_a_directory_in_place_of_a_file(saved, name):
 
 
 def test_files_larger_than_the_limits_are_refused_before_reading(saved, monkeypatch):
-    monkeypatch.setattr(io, "MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(io.model, "MAX_JSON_BYTES", 100)  # the limits load() reads
     _fails(saved, "model.json", "more than the 100 bytes")
     monkeypatch.undo()
-    monkeypatch.setattr(io, "MAX_WEIGHTS_BYTES", 50)
+    monkeypatch.setattr(io.model, "MAX_WEIGHTS_BYTES", 50)
     _fails(saved, "model.safetensors", "more than the 50 bytes")
 
 

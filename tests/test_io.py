@@ -384,22 +384,22 @@ def test_a_float64_model_comes_back_in_float64_with_identical_outputs(tmp_path):
 
 
 def test_a_save_interrupted_between_weights_and_json_leaves_the_old_model_loadable(tmp_path, monkeypatch):
-    import biograd.io as bio_io
+    import biograd.io.model as io_model
 
     biograd.manual_seed(0)
     old, new = MLP([3, 2, 1]), MLP([3, 2, 1])
     biograd.save(old, tmp_path / "m")
-    real_write = bio_io._atomic_write
+    real_write = io_model._atomic_write
 
     def crash_on_json(path, data):
         if path.suffix == ".json":
             raise KeyboardInterrupt  # the power went out after the weights were renamed into place
         real_write(path, data)
 
-    monkeypatch.setattr(bio_io, "_atomic_write", crash_on_json)
+    monkeypatch.setattr(io_model, "_atomic_write", crash_on_json)
     with pytest.raises(KeyboardInterrupt):
         biograd.save(new, tmp_path / "m")
-    monkeypatch.setattr(bio_io, "_atomic_write", real_write)
+    monkeypatch.setattr(io_model, "_atomic_write", real_write)
     with pytest.warns(UserWarning, match="interrupted"):
         loaded = biograd.load(tmp_path / "m")
     for key, value in old.state_dict().items():

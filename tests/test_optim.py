@@ -129,7 +129,7 @@ def test_twenty_steps_match_pytorch(name, kwargs, loss):
 @pytest.mark.parametrize(("name", "kwargs"), CONFIGS, ids=lambda v: str(v) if isinstance(v, str) else "")
 def test_blas_path_for_large_parameters_matches_pytorch(name, kwargs, monkeypatch):
     # parameters with >= _AXPY_MIN_SIZE numbers take the BLAS axpy path; force it on the small MLP
-    monkeypatch.setattr(optim, "_AXPY_MIN_SIZE", 1)
+    monkeypatch.setattr(optim.base, "_AXPY_MIN_SIZE", 1)
     model, tmodel, _, _, losses, tlosses = _run_pair(name, kwargs, "cross_entropy")
     np.testing.assert_allclose(losses, tlosses, rtol=0, atol=1e-9)
     for p, tp in zip(model.parameters(), tmodel.parameters(), strict=True):
@@ -140,7 +140,7 @@ def test_blas_path_for_large_parameters_matches_pytorch(name, kwargs, monkeypatc
 @pytest.mark.parametrize("blas", [False, True])
 def test_parameters_updated_in_place_and_float32_kept(blas, monkeypatch):
     if blas:
-        monkeypatch.setattr(optim, "_AXPY_MIN_SIZE", 1)
+        monkeypatch.setattr(optim.base, "_AXPY_MIN_SIZE", 1)
     start = np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2)
     for name in ("SGD", "Adam", "AdamW", "RMSprop"):
         w = biograd.tensor(start.copy(), requires_grad=True)

@@ -13,7 +13,7 @@ from os import PathLike
 from pathlib import Path
 
 from biograd.bio.errors import DataError
-from biograd.io import read_regular_file, size_text
+from biograd.io.files import read_regular_file, size_text
 
 #: The most text a table or FASTA file may hold once unpacked: 512 MiB is tens of millions of table cells,
 #: far more than a network trained with numpy gets through. Raise it (biograd.bio.files.MAX_TEXT_BYTES)

@@ -135,7 +135,7 @@ def one_hot(
     table, allowed = _lookup_table(alphabet, ambiguous)
     n_bytes = len(seqs) * length * table.shape[1] * 4
     if n_bytes > MAX_ONE_HOT_BYTES:
-        from biograd.io import size_text
+        from biograd.io.files import size_text
 
         raise DataError(
             f"One-hot encoding {len(seqs):,} sequences of length {length:,} would take {size_text(n_bytes)}, "

@@ -50,7 +50,7 @@ def _read_within_bounds(anndata, path: Path, layer: str | None):
     """Open the file without loading its matrices (``backed="r"``), check the layer exists and that the
     dense matrix would fit MAX_DENSE_BYTES, then load it. Any failure of h5py or anndata on a damaged or
     foreign file is a DataError naming the file."""
-    from biograd.io import size_text
+    from biograd.io.files import size_text
 
     def unreadable(err: BaseException) -> DataError:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -170,7 +170,7 @@ def _available_memory() -> int | None:
 def _check_fits_in_memory(n_parameters: int, config: TrainConfig) -> None:
     """A network whose training state would not fit in free memory is refused before it is built
     (``--hidden 99999999`` would otherwise allocate until the machine gives up)."""
-    from biograd.io import size_text
+    from biograd.io.files import size_text
 
     need = n_parameters * BYTES_PER_PARAMETER
     free = _available_memory()

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from biograd.bio.errors import DataError
-from biograd.io import current_umask, save
+from biograd.io import save
+from biograd.io.files import current_umask
 from biograd.pipeline.prepare import training_profile
 from biograd.pipeline.run import TrainResult
 
@@ -151,7 +152,7 @@ def recover_leftovers(out: Path) -> list[str]:
     - ``.NAME.old-*`` with ``out`` in place: the swap finished but the old run was not deleted; removed.
     - ``.NAME.partial-PID-*`` of a process that no longer runs: a run killed while writing; removed.
     """
-    from biograd.io import process_is_alive
+    from biograd.io.files import process_is_alive
 
     done = []
     for old in _leftovers(out, "old"):
