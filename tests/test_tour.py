@@ -97,10 +97,13 @@ def _check_renders_in_chromium(page_path, expected_images: int) -> None:
             assert all(done and w > 0 and h > 0 for done, w, h in sizes), sizes
             assert page.locator("section").count() == 10
             # the embedded backprop stepper runs: Next moves it to step 2
-            stepper = page.frame_locator("iframe.stepper")
-            stepper.locator("#next").click()
-            counter = stepper.locator("#counter").inner_text()
-            assert counter.startswith("Step 2 of "), counter
+            # (its own document loaded first: a click before its script ran was once lost under load)
+            stepper = page.locator("iframe.stepper").element_handle().content_frame()
+            stepper.wait_for_load_state("load")
+            stepper.click("#next")
+            stepper.wait_for_function(
+                "document.querySelector('#counter').textContent.startsWith('Step 2 of ')", timeout=15_000
+            )
             assert not problems, problems
         finally:
             browser.close()
