@@ -1,6 +1,6 @@
 """The documentation site's build script (docs/site/build.py), without building the site: its link
 rewriting, its CLI reference against the parser, its link checker against broken and online links, and
-mkdocs.yml against the files it names. `.ci/docs.sh` builds the whole site, strictly, in CI."""
+mkdocs.yml against the files it names. `.ci/checks/docs.sh` builds the whole site, strictly, in CI."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_mkdocs_config_names_every_tutorial_and_api_page():
     assert pins and all("==" in line for line in pins), "docs tools are pinned"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     tour = readme[readme.index("## Guided tour") : readme.index("\n## ", readme.index("## Guided tour") + 5)]
-    assert "bash .ci/docs.sh" in tour and "build/site/index.html" in tour
+    assert "bash .ci/checks/docs.sh" in tour and "build/site/index.html" in tour
 
 
 def test_the_docs_hook_turns_rst_roles_into_code():
