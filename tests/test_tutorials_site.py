@@ -20,16 +20,20 @@ def _build():
 
 def test_readme_links_become_site_pages_and_nothing_points_outside():
     build = _build()
-    mapping = {"docs/tutorials/01_ai_ml_dl.py": "tutorials/01_ai_ml_dl.md"}
+    mapping = {
+        "docs/tutorials/01_ai_ml_dl.py": "tutorials/01_ai_ml_dl.md",
+        "docs/pictures/x.png": "pictures/x.png",
+    }
     text = (
         "[1. AI](docs/tutorials/01_ai_ml_dl.py) · [licence](LICENSE) · [web](https://numpy.org) · "
-        "[here](#guided-tour) · ![a picture](docs/pictures/x.png)"
+        "[here](#guided-tour) · ![a picture](docs/pictures/x.png) · ![elsewhere](other/y.png)"
     )
     out = build.rewrite_links(text, mapping)
     assert "[1. AI](tutorials/01_ai_ml_dl.md)" in out
     assert "licence (`LICENSE`)" in out and "[licence]" not in out  # not in the site: plain text
     assert "[web](https://numpy.org)" in out and "[here](#guided-tour)" in out
-    assert "![a picture](docs/pictures/x.png)" in out  # images are left alone
+    assert "![a picture](pictures/x.png)" in out  # the site's copy of the picture
+    assert "![elsewhere](other/y.png)" in out  # not in the site: left for the strict build to report
 
 
 def test_cli_reference_has_every_command_of_the_parser():

@@ -46,18 +46,21 @@ TUTORIALS = ROOT / "docs" / "tutorials"
 
 def rewrite_links(text: str, mapping: dict[str, str]) -> str:
     """Markdown links to repository files become links to the site's pages; links to files the site does
-    not have become plain text (their name in code), so that no link points outside the built folder."""
+    not have become plain text (their name in code), so that no link points outside the built folder.
+    Images the site holds (in ``mapping``) point to its copy; others are left for MkDocs to report."""
 
     def replace(match: re.Match) -> str:
-        label, target = match.group(1), match.group(2)
+        image, label, target = match.group(1), match.group(2), match.group(3)
         path, _, anchor = target.partition("#")
         if re.match(r"^[a-z]+:", target) or not path:  # external link or same-page anchor
             return match.group(0)
         if path in mapping:
-            return f"[{label}]({mapping[path]}{'#' + anchor if anchor else ''})"
+            return f"{image}[{label}]({mapping[path]}{'#' + anchor if anchor else ''})"
+        if image:
+            return match.group(0)
         return label if label.startswith("`") else f"{label} (`{path}`)"
 
-    return re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", replace, text)
+    return re.sub(r"(!?)\[([^\]]+)\]\(([^)\s]+)\)", replace, text)
 
 
 def tutorial_files() -> list[Path]:
@@ -67,6 +70,8 @@ def tutorial_files() -> list[Path]:
 def stage_home() -> None:
     mapping = {"docs/tutorials/README.md": "tutorials/index.md", "docs/pictures.md": "gallery.md"}
     mapping["benchmarks/README.md"] = "benchmarks.md"
+    for picture in (ROOT / "docs" / "pictures").iterdir():  # staged beside the gallery
+        mapping[f"docs/pictures/{picture.name}"] = f"pictures/{picture.name}"
     for path in tutorial_files():
         mapping[f"docs/tutorials/{path.name}"] = f"tutorials/{path.stem}.md"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
