@@ -8,6 +8,8 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -88,3 +90,14 @@ def test_the_docs_hook_turns_rst_roles_into_code():
     spec.loader.exec_module(hooks)
     html = "<p>:class:<code>SGD</code> adds momentum; a step downhill::</p><p>a: b</p>"
     assert hooks.on_page_content(html) == "<p><code>SGD</code> adds momentum; a step downhill:</p><p>a: b</p>"
+
+
+def test_doctest_lines_in_docstrings_become_code_blocks():
+    pytest.importorskip("griffe")  # a docs tool (docs/requirements.txt), not a test dependency
+    spec = importlib.util.spec_from_file_location("docs_doctests", ROOT / "docs" / "site" / "doctests.py")
+    doctests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(doctests)
+    doctest = ">>> x = f(1)  # doctest: +SKIP\n>>> for i in x:\n...     pass\n-1.5"
+    text = f"Intro.\n\n{doctest}\n\nMore.\n```\n>>> kept\n```"
+    code = "```pycon\n>>> x = f(1)\n>>> for i in x:\n...     pass\n-1.5\n```"
+    assert doctests.fence_doctests(text) == f"Intro.\n\n\n{code}\n\nMore.\n```\n>>> kept\n```"
