@@ -1,6 +1,8 @@
 """The documentation site's build script (docs/site/build.py), without building the site: its link
-rewriting, its CLI reference against the parser, its link checker against broken and online links, and
-mkdocs.yml against the files it names. `.ci/checks/docs.sh` builds the whole site, strictly, in CI."""
+rewriting, its CLI reference against the parser, its link checker against broken and online links, its
+check that the API pages show every public name, mkdocs.yml against the files it names, and the two
+plugins that adapt the docstrings (docs/site/hooks.py, docs/site/doctests.py). `.ci/checks/docs.sh`
+builds the whole site, strictly, in CI."""
 
 from __future__ import annotations
 
@@ -68,6 +70,25 @@ def test_link_checker_finds_missing_files_anchors_and_online_resources(tmp_path)
     assert any("cdn.example.org" in p and "from the web" in p for p in problems)
 
 
+def test_api_check_finds_public_names_missing_from_the_pages(tmp_path):
+    import biograd.optim
+
+    build = _build()
+    pages, site = tmp_path / "pages", tmp_path / "site"
+    pages.mkdir()
+    (site / "api").mkdir(parents=True)
+    (pages / "optim.md").write_text("# Optimizers\n\n::: biograd.optim\n\n::: biograd.training.fit.fit\n")
+    shown = [name for name in biograd.optim.__all__ if name != "SGD"]  # SGD left out
+    headings = [f'<h2 id="biograd.optim.{name}">{name}</h2>' for name in shown]
+    headings.append('<h2 id="biograd.training.fit.fit">fit</h2>')  # the function its module's name hides
+    (site / "api" / "optim.html").write_text("".join(headings))
+    problems = build.check_api_reference(pages, site)
+    assert "api/optim.md: biograd.optim.SGD is public but not on the page" in problems
+    assert not any("biograd.optim.Adam " in p for p in problems)
+    assert "biograd.nn (in biograd.__all__) is on no API page" in problems
+    assert not any(p.startswith(("biograd.fit ", "biograd.optim ")) for p in problems)
+
+
 def test_mkdocs_config_names_every_tutorial_and_api_page():
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     tutorials = sorted(p.stem for p in (ROOT / "docs" / "tutorials").glob("[0-9][0-9]_*.py"))
@@ -90,6 +111,8 @@ def test_the_docs_hook_turns_rst_roles_into_code():
     spec.loader.exec_module(hooks)
     html = "<p>:class:<code>SGD</code> adds momentum; a step downhill::</p><p>a: b</p>"
     assert hooks.on_page_content(html) == "<p><code>SGD</code> adds momentum; a step downhill:</p><p>a: b</p>"
+    html = "<li>:mod:<code>~biograd.training.fit</code>: the loop; :func:<code>~fit</code></li>"
+    assert hooks.on_page_content(html) == "<li><code>fit</code>: the loop; <code>fit</code></li>"
 
 
 def test_doctest_lines_in_docstrings_become_code_blocks():
