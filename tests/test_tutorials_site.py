@@ -1,12 +1,16 @@
 """The documentation site's build script (docs/site/build.py), without building the site: its link
-rewriting, its CLI reference against the parser, its link checker against broken and online links, and
-mkdocs.yml against the files it names. `.ci/docs.sh` builds the whole site, strictly, in CI."""
+rewriting, its CLI reference against the parser, its link checker against broken and online links, its
+check that the API pages show every public name, mkdocs.yml against the files it names, and the two
+plugins that adapt the docstrings (docs/site/hooks.py, docs/site/doctests.py). `.ci/checks/docs.sh`
+builds the whole site, strictly, in CI."""
 
 from __future__ import annotations
 
 import importlib.util
 import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,16 +24,20 @@ def _build():
 
 def test_readme_links_become_site_pages_and_nothing_points_outside():
     build = _build()
-    mapping = {"docs/tutorials/01_ai_ml_dl.py": "tutorials/01_ai_ml_dl.md"}
+    mapping = {
+        "docs/tutorials/01_ai_ml_dl.py": "tutorials/01_ai_ml_dl.md",
+        "docs/pictures/x.png": "pictures/x.png",
+    }
     text = (
         "[1. AI](docs/tutorials/01_ai_ml_dl.py) · [licence](LICENSE) · [web](https://numpy.org) · "
-        "[here](#guided-tour) · ![a picture](docs/pictures/x.png)"
+        "[here](#guided-tour) · ![a picture](docs/pictures/x.png) · ![elsewhere](other/y.png)"
     )
     out = build.rewrite_links(text, mapping)
     assert "[1. AI](tutorials/01_ai_ml_dl.md)" in out
     assert "licence (`LICENSE`)" in out and "[licence]" not in out  # not in the site: plain text
     assert "[web](https://numpy.org)" in out and "[here](#guided-tour)" in out
-    assert "![a picture](docs/pictures/x.png)" in out  # images are left alone
+    assert "![a picture](pictures/x.png)" in out  # the site's copy of the picture
+    assert "![elsewhere](other/y.png)" in out  # not in the site: left for the strict build to report
 
 
 def test_cli_reference_has_every_command_of_the_parser():
@@ -62,6 +70,25 @@ def test_link_checker_finds_missing_files_anchors_and_online_resources(tmp_path)
     assert any("cdn.example.org" in p and "from the web" in p for p in problems)
 
 
+def test_api_check_finds_public_names_missing_from_the_pages(tmp_path):
+    import biograd.optim
+
+    build = _build()
+    pages, site = tmp_path / "pages", tmp_path / "site"
+    pages.mkdir()
+    (site / "api").mkdir(parents=True)
+    (pages / "optim.md").write_text("# Optimizers\n\n::: biograd.optim\n\n::: biograd.training.fit.fit\n")
+    shown = [name for name in biograd.optim.__all__ if name != "SGD"]  # SGD left out
+    headings = [f'<h2 id="biograd.optim.{name}">{name}</h2>' for name in shown]
+    headings.append('<h2 id="biograd.training.fit.fit">fit</h2>')  # the function its module's name hides
+    (site / "api" / "optim.html").write_text("".join(headings))
+    problems = build.check_api_reference(pages, site)
+    assert "api/optim.md: biograd.optim.SGD is public but not on the page" in problems
+    assert not any("biograd.optim.Adam " in p for p in problems)
+    assert "biograd.nn (in biograd.__all__) is on no API page" in problems
+    assert not any(p.startswith(("biograd.fit ", "biograd.optim ")) for p in problems)
+
+
 def test_mkdocs_config_names_every_tutorial_and_api_page():
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     tutorials = sorted(p.stem for p in (ROOT / "docs" / "tutorials").glob("[0-9][0-9]_*.py"))
@@ -75,7 +102,7 @@ def test_mkdocs_config_names_every_tutorial_and_api_page():
     assert pins and all("==" in line for line in pins), "docs tools are pinned"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     tour = readme[readme.index("## Guided tour") : readme.index("\n## ", readme.index("## Guided tour") + 5)]
-    assert "bash .ci/docs.sh" in tour and "build/site/index.html" in tour
+    assert "bash .ci/checks/docs.sh" in tour and "build/site/index.html" in tour
 
 
 def test_the_docs_hook_turns_rst_roles_into_code():
@@ -84,3 +111,16 @@ def test_the_docs_hook_turns_rst_roles_into_code():
     spec.loader.exec_module(hooks)
     html = "<p>:class:<code>SGD</code> adds momentum; a step downhill::</p><p>a: b</p>"
     assert hooks.on_page_content(html) == "<p><code>SGD</code> adds momentum; a step downhill:</p><p>a: b</p>"
+    html = "<li>:mod:<code>~biograd.training.fit</code>: the loop; :func:<code>~fit</code></li>"
+    assert hooks.on_page_content(html) == "<li><code>fit</code>: the loop; <code>fit</code></li>"
+
+
+def test_doctest_lines_in_docstrings_become_code_blocks():
+    pytest.importorskip("griffe")  # a docs tool (docs/requirements.txt), not a test dependency
+    spec = importlib.util.spec_from_file_location("docs_doctests", ROOT / "docs" / "site" / "doctests.py")
+    doctests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(doctests)
+    doctest = ">>> x = f(1)  # doctest: +SKIP\n>>> for i in x:\n...     pass\n-1.5"
+    text = f"Intro.\n\n{doctest}\n\nMore.\n```\n>>> kept\n```"
+    code = "```pycon\n>>> x = f(1)\n>>> for i in x:\n...     pass\n-1.5\n```"
+    assert doctests.fence_doctests(text) == f"Intro.\n\n\n{code}\n\nMore.\n```\n>>> kept\n```"

@@ -12,7 +12,8 @@ The site is assembled from the files the repository already keeps, so it cannot 
 
 They are staged in ``build/docs-src``; MkDocs (Material theme, ``mkdocs.yml`` at the repository's root)
 builds ``build/site`` with warnings as errors; then every page's links and resources are checked against
-the built folder, so that the site works offline, opened from disk (``build/site/index.html``).
+the built folder, so that the site works offline, opened from disk (``build/site/index.html``), and the API
+pages are checked to show every public name.
 
 Options: ``--no-execute`` renders the tutorials without running them (no outputs; for a quick look),
 ``--jobs N`` runs N tutorials at once (default 2).
@@ -21,6 +22,9 @@ Options: ``--no-execute`` renders the tutorials without running them (no outputs
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
+import inspect
 import os
 import re
 import shutil
@@ -30,6 +34,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,18 +51,21 @@ TUTORIALS = ROOT / "docs" / "tutorials"
 
 def rewrite_links(text: str, mapping: dict[str, str]) -> str:
     """Markdown links to repository files become links to the site's pages; links to files the site does
-    not have become plain text (their name in code), so that no link points outside the built folder."""
+    not have become plain text (their name in code), so that no link points outside the built folder.
+    Images the site holds (in ``mapping``) point to its copy; others are left for MkDocs to report."""
 
     def replace(match: re.Match) -> str:
-        label, target = match.group(1), match.group(2)
+        image, label, target = match.group(1), match.group(2), match.group(3)
         path, _, anchor = target.partition("#")
         if re.match(r"^[a-z]+:", target) or not path:  # external link or same-page anchor
             return match.group(0)
         if path in mapping:
-            return f"[{label}]({mapping[path]}{'#' + anchor if anchor else ''})"
+            return f"{image}[{label}]({mapping[path]}{'#' + anchor if anchor else ''})"
+        if image:
+            return match.group(0)
         return label if label.startswith("`") else f"{label} (`{path}`)"
 
-    return re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", replace, text)
+    return re.sub(r"(!?)\[([^\]]+)\]\(([^)\s]+)\)", replace, text)
 
 
 def tutorial_files() -> list[Path]:
@@ -67,6 +75,8 @@ def tutorial_files() -> list[Path]:
 def stage_home() -> None:
     mapping = {"docs/tutorials/README.md": "tutorials/index.md", "docs/pictures.md": "gallery.md"}
     mapping["benchmarks/README.md"] = "benchmarks.md"
+    for picture in (ROOT / "docs" / "pictures").iterdir():  # staged beside the gallery
+        mapping[f"docs/pictures/{picture.name}"] = f"pictures/{picture.name}"
     for path in tutorial_files():
         mapping[f"docs/tutorials/{path.name}"] = f"tutorials/{path.stem}.md"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -108,6 +118,8 @@ def render_tutorial(path: Path, execute: bool) -> str:
     )
     out_dir = STAGE / "tutorials"
     for name, data in resources.get("outputs", {}).items():
+        if name not in body:  # an output the page shows another way (a picture's HTML before its SVG)
+            continue
         target = out_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
@@ -235,6 +247,83 @@ def _parse(page: Path) -> _Links:
     return parser
 
 
+# --------------------------------------------------------------------------------------------------
+# Checking the API reference: every public name is on a page
+# --------------------------------------------------------------------------------------------------
+
+
+def check_api_reference(pages: Path, site: Path) -> list[str]:
+    """Public names the API pages leave out, which MkDocs cannot see: what griffe does not find is simply
+    not shown. Each ``::: module`` of a page must show that module's documented public classes, functions
+    and submodules (its ``__all__``, else the ones it defines), and every name of ``biograd.__all__`` must
+    be on some page. A package that re-exports without ``__all__``, or a function hidden by a submodule
+    of the same name (``biograd.training.fit``, which griffe takes for the module), is caught here."""
+    import biograd
+
+    ids = {i for p in (site / "api").glob("*.html") for i in _parse(p).ids if i.startswith("biograd")}
+    targets = {
+        page.name: re.findall(r"^::: ([\w.]+)", page.read_text(encoding="utf-8"), flags=re.MULTILINE)
+        for page in sorted(pages.glob("*.md"))
+    }
+    shown = {target for page in targets.values() for target in page} | ids
+    problems = []
+    for page, paths in targets.items():
+        for path in paths:
+            module = _module(path)
+            if module is None:  # one object (a function shadowed by its module's name), not a module
+                continue
+            for name, obj in _public(module).items():
+                if not _on_pages(obj, shown):
+                    problems.append(f"api/{page}: {path}.{name} is public but not on the page")
+    for name in biograd.__all__:
+        obj = getattr(biograd, name)
+        if not name.startswith("__") and _documented(obj) and not _on_pages(obj, shown):
+            problems.append(f"biograd.{name} (in biograd.__all__) is on no API page")
+    return problems
+
+
+@functools.cache
+def _module(path: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(path)
+    except ImportError:
+        return None
+
+
+def _documented(obj: object) -> bool:
+    """A submodule, or a class or function with its own docstring (constants and undocumented names are
+    not shown by the theme, and cannot be checked at run time)."""
+    return isinstance(obj, ModuleType) or (
+        (inspect.isclass(obj) or inspect.isfunction(obj)) and bool(obj.__doc__)
+    )
+
+
+def _public(module: ModuleType) -> dict[str, object]:
+    names = getattr(module, "__all__", None)
+    if names is None:  # what the module (or package) defines itself, not what it imports
+        names = [
+            name
+            for name, obj in vars(module).items()
+            if not name.startswith("_")
+            and (inspect.isclass(obj) or inspect.isfunction(obj))
+            and obj.__module__.startswith(module.__name__)
+        ]
+    return {name: getattr(module, name) for name in names if _documented(getattr(module, name))}
+
+
+def _on_pages(obj: object, shown: set[str]) -> bool:
+    """Whether the pages show ``obj`` (under any of its names, e.g. ``cat`` as ``concatenate``): a module
+    as a page's ``::: path`` or heading, anything else as the heading ``<module>.<name>`` of a module
+    that holds that very object under that name."""
+    if isinstance(obj, ModuleType):
+        return obj.__name__ in shown
+    for path in shown:
+        parent, _, name = path.rpartition(".")
+        if getattr(_module(parent), name, None) is obj:
+            return True
+    return False
+
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -259,7 +348,13 @@ def browser_check(site: Path) -> list[str]:
                     else problems.append(f"request outside the folder: {r.url}")
                 ),
             )
-            for name in ("index.html", "tutorials/06_backpropagation.html", "gallery.html", "cli.html"):
+            for name in (
+                "index.html",
+                "tutorials/06_backpropagation.html",
+                "gallery.html",
+                "cli.html",
+                "api/nn.html",
+            ):
                 page.goto((site / name).as_uri(), wait_until="load")
                 broken = page.eval_on_selector_all(
                     "img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
@@ -306,16 +401,16 @@ def main(argv: list[str] | None = None) -> int:
             cwd=ROOT,
             env=env,
         )
-    problems = check_site(SITE)
+    problems = check_site(SITE) + check_api_reference(SITE_SOURCES / "api", SITE)
     if args.browser_check:
         if shutil.which("chromium") is None:
             print("browser check skipped: Debian's chromium is not installed", file=sys.stderr)
         else:
             problems += browser_check(SITE)
     for problem in problems:
-        print(f"link check: {problem}", file=sys.stderr)
+        print(f"site check: {problem}", file=sys.stderr)
     if problems:
-        print(f"{len(problems)} broken links or online resources in {SITE}", file=sys.stderr)
+        print(f"{len(problems)} problems in {SITE}", file=sys.stderr)
         return 1
     print(f"Site built and checked: open {SITE / 'index.html'}")
     return 0
