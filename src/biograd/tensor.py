@@ -478,22 +478,27 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, name: str 
 
 
 def zeros(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+    """A tensor of zeros of the given shape: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
     return Tensor(np.zeros(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape: Any, requires_grad: bool = False, dtype: Any = np.float32) -> Tensor:
+    """A tensor of ones of the given shape: ``ones(2, 3)`` or ``ones((2, 3))``."""
     return Tensor(np.ones(_shape_arg(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def zeros_like(x: Any, requires_grad: bool = False) -> Tensor:
+    """Zeros with ``x``'s shape and dtype."""
     return Tensor(np.zeros_like(np.asarray(x)), requires_grad=requires_grad)
 
 
 def ones_like(x: Any, requires_grad: bool = False) -> Tensor:
+    """Ones with ``x``'s shape and dtype."""
     return Tensor(np.ones_like(np.asarray(x)), requires_grad=requires_grad)
 
 
 def arange(*args: Any, dtype: Any = np.float32) -> Tensor:
+    """Evenly spaced values, as ``numpy.arange``: ``arange(5)`` is 0, 1, 2, 3, 4."""
     return Tensor(np.arange(*args, dtype=dtype))
 
 

@@ -30,22 +30,27 @@ from biograd.tensor import (
 
 
 def add(a: Any, b: Any) -> Tensor:
+    """a + b (broadcast); d/da = 1, d/db = 1 (``ops.Add``)."""
     return as_tensor(a) + b
 
 
 def sub(a: Any, b: Any) -> Tensor:
+    """a - b (broadcast); d/da = 1, d/db = -1 (``ops.Sub``)."""
     return as_tensor(a) - b
 
 
 def mul(a: Any, b: Any) -> Tensor:
+    """a * b elementwise (broadcast); d/da = b, d/db = a (``ops.Mul``)."""
     return as_tensor(a) * b
 
 
 def div(a: Any, b: Any) -> Tensor:
+    """a / b elementwise (broadcast); d/da = 1/b, d/db = -a/b^2 (``ops.Div``)."""
     return as_tensor(a) / b
 
 
 def pow(a: Any, b: Any) -> Tensor:
+    """a ** b elementwise; d/da = b * a^(b-1), d/db = a^b * log(a) (``ops.Pow``)."""
     return as_tensor(a) ** b
 
 
