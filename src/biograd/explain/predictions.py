@@ -111,8 +111,8 @@ class Explanation:
         kind: "table" or "sequence".
         per_sample: DataFrame, one row per sample explained: its id, the prediction and (classes) the
             class explained with its probability, then one attribution per feature or per position.
-        n_used, n_total: samples explained, out of how many (a seeded random sample above
-            :data:`MAX_EXPLAIN_ROWS`).
+        n_used: samples explained (a seeded random sample of them above :data:`MAX_EXPLAIN_ROWS`).
+        n_total: the samples there were to explain.
         seed: the seed of that random sample.
         ranking: tables: DataFrame of rank, feature, mean_abs_attribution, mean_attribution and
             ``direction`` (towards ``towards``) or one ``direction_<class>`` column per class.
