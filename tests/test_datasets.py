@@ -111,3 +111,17 @@ def test_sub_packages_are_reachable_from_import_biograd_without_importing_them_u
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] 442 True"
+
+
+def test_import_biograd_loads_neither_numpy_random_nor_the_optimizers_until_used():
+    """numpy.random is a third of numpy's own import time: the generator is made on first draw, and the
+    optimizers load on first use of biograd.optim (seeding and a draw still work as before)."""
+    code = (
+        "import sys, biograd; "
+        "before = [m for m in ('numpy.random', 'biograd.optim', 'html') if m in sys.modules]; "
+        "biograd.manual_seed(0); a = biograd.nn.Linear(2, 2).weight.data.copy(); "
+        "biograd.manual_seed(0); b = biograd.nn.Linear(2, 2).weight.data; "
+        "print(before, bool((a == b).all()), biograd.optim.SGD.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] True SGD"

@@ -7,7 +7,7 @@ checker (``biograd.gradcheck``). Networks, training, pictures and biology build 
 
 from typing import TYPE_CHECKING
 
-from biograd import data, functional, nn, optim
+from biograd import data, functional, nn
 from biograd._version import __version__
 from biograd.errors import GradcheckError, ShapeError
 from biograd.gradcheck import GradcheckReport, gradcheck
@@ -68,6 +68,7 @@ from biograd.tensor_functions import (
 from biograd.tracing import Step, Trace
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time these load on first use (below)
+    from biograd import optim
     from biograd.io import ModelFileError, load, save
     from biograd.nn.summary import Summary, summary
     from biograd.record import RecordedStep, record_step
@@ -88,6 +89,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time these load on fi
 # Sub-packages that need matplotlib, pandas or scikit-learn: imported on first use (``biograd.viz``), so
 # ``import biograd`` stays quick and light.
 _LAZY_MODULES = (
+    "optim",
     "viz",
     "datasets",
     "bio",

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-_generator = np.random.default_rng()
+# Made on first use: numpy.random is a third of numpy's import time, and `import biograd` needs none of it.
+_generator: np.random.Generator | None = None
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -20,7 +21,10 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def get_generator(seed: int | np.random.Generator | None = None) -> np.random.Generator:
     """The global generator, or a new one from ``seed`` (or ``seed`` itself if it is a Generator)."""
+    global _generator
     if seed is None:
+        if _generator is None:
+            _generator = np.random.default_rng()
         return _generator
     if isinstance(seed, np.random.Generator):
         return seed

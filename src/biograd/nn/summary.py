@@ -6,7 +6,6 @@ parameters; then the totals of neurons and of parameters, and the memory the par
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +104,8 @@ class Summary:
         return str(self)
 
     def _repr_html_(self) -> str:
+        import html  # only in notebooks: not worth its import time for every `import biograd`
+
         rows = self._rows()
         head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
         body = "".join(
